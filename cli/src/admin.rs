@@ -1,0 +1,301 @@
+//! `cordon init`, `cordon partner …`, `cordon user …`, `cordon node run`.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{bail, Context};
+use clap::{Args, Subcommand, ValueEnum};
+
+use cordon_node::admin::{self, Card, InitOptions};
+use cordon_node::pki::Role;
+use cordon_node::Config;
+
+#[derive(Args)]
+pub struct InitArgs {
+    /// Node name, as partners will know it (lower-case, e.g. `th` or `th.rtp`)
+    #[arg(long)]
+    name: String,
+    /// Folder to create the node in
+    #[arg(long, value_name = "DIR")]
+    dir: PathBuf,
+    /// UDP address to listen on
+    #[arg(long, default_value = "0.0.0.0:7400")]
+    listen: SocketAddr,
+    /// Address partners use to reach this node [default: the listen address]
+    #[arg(long, value_name = "HOST:PORT")]
+    public_address: Option<String>,
+    /// Region for national-format phone numbers (ISO 3166 alpha-2, e.g. TH)
+    #[arg(long)]
+    region: Option<String>,
+}
+
+pub fn init(a: InitArgs) -> anyhow::Result<ExitCode> {
+    let path = admin::init_node(
+        &InitOptions {
+            name: a.name.clone(),
+            dir: a.dir.clone(),
+            listen: a.listen,
+            public_address: a.public_address,
+            region: a.region,
+        },
+        time::OffsetDateTime::now_utc(),
+    )?;
+    let dir = a.dir.display();
+    println!("Created node `{}` in {dir}", a.name);
+    println!("  configuration   {}", path.display());
+    println!("  partner card    {dir}/card.toml   (give this to partner agencies)");
+    println!();
+    println!("Next:");
+    println!(
+        "  cordon user add --config {} --name NAME --role operator",
+        path.display()
+    );
+    println!(
+        "  cordon partner add --config {} --card THEIR_CARD.toml",
+        path.display()
+    );
+    println!("  cordon node run --config {}", path.display());
+    Ok(ExitCode::SUCCESS)
+}
+
+#[derive(Subcommand)]
+pub enum PartnerCmd {
+    /// Trust a partner agency (from its card, or from its parts).
+    Add(PartnerAddArgs),
+    /// Print (or write) this node's card for partners.
+    Card {
+        /// This node's configuration
+        #[arg(long, value_name = "FILE")]
+        config: PathBuf,
+        /// Write the card here instead of printing it
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
+    /// List trusted partners.
+    List {
+        /// This node's configuration
+        #[arg(long, value_name = "FILE")]
+        config: PathBuf,
+    },
+}
+
+#[derive(Args)]
+pub struct PartnerAddArgs {
+    /// This node's configuration (node.toml)
+    #[arg(long, value_name = "FILE")]
+    config: PathBuf,
+    /// The partner's card (card.toml from its `cordon init`)
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["name", "address", "ca_cert", "signing_key"])]
+    card: Option<PathBuf>,
+    /// The partner's node name (without --card)
+    #[arg(long, requires_all = ["address", "ca_cert", "signing_key"])]
+    name: Option<String>,
+    /// The partner's address, HOST:PORT (without --card)
+    #[arg(long)]
+    address: Option<String>,
+    /// The partner's CA certificate, PEM file (without --card)
+    #[arg(long, value_name = "FILE")]
+    ca_cert: Option<PathBuf>,
+    /// The partner's descriptor-signing public key, base64 (without --card)
+    #[arg(long)]
+    signing_key: Option<String>,
+}
+
+pub fn partner(c: PartnerCmd) -> anyhow::Result<ExitCode> {
+    match c {
+        PartnerCmd::Add(a) => {
+            let card = match (a.card, a.name) {
+                (Some(path), _) => admin::read_card(&path)?,
+                (None, Some(name)) => {
+                    let ca_path = a.ca_cert.context("--ca-cert is required with --name")?;
+                    let ca_cert = std::fs::read_to_string(&ca_path)
+                        .with_context(|| format!("cannot read partner CA certificate {}", ca_path.display()))?;
+                    let (der, _) = cordon_node::pki::parse_cert_pem(&ca_cert)?;
+                    let signing_key = a.signing_key.unwrap_or_default();
+                    cordon_node::parse_signing_public_key(&signing_key).map_err(|m| anyhow::anyhow!("--signing-key {m}"))?;
+                    Card {
+                        name,
+                        address: a.address.unwrap_or_default(),
+                        ca_fingerprint: hex::encode(cordon_node::pki::fingerprint(&der)),
+                        ca_cert,
+                        signing_key,
+                    }
+                }
+                (None, None) => bail!("give the partner's card with --card FILE (or --name, --address, --ca-cert and --signing-key)"),
+            };
+            admin::add_partner(&a.config, &card)?;
+            println!(
+                "Trusted partner `{}` at {} (CA fingerprint {}).",
+                card.name, card.address, card.ca_fingerprint
+            );
+            println!("Restart the node for it to take effect.");
+            Ok(ExitCode::SUCCESS)
+        }
+        PartnerCmd::Card { config, out } => {
+            let cfg = Config::load(&config)?;
+            match out {
+                Some(p) => {
+                    let c = admin::write_card(&cfg, &p)?;
+                    println!("Wrote the card of `{}` to {}.", c.name, p.display());
+                }
+                None => {
+                    let c = admin::card(&cfg)?;
+                    print!("{}", toml::to_string(&c)?);
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        PartnerCmd::List { config } => {
+            let cfg = Config::load(&config)?;
+            if cfg.partners.is_empty() {
+                println!(
+                    "`{}` has no partners yet; add one with `cordon partner add`.",
+                    cfg.node.name
+                );
+            }
+            let rows: Vec<Vec<String>> = cfg
+                .partners
+                .iter()
+                .map(|p| {
+                    vec![
+                        p.name.clone(),
+                        p.address.clone(),
+                        p.ca_cert.display().to_string(),
+                    ]
+                })
+                .collect();
+            if !rows.is_empty() {
+                print!(
+                    "{}",
+                    crate::output::table(&["PARTNER", "ADDRESS", "CA CERTIFICATE"], &rows)
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum RoleArg {
+    Investigator,
+    Operator,
+    Supervisor,
+    Auditor,
+}
+
+impl From<RoleArg> for Role {
+    fn from(r: RoleArg) -> Role {
+        match r {
+            RoleArg::Investigator => Role::Investigator,
+            RoleArg::Operator => Role::Operator,
+            RoleArg::Supervisor => Role::Supervisor,
+            RoleArg::Auditor => Role::Auditor,
+        }
+    }
+}
+
+#[derive(Subcommand)]
+pub enum UserCmd {
+    /// Issue a person's certificate from the agency CA and write their client profile.
+    Add {
+        /// This node's configuration (node.toml)
+        #[arg(long, value_name = "FILE")]
+        config: PathBuf,
+        /// The person's user name
+        #[arg(long)]
+        name: String,
+        /// What they may do: investigators query partners, operators import data and manage the node
+        #[arg(long, value_enum)]
+        role: RoleArg,
+    },
+}
+
+pub fn user(c: UserCmd) -> anyhow::Result<ExitCode> {
+    match c {
+        UserCmd::Add { config, name, role } => {
+            let role: Role = role.into();
+            let profile = admin::add_user(&config, &name, role, time::OffsetDateTime::now_utc())?;
+            println!("Issued a {role} certificate to `{name}`.");
+            println!("Client profile: {}", profile.display());
+            println!("Use it with:  export CORDON_PROFILE={}", profile.display());
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+#[derive(Subcommand)]
+pub enum NodeCmd {
+    /// Run the node in the foreground until SIGINT or SIGTERM.
+    Run {
+        /// The node's configuration (node.toml)
+        #[arg(long, value_name = "FILE")]
+        config: PathBuf,
+        /// Log format
+        #[arg(long, value_enum, default_value_t = LogFormat::Text)]
+        log_format: LogFormat,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum LogFormat {
+    /// Human-readable lines
+    Text,
+    /// One JSON object per line
+    Json,
+}
+
+/// Sets up `tracing` output on stderr (`RUST_LOG` overrides the level, default `info`).
+pub fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,quinn=warn,rustls=warn"));
+    let b = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = match format {
+        LogFormat::Text => b.try_init(),
+        LogFormat::Json => b.json().try_init(),
+    };
+}
+
+pub fn node(c: NodeCmd) -> anyhow::Result<ExitCode> {
+    match c {
+        NodeCmd::Run { config, log_format } => {
+            init_logging(log_format);
+            let cfg = Config::load(&config)?;
+            let rt = crate::runtime()?;
+            rt.block_on(async move {
+                let node = cordon_node::Node::bind(cfg)?;
+                eprintln!(
+                    "cordon node listening on {} (Ctrl-C to stop)",
+                    node.local_addr()?
+                );
+                node.run(shutdown_signal()).await
+            })?;
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// Completes on SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}

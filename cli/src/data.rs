@@ -1,0 +1,196 @@
+//! `cordon data import` and `cordon ident normalize`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::bail;
+use clap::{Args, Subcommand};
+use indicatif::{ProgressBar, ProgressStyle};
+
+use cordon_node::client::ControlClient;
+use cordon_node::control::ImportHeader;
+use cordon_node::profile::Profile;
+use cordon_protocol::ident::{self, Kind, Options};
+
+use crate::input::{self, InputArgs};
+
+#[derive(Subcommand)]
+pub enum DataCmd {
+    /// Import identifiers from a file into a collection (created on first import).
+    Import(ImportArgs),
+}
+
+#[derive(Args)]
+pub struct ImportArgs {
+    /// Collection to import into (lower-case, e.g. `phones`)
+    #[arg(long)]
+    collection: String,
+    /// Identifier kind of every row: phone, email, iban, ip, passport, text
+    #[arg(long)]
+    kind: String,
+    /// Region for national-format phone numbers [default: the node's `identifiers.default_region`]
+    #[arg(long)]
+    region: Option<String>,
+    /// Import the valid rows even if some are invalid (they are listed) [default: nothing is imported if any row is invalid]
+    #[arg(long)]
+    skip_bad: bool,
+    #[command(flatten)]
+    input: InputArgs,
+    /// The file (CSV, JSON Lines, or one value per line)
+    file: PathBuf,
+}
+
+/// Most bytes of raw values per import frame (well inside the frame limit).
+const FRAME_BUDGET: usize = 1 << 20;
+
+pub fn run(c: DataCmd, profile: Option<PathBuf>) -> anyhow::Result<ExitCode> {
+    match c {
+        DataCmd::Import(a) => import(a, profile),
+    }
+}
+
+fn import(a: ImportArgs, profile: Option<PathBuf>) -> anyhow::Result<ExitCode> {
+    let kind: Kind = a.kind.parse()?;
+    let profile = Profile::locate(profile.as_deref())?;
+    let rows = input::open(&a.file, &a.input)?;
+    let rt = crate::runtime()?;
+    let reply = rt.block_on(async {
+        let client = ControlClient::connect(&profile).await?;
+        let header = ImportHeader {
+            collection: a.collection.clone(),
+            kind: kind.as_str().to_string(),
+            region: a.region.clone(),
+            skip_bad: a.skip_bad,
+            source: a.file.display().to_string(),
+        };
+        let mut session = client.import(header).await?;
+        let bar = ProgressBar::new_spinner();
+        bar.set_style(
+            ProgressStyle::with_template("{spinner} {msg} {pos} rows ({per_sec})")
+                .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+        );
+        bar.set_message("sending");
+        bar.enable_steady_tick(Duration::from_millis(120));
+        let mut batch = Vec::new();
+        let mut bytes = 0;
+        for row in rows {
+            // A file that cannot be read to the end is not imported at all: dropping the
+            // session resets the stream and the node discards what it received.
+            let (line, value) = row?;
+            bytes += value.len() + 16;
+            batch.push((line, value));
+            if batch.len() >= cordon_node::client::IMPORT_ROWS_PER_FRAME || bytes >= FRAME_BUDGET {
+                bar.inc(batch.len() as u64);
+                session.send(std::mem::take(&mut batch)).await?;
+                bytes = 0;
+            }
+        }
+        bar.inc(batch.len() as u64);
+        if !batch.is_empty() {
+            session.send(batch).await?;
+        }
+        bar.set_message("stored; building epoch");
+        let reply = session.finish().await;
+        bar.finish_and_clear();
+        client.close().await;
+        anyhow::Ok(reply?)
+    })?;
+    if reply.rejected_count > 0 {
+        eprintln!(
+            "{} of {} rows are not valid `{}` identifiers:",
+            reply.rejected_count,
+            reply.rows,
+            kind.as_str()
+        );
+        for (line, reason) in reply.rejected.iter().take(20) {
+            eprintln!("  line {line}: {reason}");
+        }
+        if reply.rejected_count > 20 {
+            eprintln!("  ... and {} more", reply.rejected_count - 20);
+        }
+        if !a.skip_bad {
+            bail!(
+                "nothing was imported from {}; fix those rows, or pass --skip-bad to import the {} valid ones",
+                a.file.display(),
+                reply.rows - reply.rejected_count
+            );
+        }
+    }
+    if reply.rows == 0 {
+        bail!("{} holds no values; nothing was imported", a.file.display());
+    }
+    println!(
+        "Imported {} new records into `{}` ({} already present, {} skipped); {} records in all.",
+        reply.added, a.collection, reply.duplicates, reply.rejected_count, reply.records
+    );
+    println!(
+        "Epoch {} {} in {:.2} s.",
+        reply.epoch,
+        if reply.rebuilt {
+            "built"
+        } else {
+            "extended with a delta"
+        },
+        reply.epoch_seconds
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+#[derive(Subcommand)]
+pub enum IdentCmd {
+    /// Print the canonical form of each value (or why it is invalid).
+    Normalize {
+        /// Identifier kind: phone, email, iban, ip, passport, text
+        #[arg(long)]
+        kind: String,
+        /// Region for national-format phone numbers (ISO 3166 alpha-2)
+        #[arg(long)]
+        region: Option<String>,
+        /// One JSON object per value
+        #[arg(long)]
+        json: bool,
+        /// Values
+        #[arg(required = true)]
+        values: Vec<String>,
+    },
+}
+
+pub fn ident(c: IdentCmd) -> anyhow::Result<ExitCode> {
+    let IdentCmd::Normalize {
+        kind,
+        region,
+        json,
+        values,
+    } = c;
+    let kind: Kind = kind.parse()?;
+    let opts = Options {
+        default_region: region,
+    };
+    let mut bad = 0;
+    for v in &values {
+        match ident::canonicalize(kind, v, &opts) {
+            Ok(c) if json => println!(
+                "{}",
+                serde_json::json!({"input": v, "kind": kind.as_str(), "canonical": c.value()})
+            ),
+            Ok(c) => println!("{}", c.value()),
+            Err(e) => {
+                bad += 1;
+                if json {
+                    println!(
+                        "{}",
+                        serde_json::json!({"input": v, "kind": kind.as_str(), "error": e.to_string()})
+                    );
+                } else {
+                    eprintln!("error: {e}");
+                }
+            }
+        }
+    }
+    Ok(if bad > 0 {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
+}

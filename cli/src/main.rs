@@ -1,0 +1,102 @@
+//! `cordon`: the command line of a Cordon node, for operators, investigators and auditors.
+//!
+//! Thin by design: it parses arguments, reads files, and calls `cordon-node` (which talks to
+//! the running daemon) or `cordon-protocol`. Every error is one sentence on stderr and a
+//! non-zero exit status.
+
+mod admin;
+mod bench;
+mod data;
+mod demo;
+mod input;
+mod output;
+mod query;
+mod synth;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Exit status when some partners failed to answer a query (others may have answered).
+pub const EXIT_PARTIAL: u8 = 2;
+
+#[derive(Parser)]
+#[command(
+    name = "cordon",
+    version,
+    about = "Privacy-preserving federated lookups between police agencies.",
+    long_about = "Cordon lets agencies find out which identifiers (phones, accounts, e-mails, passports, ...) \
+they hold in common without handing each other their databases. Each agency runs a node; investigators \
+query partners through their own node; every answer is verifiable.\n\n\
+Start with `cordon demo` to see a whole federation at work.",
+    after_help = "Commands that talk to a running node find it through a client profile: --profile FILE, \
+else $CORDON_PROFILE. `cordon user add` writes one."
+)]
+struct Cli {
+    /// Client profile (node address and your certificate) [default: $CORDON_PROFILE]
+    #[arg(long, global = true, value_name = "FILE")]
+    profile: Option<PathBuf>,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Create a node: its CA, certificate, signing key, node.toml and partner card.
+    Init(admin::InitArgs),
+    /// Trust partner agencies, or print this node's card for them.
+    #[command(subcommand)]
+    Partner(admin::PartnerCmd),
+    /// Issue certificates and client profiles to people.
+    #[command(subcommand)]
+    User(admin::UserCmd),
+    /// Run the node daemon.
+    #[command(subcommand)]
+    Node(admin::NodeCmd),
+    /// Import data into a collection of the running node.
+    #[command(subcommand)]
+    Data(data::DataCmd),
+    /// Ask partners which of your items they hold.
+    Query(query::QueryArgs),
+    /// Show the node's collections and partners.
+    Status(query::StatusArgs),
+    /// Canonical identifier forms.
+    #[command(subcommand)]
+    Ident(data::IdentCmd),
+    /// Run a whole local federation (three agencies) doing the main job, and check the result.
+    Demo(demo::DemoArgs),
+    /// Measure epoch build and query latency over QUIC on loopback.
+    Bench(bench::BenchArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Init(a) => admin::init(a),
+        Command::Partner(c) => admin::partner(c),
+        Command::User(c) => admin::user(c),
+        Command::Node(c) => admin::node(c),
+        Command::Data(c) => data::run(c, cli.profile),
+        Command::Query(a) => query::query(a, cli.profile),
+        Command::Status(a) => query::status(a, cli.profile),
+        Command::Ident(c) => data::ident(c),
+        Command::Demo(a) => demo::run(a),
+        Command::Bench(a) => bench::run(a),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            output::print_error(&e);
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// A multi-threaded tokio runtime for commands that talk to nodes.
+pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?)
+}

@@ -1,0 +1,272 @@
+//! `cordon query` and `cordon status`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::bail;
+use clap::Args;
+
+use cordon_node::client::ControlClient;
+use cordon_node::control::{PartnerOutcome, QueryReply, QueryRequest};
+use cordon_node::profile::Profile;
+
+use crate::input::{self, InputArgs};
+use crate::output::{ms, table};
+
+#[derive(Args)]
+pub struct QueryArgs {
+    /// Collection to ask partners about (e.g. `phones`)
+    #[arg(long)]
+    collection: String,
+    /// File of items to ask about (CSV, JSON Lines, or one per line)
+    #[arg(long, value_name = "FILE")]
+    file: PathBuf,
+    /// Case reference this query serves (required; logged by every node involved)
+    #[arg(long = "case", value_name = "CASE-ID")]
+    case_ref: String,
+    /// Why these items are queried (required; logged by every node involved)
+    #[arg(long)]
+    purpose: String,
+    /// Partners to ask: comma-separated names, or `all`
+    #[arg(long, default_value = "all", value_delimiter = ',')]
+    partners: Vec<String>,
+    /// Kind of the items [default: the kind of your node's collection of that name, else the partners']
+    #[arg(long)]
+    kind: Option<String>,
+    /// Region for national-format phone numbers [default: your node's]
+    #[arg(long)]
+    region: Option<String>,
+    /// Print the result as JSON
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    input: InputArgs,
+}
+
+pub fn query(a: QueryArgs, profile: Option<PathBuf>) -> anyhow::Result<ExitCode> {
+    if a.case_ref.trim().is_empty() {
+        bail!("--case is empty; give the case reference this query serves");
+    }
+    if a.purpose.trim().is_empty() {
+        bail!("--purpose is empty; state why these items are queried");
+    }
+    let profile = Profile::locate(profile.as_deref())?;
+    let items = input::read_all(&a.file, &a.input)?;
+    if items.is_empty() {
+        bail!("{} holds no items to ask about; put one identifier per line (or choose a column with --column)", a.file.display());
+    }
+    let partners = if a.partners.iter().any(|p| p == "all") {
+        Vec::new()
+    } else {
+        a.partners.clone()
+    };
+    let req = QueryRequest {
+        collection: a.collection.clone(),
+        kind: a.kind.clone(),
+        region: a.region.clone(),
+        items: items.clone(),
+        case_ref: a.case_ref.clone(),
+        purpose: a.purpose.clone(),
+        partners,
+    };
+    let rt = crate::runtime()?;
+    let reply = rt.block_on(async {
+        let client = ControlClient::connect(&profile).await?;
+        let r = client.query(req).await;
+        client.close().await;
+        anyhow::Ok(r?)
+    })?;
+    if a.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&json_reply(&reply, &items))?
+        );
+    } else {
+        print!("{}", render(&reply, &items));
+    }
+    let failed = reply
+        .partners
+        .iter()
+        .any(|p| matches!(p.outcome, PartnerOutcome::Failed { .. }));
+    Ok(if failed {
+        ExitCode::from(crate::EXIT_PARTIAL)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// The reply with each hit's item value added from the local file (the partner never sees it).
+pub fn json_reply(r: &QueryReply, items: &[(u64, String)]) -> serde_json::Value {
+    let mut v = serde_json::to_value(r).unwrap_or_default();
+    if let Some(parts) = v.get_mut("partners").and_then(|p| p.as_array_mut()) {
+        for p in parts {
+            if let Some(hits) = p
+                .pointer_mut("/outcome/answered/hits")
+                .and_then(|h| h.as_array_mut())
+            {
+                for h in hits {
+                    let idx = h.get("index").and_then(|i| i.as_u64()).unwrap_or(u64::MAX) as usize;
+                    if let Some((_, item)) = items.get(idx) {
+                        h["item"] = serde_json::Value::String(item.clone());
+                    }
+                }
+            }
+        }
+    }
+    v
+}
+
+/// A readable report: one row per partner, then the hits.
+pub fn render(r: &QueryReply, items: &[(u64, String)]) -> String {
+    let mut out = format!(
+        "Query {} · collection `{}` ({}) · {} items\n\n",
+        r.query_id, r.collection, r.kind, r.items
+    );
+    let rows: Vec<Vec<String>> = r
+        .partners
+        .iter()
+        .map(|p| match &p.outcome {
+            PartnerOutcome::Answered {
+                epoch,
+                hits,
+                filter,
+                bytes_sent,
+                bytes_received,
+                partner_records,
+            } => vec![
+                p.partner.clone(),
+                "answered".into(),
+                hits.len().to_string(),
+                format!("{epoch} ({partner_records} records)"),
+                filter.clone(),
+                format!(
+                    "{} / {}",
+                    human_bytes(*bytes_sent),
+                    human_bytes(*bytes_received)
+                ),
+                ms(p.elapsed_ms),
+            ],
+            PartnerOutcome::Failed { code, .. } => vec![
+                p.partner.clone(),
+                format!("FAILED ({code})"),
+                "-".into(),
+                "-".into(),
+                "-".into(),
+                "-".into(),
+                ms(p.elapsed_ms),
+            ],
+        })
+        .collect();
+    out.push_str(&table(
+        &[
+            "PARTNER",
+            "STATUS",
+            "HITS",
+            "EPOCH",
+            "FILTER",
+            "SENT / RECEIVED",
+            "TIME",
+        ],
+        &rows,
+    ));
+    for p in &r.partners {
+        if let PartnerOutcome::Failed { message, .. } = &p.outcome {
+            out.push_str(&format!("  {}: {message}\n", p.partner));
+        }
+    }
+    let mut hit_rows = Vec::new();
+    for p in &r.partners {
+        if let PartnerOutcome::Answered { hits, .. } = &p.outcome {
+            for h in hits {
+                let item = items
+                    .get(h.index as usize)
+                    .map(|(_, v)| v.clone())
+                    .unwrap_or_default();
+                hit_rows.push(vec![
+                    h.line.to_string(),
+                    item,
+                    p.partner.clone(),
+                    h.reference[..16.min(h.reference.len())].to_string(),
+                ]);
+            }
+        }
+    }
+    out.push('\n');
+    if hit_rows.is_empty() {
+        out.push_str("No hits.\n");
+    } else {
+        hit_rows.sort_by(|a, b| {
+            a[0].parse::<u64>()
+                .unwrap_or(0)
+                .cmp(&b[0].parse::<u64>().unwrap_or(0))
+                .then(a[2].cmp(&b[2]))
+        });
+        out.push_str(&format!("Hits ({}):\n", hit_rows.len()));
+        out.push_str(&table(
+            &["LINE", "ITEM", "HELD BY", "HIT REFERENCE"],
+            &hit_rows,
+        ));
+    }
+    out
+}
+
+fn human_bytes(b: u64) -> String {
+    match b {
+        b if b >= 10 << 20 => format!("{:.0} MiB", b as f64 / (1u64 << 20) as f64),
+        b if b >= 10 << 10 => format!("{:.0} KiB", b as f64 / 1024.0),
+        b => format!("{b} B"),
+    }
+}
+
+#[derive(Args)]
+pub struct StatusArgs {
+    /// Print as JSON
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn status(a: StatusArgs, profile: Option<PathBuf>) -> anyhow::Result<ExitCode> {
+    let profile = Profile::locate(profile.as_deref())?;
+    let rt = crate::runtime()?;
+    let s = rt.block_on(async {
+        let client = ControlClient::connect(&profile).await?;
+        let r = client.status().await;
+        client.close().await;
+        anyhow::Ok(r?)
+    })?;
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&s)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!("Node `{}` · you are `{}` ({})", s.node, s.user, s.role);
+    println!(
+        "Partners: {}",
+        if s.partners.is_empty() {
+            "none".to_string()
+        } else {
+            s.partners.join(", ")
+        }
+    );
+    if s.collections.is_empty() {
+        println!("No collections yet; import one with `cordon data import`.");
+    } else {
+        let rows: Vec<Vec<String>> = s
+            .collections
+            .iter()
+            .map(|c| {
+                vec![
+                    c.name.clone(),
+                    c.kind.clone(),
+                    c.records.to_string(),
+                    c.epoch.map_or("-".into(), |e| e.to_string()),
+                    c.delta.to_string(),
+                ]
+            })
+            .collect();
+        print!(
+            "{}",
+            table(&["COLLECTION", "KIND", "RECORDS", "EPOCH", "DELTA"], &rows)
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,265 @@
+//! Synthetic but realistic watch-lists for the demo and the benchmark: mobile numbers of the
+//! region (Thai, Cambodian, Myanmar, Lao, Vietnamese, Philippine, Japanese, US), e-mail
+//! addresses, and IBANs of mule accounts, each written the way a different agency would.
+//!
+//! Generation is seeded, so every run plants the same overlaps.
+
+use std::collections::HashSet;
+
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+
+use cordon_protocol::ident::{self, Kind, Options};
+
+/// A seeded generator of unique identifiers.
+pub struct Synth {
+    rng: StdRng,
+    seen: HashSet<String>,
+}
+
+/// Country calling code, national mobile prefixes, digits after the prefix.
+const MOBILE: &[(&str, &[&str], usize)] = &[
+    (
+        "66",
+        &[
+            "81", "82", "83", "84", "85", "86", "87", "89", "91", "92", "93", "94", "95", "96",
+            "97", "98", "61", "62", "63", "64", "65",
+        ],
+        7,
+    ),
+    (
+        "855",
+        &["12", "15", "16", "17", "77", "78", "89", "92", "96", "97"],
+        6,
+    ),
+    (
+        "95",
+        &[
+            "9250", "9251", "9252", "9253", "9254", "9420", "9421", "9765", "9766", "9777",
+        ],
+        6,
+    ),
+    (
+        "856",
+        &["2022", "2055", "2077", "2095", "2096", "2097", "2099"],
+        6,
+    ),
+    (
+        "84",
+        &["90", "91", "93", "94", "96", "97", "98", "86", "88", "89"],
+        7,
+    ),
+    (
+        "63",
+        &[
+            "905", "906", "915", "916", "917", "926", "927", "935", "936", "945",
+        ],
+        7,
+    ),
+    ("81", &["90", "80", "70"], 8),
+    (
+        "1",
+        &[
+            "212", "213", "310", "312", "415", "646", "702", "718", "917",
+        ],
+        7,
+    ),
+];
+
+impl Synth {
+    /// A generator seeded with `seed`.
+    pub fn new(seed: u64) -> Self {
+        Synth {
+            rng: StdRng::seed_from_u64(seed),
+            seen: HashSet::new(),
+        }
+    }
+
+    fn digits(&mut self, n: usize) -> String {
+        (0..n)
+            .map(|_| char::from(b'0' + self.rng.gen_range(0..10u8)))
+            .collect()
+    }
+
+    /// A valid mobile number in +E.164, never returned twice.
+    pub fn phone(&mut self) -> String {
+        loop {
+            // Weighted towards Thai numbers: the war room's own.
+            let (cc, prefixes, rest) = if self.rng.gen_bool(0.5) {
+                MOBILE[0]
+            } else {
+                MOBILE[self.rng.gen_range(0..MOBILE.len())]
+            };
+            let p = prefixes[self.rng.gen_range(0..prefixes.len())];
+            let n = format!("+{cc}{p}{}", self.digits(rest));
+            if self.seen.contains(&n) {
+                continue;
+            }
+            if ident::canonicalize(Kind::Phone, &n, &Options::default())
+                .map(|c| c.value() == n)
+                .unwrap_or(false)
+            {
+                self.seen.insert(n.clone());
+                return n;
+            }
+        }
+    }
+
+    /// A unique e-mail address.
+    pub fn email(&mut self) -> String {
+        const FIRST: &[&str] = &[
+            "somchai",
+            "niran",
+            "kittipong",
+            "wei",
+            "li.na",
+            "zhang",
+            "hoang",
+            "nguyen",
+            "aung",
+            "kyaw",
+            "sokha",
+            "dara",
+            "maria",
+            "jose",
+            "kenji",
+            "yuki",
+            "john",
+            "mike",
+            "anan",
+            "ploy",
+        ];
+        const DOMAINS: &[&str] = &[
+            "gmail.com",
+            "outlook.com",
+            "yahoo.com",
+            "proton.me",
+            "163.com",
+            "qq.com",
+            "hotmail.com",
+            "mail.ru",
+            "icloud.com",
+            "gmx.de",
+        ];
+        loop {
+            let f = FIRST[self.rng.gen_range(0..FIRST.len())];
+            let d = DOMAINS[self.rng.gen_range(0..DOMAINS.len())];
+            let e = format!("{f}{}@{d}", self.rng.gen_range(10..100_000));
+            if self.seen.insert(e.clone()) {
+                return e;
+            }
+        }
+    }
+
+    /// A valid IBAN (electronic format) of a European mule account.
+    pub fn iban(&mut self) -> String {
+        loop {
+            let (cc, bban) = match self.rng.gen_range(0..4) {
+                0 => ("DE", self.digits(18)),
+                1 => (
+                    "NL",
+                    format!(
+                        "{}{}",
+                        ["ABNA", "INGB", "RABO", "TRIO"][self.rng.gen_range(0..4)],
+                        self.digits(10)
+                    ),
+                ),
+                2 => (
+                    "GB",
+                    format!(
+                        "{}{}",
+                        ["NWBK", "BARC", "HBUK", "MONZ"][self.rng.gen_range(0..4)],
+                        self.digits(14)
+                    ),
+                ),
+                _ => ("FR", format!("{}{}", self.digits(20), self.digits(3))),
+            };
+            let iban = with_check_digits(cc, &bban);
+            if self.seen.contains(&iban) {
+                continue;
+            }
+            if ident::canonicalize(Kind::Iban, &iban, &Options::default()).is_ok() {
+                self.seen.insert(iban.clone());
+                return iban;
+            }
+        }
+    }
+
+    /// Rewrites a +E.164 number the way a person might have typed it: national format for
+    /// Thai numbers (read with region TH), or spaced and dashed international format.
+    pub fn messy_phone(&mut self, e164: &str) -> String {
+        match (e164.strip_prefix("+66"), self.rng.gen_range(0..3)) {
+            (Some(national), 0) => {
+                format!("0{}-{}-{}", &national[..2], &national[2..5], &national[5..])
+            }
+            (_, 1) => {
+                let d = &e164[1..];
+                format!("+{} {} {}", &d[..2], &d[2..5], &d[5..])
+            }
+            _ => format!("({}) {}", &e164[..3], &e164[3..]),
+        }
+    }
+
+    /// The e-mail with its domain in another case (local parts are kept as given).
+    pub fn messy_email(&mut self, e: &str) -> String {
+        match e.split_once('@') {
+            Some((l, d)) => format!("{l}@{}", d.to_uppercase()),
+            None => e.to_string(),
+        }
+    }
+
+    /// The IBAN in print format (groups of four, lower case).
+    pub fn messy_iban(&mut self, iban: &str) -> String {
+        iban.as_bytes()
+            .chunks(4)
+            .map(|c| String::from_utf8_lossy(c).to_lowercase())
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+}
+
+fn with_check_digits(cc: &str, bban: &str) -> String {
+    let rearranged = format!("{bban}{cc}00");
+    let mut rem: u32 = 0;
+    for ch in rearranged.chars() {
+        let v = ch.to_digit(36).unwrap_or(0);
+        rem = if v >= 10 {
+            (rem * 100 + v) % 97
+        } else {
+            (rem * 10 + v) % 97
+        };
+    }
+    format!("{cc}{:02}{bban}", 98 - rem)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generated_values_are_valid_and_messy_forms_canonicalise_back() {
+        let mut s = Synth::new(7);
+        let th = Options::with_region("TH");
+        for _ in 0..200 {
+            let p = s.phone();
+            let m = s.messy_phone(&p);
+            assert_eq!(
+                ident::canonicalize(Kind::Phone, &m, &th).unwrap().value(),
+                p,
+                "{m}"
+            );
+            let i = s.iban();
+            let mi = s.messy_iban(&i);
+            assert_eq!(
+                ident::canonicalize(Kind::Iban, &mi, &th).unwrap().value(),
+                i
+            );
+            let e = s.email();
+            let me = s.messy_email(&e);
+            assert_eq!(
+                ident::canonicalize(Kind::Email, &me, &th).unwrap().value(),
+                e
+            );
+        }
+    }
+}

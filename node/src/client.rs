@@ -1,0 +1,141 @@
+//! A person's connection to their own node over the control ALPN, as the CLI uses it.
+
+use std::time::Duration;
+
+use quinn::{RecvStream, SendStream};
+
+use crate::control::{
+    ControlRequest, ControlResponse, ImportFrame, ImportHeader, ImportReply, QueryReply,
+    QueryRequest, StatusReply,
+};
+use crate::error::NodeError;
+use crate::net::{expect_frame, write_frame};
+use crate::profile::Profile;
+use crate::{pki, tls};
+
+/// Rows per import frame: large enough to amortise framing, small enough to stay far below
+/// the frame limit for long values.
+pub const IMPORT_ROWS_PER_FRAME: usize = 10_000;
+
+/// A connection to one's own node.
+pub struct ControlClient {
+    endpoint: quinn::Endpoint,
+    conn: quinn::Connection,
+}
+
+fn read(what: &'static str, path: &std::path::Path) -> Result<String, NodeError> {
+    std::fs::read_to_string(path).map_err(|source| NodeError::Io {
+        what,
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+impl ControlClient {
+    /// Connects with the profile's certificate. Must be called inside a tokio runtime.
+    pub async fn connect(profile: &Profile) -> Result<ControlClient, NodeError> {
+        let identity = tls::TlsIdentity::from_pem(
+            &read("certificate", &profile.path(&profile.cert))?,
+            &read("private key", &profile.path(&profile.key))?,
+        )?;
+        let (ca, _) =
+            pki::parse_cert_pem(&read("CA certificate", &profile.path(&profile.ca_cert))?)?;
+        let cfg = tls::quinn_client_config(tls::control_client_config(&identity, &ca)?)?;
+        let bind: std::net::SocketAddr = if profile.address.is_ipv6() {
+            "[::]:0"
+                .parse()
+                .map_err(|_| NodeError::Misuse("bad bind address".into()))?
+        } else {
+            "0.0.0.0:0"
+                .parse()
+                .map_err(|_| NodeError::Misuse("bad bind address".into()))?
+        };
+        let endpoint =
+            quinn::Endpoint::client(bind).map_err(|e| NodeError::Connection(e.to_string()))?;
+        let connecting = endpoint
+            .connect_with(cfg, profile.address, &profile.node)
+            .map_err(|e| NodeError::Connection(e.to_string()))?;
+        let conn = tokio::time::timeout(Duration::from_secs(10), connecting)
+            .await
+            .map_err(|_| NodeError::Connection(format!("node `{}` at {} did not answer within 10 s; is it running (`cordon node run`)?", profile.node, profile.address)))?
+            .map_err(|e| NodeError::Connection(format!("cannot connect to node `{}` at {}: {e}", profile.node, profile.address)))?;
+        Ok(ControlClient { endpoint, conn })
+    }
+
+    async fn open(&self, req: &ControlRequest) -> Result<(SendStream, RecvStream), NodeError> {
+        let (mut send, recv) = self
+            .conn
+            .open_bi()
+            .await
+            .map_err(|e| NodeError::Connection(e.to_string()))?;
+        write_frame(&mut send, req).await?;
+        Ok((send, recv))
+    }
+
+    async fn answer(recv: &mut RecvStream) -> Result<ControlResponse, NodeError> {
+        match expect_frame(recv).await? {
+            ControlResponse::Error(e) => Err(NodeError::Control {
+                code: e.code,
+                message: e.message,
+                details: e.details,
+            }),
+            r => Ok(r),
+        }
+    }
+
+    /// Node status.
+    pub async fn status(&self) -> Result<StatusReply, NodeError> {
+        let (mut send, mut recv) = self.open(&ControlRequest::Status).await?;
+        let _ = send.finish();
+        match Self::answer(&mut recv).await? {
+            ControlResponse::Status(s) => Ok(s),
+            _ => Err(NodeError::Connection("unexpected answer to status".into())),
+        }
+    }
+
+    /// Starts an import; send rows with [`ImportSession::send`], then [`ImportSession::finish`].
+    pub async fn import(&self, header: ImportHeader) -> Result<ImportSession, NodeError> {
+        let (send, recv) = self.open(&ControlRequest::Import(header)).await?;
+        Ok(ImportSession { send, recv })
+    }
+
+    /// Runs a query.
+    pub async fn query(&self, q: QueryRequest) -> Result<QueryReply, NodeError> {
+        let (mut send, mut recv) = self.open(&ControlRequest::Query(q)).await?;
+        let _ = send.finish();
+        match Self::answer(&mut recv).await? {
+            ControlResponse::Query(r) => Ok(r),
+            _ => Err(NodeError::Connection("unexpected answer to query".into())),
+        }
+    }
+
+    /// Closes the connection cleanly.
+    pub async fn close(self) {
+        self.conn.close(0u32.into(), b"done");
+        self.endpoint.wait_idle().await;
+    }
+}
+
+/// An import in progress.
+pub struct ImportSession {
+    send: SendStream,
+    recv: RecvStream,
+}
+
+impl ImportSession {
+    /// Sends a batch of `(line, raw value)` rows.
+    pub async fn send(&mut self, rows: Vec<(u64, String)>) -> Result<(), NodeError> {
+        write_frame(&mut self.send, &ImportFrame::Rows(rows)).await?;
+        Ok(())
+    }
+
+    /// Ends the import and waits until the node committed it (or refused it).
+    pub async fn finish(mut self) -> Result<ImportReply, NodeError> {
+        write_frame(&mut self.send, &ImportFrame::End).await?;
+        let _ = self.send.finish();
+        match ControlClient::answer(&mut self.recv).await? {
+            ControlResponse::Imported(r) => Ok(r),
+            _ => Err(NodeError::Connection("unexpected answer to import".into())),
+        }
+    }
+}

@@ -1,0 +1,209 @@
+//! Messages on the control ALPN (`cordon-control/1`): an investigator's or operator's CLI
+//! talking to its own node. One request per stream.
+//!
+//! Imports stream: [`ControlRequest::Import`] first, then [`ImportFrame::Rows`] frames, then
+//! [`ImportFrame::End`]; the node answers once, after the import committed (or was refused).
+
+use serde::{Deserialize, Serialize};
+
+use cordon_protocol::ErrorCode;
+
+/// What a CLI asks its node.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ControlRequest {
+    /// Node name, collections, partners.
+    Status,
+    /// Start an import; rows follow as [`ImportFrame`]s.
+    Import(ImportHeader),
+    /// Ask partners.
+    Query(QueryRequest),
+}
+
+/// Start of an import.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImportHeader {
+    /// Collection to add to (created on first import).
+    pub collection: String,
+    /// Identifier kind of every row.
+    pub kind: String,
+    /// Region for national-format phone numbers; defaults to the node's.
+    pub region: Option<String>,
+    /// Apply the good rows even if some are invalid.
+    pub skip_bad: bool,
+    /// Name of the source file, for the log.
+    pub source: String,
+}
+
+/// A piece of an import.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ImportFrame {
+    /// Raw values with their line numbers in the source file.
+    Rows(Vec<(u64, String)>),
+    /// No more rows.
+    End,
+}
+
+/// A query.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QueryRequest {
+    /// Collection name at the partners.
+    pub collection: String,
+    /// Kind of the items; if absent, the kind of the local collection of that name, else the
+    /// kind the partners' descriptors state.
+    pub kind: Option<String>,
+    /// Region for national-format phone numbers.
+    pub region: Option<String>,
+    /// Raw items with their line numbers (never logged, never stored).
+    pub items: Vec<(u64, String)>,
+    /// Case reference (mandatory).
+    pub case_ref: String,
+    /// Stated purpose (mandatory).
+    pub purpose: String,
+    /// Partner names; empty means all configured partners.
+    pub partners: Vec<String>,
+}
+
+/// What the node answers.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ControlResponse {
+    /// Answer to [`ControlRequest::Status`].
+    Status(StatusReply),
+    /// Answer to an import.
+    Imported(ImportReply),
+    /// Answer to a query.
+    Query(QueryReply),
+    /// Refused or failed.
+    Error(ControlError),
+}
+
+/// A refusal with a code and one sentence; `details` lists e.g. bad rows.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ControlError {
+    /// Machine-readable reason.
+    pub code: ErrorCode,
+    /// One sentence.
+    pub message: String,
+    /// Extra lines (bad rows, …).
+    pub details: Vec<String>,
+}
+
+/// Node status.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StatusReply {
+    /// Node name.
+    pub node: String,
+    /// Who asked.
+    pub user: String,
+    /// Their role.
+    pub role: String,
+    /// Collections held.
+    pub collections: Vec<CollectionStatus>,
+    /// Configured partners.
+    pub partners: Vec<String>,
+}
+
+/// One collection in [`StatusReply`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CollectionStatus {
+    /// Name.
+    pub name: String,
+    /// Kind.
+    pub kind: String,
+    /// Records held.
+    pub records: u64,
+    /// Current epoch, if built.
+    pub epoch: Option<u64>,
+    /// Records added since the build.
+    pub delta: u64,
+}
+
+/// Result of an import.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ImportReply {
+    /// Rows read.
+    pub rows: u64,
+    /// New records stored.
+    pub added: u64,
+    /// Rows already present.
+    pub duplicates: u64,
+    /// Rows rejected: `(line, reason)`; at most 100 listed.
+    pub rejected: Vec<(u64, String)>,
+    /// Total rejected rows.
+    pub rejected_count: u64,
+    /// Epoch after the import.
+    pub epoch: u64,
+    /// Whether the epoch was (re)built by this import, rather than extended by a delta.
+    pub rebuilt: bool,
+    /// Seconds spent building or extending the epoch.
+    pub epoch_seconds: f64,
+    /// Records in the collection now.
+    pub records: u64,
+}
+
+/// Result of a query.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct QueryReply {
+    /// Query identifier (hex), as the partners and logs know it.
+    pub query_id: String,
+    /// Collection.
+    pub collection: String,
+    /// Kind the items were read as.
+    pub kind: String,
+    /// Items asked.
+    pub items: u64,
+    /// One entry per partner asked.
+    pub partners: Vec<PartnerResult>,
+}
+
+/// One partner's part of a [`QueryReply`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PartnerResult {
+    /// Partner name.
+    pub partner: String,
+    /// Hits, or why this partner gave none.
+    pub outcome: PartnerOutcome,
+    /// Milliseconds from start to this partner's answer.
+    pub elapsed_ms: u64,
+}
+
+/// A partner's answer or failure.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PartnerOutcome {
+    /// The partner answered and the answer verified.
+    Answered {
+        /// The partner's epoch used.
+        epoch: u64,
+        /// Records the partner holds in that epoch (filter plus delta).
+        partner_records: u64,
+        /// Hits.
+        hits: Vec<Hit>,
+        /// How the filter was obtained: `cached`, `delta` or `full`.
+        filter: String,
+        /// Bytes sent to the partner for this query.
+        bytes_sent: u64,
+        /// Bytes received from the partner for this query.
+        bytes_received: u64,
+    },
+    /// The partner failed or refused.
+    Failed {
+        /// Short machine-readable class (`timeout`, `unreachable`, `refused:<code>`, `invalid_answer`).
+        code: String,
+        /// One sentence.
+        message: String,
+    },
+}
+
+/// One hit.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Hit {
+    /// Index into the query's items.
+    pub index: u64,
+    /// Line of the item in the query file.
+    pub line: u64,
+    /// The hit reference to cite in a follow-up request (hex of the tag).
+    pub reference: String,
+}

@@ -1,0 +1,198 @@
+//! Imports: canonicalise rows, store the new ones, and build or extend the collection's epoch,
+//! all in one redb transaction, acknowledged only after it committed.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use cordon_protocol::ident::{self, Kind, Options};
+
+use crate::control::{ImportHeader, ImportReply};
+use crate::epoch::{self, BuildParams};
+use crate::error::NodeError;
+use crate::store::{CollectionMeta, StagedRecords};
+use crate::Shared;
+
+/// Most rejected rows listed in a reply (the count is always exact).
+const MAX_LISTED_REJECTIONS: usize = 100;
+
+/// Checks a collection name: it appears in table names and on the wire.
+pub fn validate_collection(name: &str) -> Result<(), NodeError> {
+    let ok = !name.is_empty()
+        && name.len() <= 64
+        && name.chars().all(|c| {
+            c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_' || c == '.'
+        })
+        && name.chars().next().is_some_and(|c| c.is_ascii_lowercase());
+    if ok {
+        Ok(())
+    } else {
+        Err(NodeError::Misuse(format!(
+            "collection name {name:?} is not valid; use 1 to 64 lower-case letters, digits, '-', '_' or '.', starting with a letter"
+        )))
+    }
+}
+
+/// Rows of an import being received, canonicalised as they arrive.
+pub struct PendingImport {
+    header: ImportHeader,
+    kind: Kind,
+    opts: Options,
+    rows: u64,
+    values: Vec<String>,
+    rejected: Vec<(u64, String)>,
+    rejected_count: u64,
+}
+
+impl PendingImport {
+    /// Starts an import after checking the header.
+    pub fn new(header: ImportHeader, default_region: Option<String>) -> Result<Self, NodeError> {
+        validate_collection(&header.collection)?;
+        let kind: Kind = header
+            .kind
+            .parse()
+            .map_err(|e: ident::IdentError| NodeError::Misuse(e.to_string()))?;
+        let opts = Options {
+            default_region: header.region.clone().or(default_region),
+        };
+        Ok(PendingImport {
+            header,
+            kind,
+            opts,
+            rows: 0,
+            values: Vec::new(),
+            rejected: Vec::new(),
+            rejected_count: 0,
+        })
+    }
+
+    /// Canonicalises a batch of rows.
+    pub fn add_rows(&mut self, rows: Vec<(u64, String)>) {
+        for (line, raw) in rows {
+            self.rows += 1;
+            match ident::canonicalize(self.kind, &raw, &self.opts) {
+                Ok(c) => self.values.push(c.value().to_string()),
+                Err(e) => {
+                    self.rejected_count += 1;
+                    if self.rejected.len() < MAX_LISTED_REJECTIONS {
+                        self.rejected.push((line, e.to_string()));
+                    }
+                }
+            }
+        }
+    }
+
+    /// Rows received so far.
+    pub fn rows(&self) -> u64 {
+        self.rows
+    }
+
+    /// Stores the rows and updates the epoch (blocking: call from a blocking thread).
+    pub fn commit(self, shared: &Arc<Shared>, actor: &str) -> Result<ImportReply, NodeError> {
+        let c = &self.header.collection;
+        let refused = ImportReply {
+            rows: self.rows,
+            added: 0,
+            duplicates: 0,
+            rejected: self.rejected.clone(),
+            rejected_count: self.rejected_count,
+            epoch: 0,
+            rebuilt: false,
+            epoch_seconds: 0.0,
+            records: 0,
+        };
+        if self.rejected_count > 0 && !self.header.skip_bad {
+            // Nothing of a failed import is applied.
+            return Ok(refused);
+        }
+        // One writer at a time: the store's transaction serialises writers anyway, and the
+        // in-memory epoch must change in the same order as the committed one.
+        let _guard = shared.import_lock.lock().unwrap_or_else(|p| p.into_inner());
+        let now = shared.clock.now_unix();
+        let mut batch = shared.store.begin()?;
+        let mut meta = match batch.collection(c)? {
+            Some(m) if m.kind != self.kind.as_str() => return Err(NodeError::Misuse(format!(
+                "collection `{c}` holds `{}` identifiers, not `{}`; import into another collection",
+                m.kind,
+                self.kind.as_str()
+            ))),
+            Some(m) => m,
+            None => CollectionMeta {
+                kind: self.kind.as_str().to_string(),
+                next_seq: 0,
+                created_at: now,
+            },
+        };
+        let mut staged = StagedRecords::default();
+        batch.stage_records(
+            c,
+            &mut meta,
+            self.values.iter().map(String::as_str),
+            &mut staged,
+        )?;
+        batch.put_collection(c, &meta)?;
+        let params = BuildParams {
+            node: &shared.config.node.name,
+            signing: &shared.signing,
+            fp_rate: shared.config.epochs.fp_rate,
+            validity_secs: shared.config.epochs.descriptor_validity.as_secs(),
+            now,
+        };
+        let current = shared.holder_epoch(c);
+        let started = Instant::now();
+        let rebuild = match &current {
+            None => true,
+            Some(cur) => {
+                let delta_after = cur.delta.len() as u64 + staged.added.len() as u64;
+                delta_after as f64
+                    > shared.config.epochs.rebuild_delta_fraction
+                        * cur.descriptor.record_count.max(1) as f64
+            }
+        };
+        let new_epoch = if rebuild {
+            let records = batch.all_records(c)?;
+            let number = current.as_ref().map_or(1, |e| e.epoch + 1);
+            let (stored, holder) = epoch::build(c, self.kind.as_str(), number, &records, &params)?;
+            batch.put_new_epoch(c, &stored, &holder.filter)?;
+            Some(holder)
+        } else if let (Some(cur), false) = (&current, staged.added.is_empty()) {
+            let (stored, tags, holder) = epoch::extend(cur, &staged.added, &params)?;
+            batch.append_delta(c, &stored, cur.delta.len() as u64, &tags)?;
+            Some(holder)
+        } else {
+            None
+        };
+        let epoch_seconds = started.elapsed().as_secs_f64();
+        batch.commit()?;
+        let epoch_no = match new_epoch {
+            Some(h) => {
+                let n = h.epoch;
+                shared.set_holder_epoch(h);
+                n
+            }
+            None => current.as_ref().map_or(0, |e| e.epoch),
+        };
+        let records = meta.next_seq;
+        tracing::info!(
+            collection = %c,
+            kind = self.kind.as_str(),
+            actor,
+            source = %self.header.source,
+            rows = self.rows,
+            added = staged.added.len(),
+            duplicates = staged.duplicates,
+            rejected = self.rejected_count,
+            epoch = epoch_no,
+            rebuilt = rebuild,
+            "import committed"
+        );
+        Ok(ImportReply {
+            added: staged.added.len() as u64,
+            duplicates: staged.duplicates,
+            epoch: epoch_no,
+            rebuilt: rebuild,
+            epoch_seconds,
+            records,
+            ..refused
+        })
+    }
+}

@@ -1,0 +1,395 @@
+//! # cordon-node
+//!
+//! The Cordon daemon as a library. A node holds its agency's watch-lists in a redb database,
+//! builds an epoch per collection (OPRF key, tags, Bloom filter, signed descriptor), answers
+//! partners' private set-intersection queries over QUIC with mutual TLS, and runs its own
+//! investigators' queries against every partner at once.
+//!
+//! ```no_run
+//! # async fn f() -> Result<(), cordon_node::NodeError> {
+//! let config = cordon_node::Config::load("th/node.toml".as_ref())?;
+//! cordon_node::run(config, async { let _ = tokio::signal::ctrl_c().await; }).await
+//! # }
+//! ```
+//!
+//! Tests bind on port 0 and pass their own shutdown future: [`Node::bind`] then
+//! [`Node::run`], with [`Node::local_addr`] in between.
+//!
+//! What it deliberately does not do: parse command lines or print for people (that is
+//! `cordon-cli`), or define anything two nodes must agree on (that is `cordon-protocol`).
+//!
+//! Key types: [`Config`], [`Node`], [`client::ControlClient`] (a CLI's connection to its own
+//! node), [`admin`] (creating nodes, users and partner entries on disk).
+
+#![forbid(unsafe_code)]
+
+pub mod admin;
+pub mod client;
+pub mod clock;
+pub mod config;
+pub mod control;
+pub mod epoch;
+pub mod error;
+pub mod import;
+pub mod local;
+pub mod net;
+pub mod partner_client;
+pub mod pki;
+pub mod profile;
+pub mod query;
+mod server;
+pub mod store;
+pub mod tls;
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, RwLock};
+
+use base64::Engine;
+use ring::signature::Ed25519KeyPair;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use cordon_protocol::descriptor::SignedDescriptor;
+use cordon_protocol::{ErrorCode, RemoteError};
+
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use config::Config;
+pub use error::NodeError;
+
+use crate::control::{CollectionStatus, StatusReply};
+use crate::epoch::HolderEpoch;
+use crate::partner_client::{PartnerClient, PartnerEpoch};
+use crate::store::Store;
+
+/// State shared by every connection of a running node.
+pub struct Shared {
+    /// The configuration.
+    pub config: Config,
+    /// The database.
+    pub store: Store,
+    /// Descriptor signing key.
+    pub signing: Ed25519KeyPair,
+    /// The clock.
+    pub clock: Arc<dyn Clock>,
+    /// Current epoch per collection held.
+    pub holder: RwLock<HashMap<String, Arc<HolderEpoch>>>,
+    /// Serialises imports and epoch changes.
+    pub import_lock: Mutex<()>,
+    /// Connections to partners.
+    pub partners: PartnerClient,
+    /// Pinned descriptor keys of partners.
+    pub partner_keys: HashMap<String, [u8; 32]>,
+    /// Cached partner epochs.
+    pub partner_epochs: Mutex<HashMap<(String, String), Arc<PartnerEpoch>>>,
+    /// Who may connect.
+    pub trust: Arc<tls::PeerVerifier>,
+}
+
+/// A bound, not yet running node.
+pub struct Node {
+    shared: Arc<Shared>,
+    endpoint: quinn::Endpoint,
+}
+
+fn read(what: &'static str, path: &std::path::Path) -> Result<String, NodeError> {
+    std::fs::read_to_string(path).map_err(|source| NodeError::Io {
+        what,
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+/// Decodes a partner's descriptor key as written in `node.toml` (base64 of 32 bytes).
+pub fn parse_signing_public_key(s: &str) -> Result<[u8; 32], String> {
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(s.trim())
+        .map_err(|e| format!("{s:?} is not base64 ({e})"))?;
+    bytes.try_into().map_err(|b: Vec<u8>| {
+        format!(
+            "{s:?} decodes to {} bytes; an Ed25519 public key has 32",
+            b.len()
+        )
+    })
+}
+
+impl Node {
+    /// Opens the database, loads keys and certificates, and binds the UDP port. Must be called
+    /// inside a tokio runtime.
+    pub fn bind(config: Config) -> Result<Node, NodeError> {
+        Node::bind_with_clock(config, Arc::new(SystemClock))
+    }
+
+    /// As [`Node::bind`], with a clock of the caller's choosing.
+    pub fn bind_with_clock(config: Config, clock: Arc<dyn Clock>) -> Result<Node, NodeError> {
+        Node::bind_with(config, clock, None)
+    }
+
+    /// As [`Node::bind`], with a clock and, optionally, a UDP socket the caller already bound
+    /// (tests and the demo bind port 0 first, so no other process can take the port between
+    /// choosing it and writing it into partners' configurations).
+    pub fn bind_with(
+        config: Config,
+        clock: Arc<dyn Clock>,
+        socket: Option<std::net::UdpSocket>,
+    ) -> Result<Node, NodeError> {
+        let ca_pem = read("CA certificate", &config.path(&config.tls.ca_cert))?;
+        let (ca_der, _) = pki::parse_cert_pem(&ca_pem)?;
+        let identity = tls::TlsIdentity::from_pem(
+            &read("node certificate", &config.path(&config.tls.cert))?,
+            &read("node key", &config.path(&config.tls.key))?,
+        )?;
+        let signing = admin::load_signing_key(&config.path(&config.tls.signing_key))?;
+        let mut partners = Vec::new();
+        let mut clients = HashMap::new();
+        let mut partner_keys = HashMap::new();
+        for p in &config.partners {
+            let pem = read("partner CA certificate", &config.path(&p.ca_cert))?;
+            let (der, _) = pki::parse_cert_pem(&pem)?;
+            let key = parse_signing_public_key(&p.signing_key).map_err(|m| NodeError::Config {
+                path: config.base_dir.join("node.toml"),
+                message: format!("partner `{}`: key `signing_key`: {m}", p.name),
+            })?;
+            partner_keys.insert(p.name.clone(), key);
+            let client = tls::quinn_client_config(tls::partner_client_config(&identity, &der)?)?;
+            clients.insert(p.name.clone(), (client, p.address.clone()));
+            partners.push(tls::Partner {
+                name: p.name.clone(),
+                ca_cert: der,
+            });
+        }
+        let trust = Arc::new(tls::PeerVerifier::new(
+            &config.node.name,
+            &ca_der,
+            &partners,
+        )?);
+        let server = tls::quinn_server_config(&identity, trust.clone())?;
+        let socket = match socket {
+            Some(s) => s,
+            None => {
+                std::net::UdpSocket::bind(config.node.listen).map_err(|source| NodeError::Bind {
+                    addr: config.node.listen,
+                    source,
+                })?
+            }
+        };
+        let runtime =
+            quinn::default_runtime().ok_or_else(|| NodeError::Misuse("no async runtime".into()))?;
+        let endpoint = quinn::Endpoint::new(
+            quinn::EndpointConfig::default(),
+            Some(server),
+            socket,
+            runtime,
+        )
+        .map_err(|source| NodeError::Bind {
+            addr: config.node.listen,
+            source,
+        })?;
+        let store = Store::open(&config.db_path())?;
+        let mut holder = HashMap::new();
+        for (name, _) in store.collections()? {
+            if let Some((stored, filter, delta)) = store.load_epoch(&name)? {
+                holder.insert(
+                    name.clone(),
+                    Arc::new(epoch::load(&name, stored, filter, delta)?),
+                );
+            }
+        }
+        let partners = PartnerClient::new(endpoint.clone(), clients, config.limits.connect_timeout);
+        let shared = Arc::new(Shared {
+            config,
+            store,
+            signing,
+            clock,
+            holder: RwLock::new(holder),
+            import_lock: Mutex::new(()),
+            partners,
+            partner_keys,
+            partner_epochs: Mutex::new(HashMap::new()),
+            trust,
+        });
+        Ok(Node { shared, endpoint })
+    }
+
+    /// The bound address (useful after binding port 0).
+    pub fn local_addr(&self) -> Result<SocketAddr, NodeError> {
+        self.endpoint
+            .local_addr()
+            .map_err(|e| NodeError::Connection(e.to_string()))
+    }
+
+    /// Shared state, for tests and embedding.
+    pub fn shared(&self) -> &Arc<Shared> {
+        &self.shared
+    }
+
+    /// Serves until `shutdown` completes, then stops accepting, lets in-flight requests finish
+    /// (up to `limits.shutdown_grace`), closes connections and the database.
+    pub async fn run(self, shutdown: impl Future<Output = ()>) -> Result<(), NodeError> {
+        let stop = CancellationToken::new();
+        let tracker = TaskTracker::new();
+        let addr = self.local_addr()?;
+        tracing::info!(node = %self.shared.config.node.name, %addr, "node started");
+        let accept = tokio::spawn(server::accept_loop(
+            self.shared.clone(),
+            self.endpoint.clone(),
+            stop.clone(),
+            tracker.clone(),
+        ));
+        shutdown.await;
+        tracing::info!("shutting down: finishing in-flight requests");
+        self.endpoint.set_server_config(None);
+        stop.cancel();
+        let _ = accept.await;
+        tracker.close();
+        let grace = self.shared.config.limits.shutdown_grace;
+        if tokio::time::timeout(grace, tracker.wait()).await.is_err() {
+            tracing::warn!(
+                ?grace,
+                "in-flight requests did not finish in time; closing them"
+            );
+        }
+        self.shared.partners.close_all().await;
+        self.endpoint
+            .close(server::CLOSE_SHUTDOWN.into(), b"node shutting down");
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(2), self.endpoint.wait_idle())
+            .await;
+        tracing::info!("node stopped");
+        // The database closes when the last reference to `shared` drops here.
+        Ok(())
+    }
+}
+
+/// Binds and runs a node until `shutdown` completes.
+pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(), NodeError> {
+    Node::bind(config)?.run(shutdown).await
+}
+
+impl Shared {
+    /// Current epoch of a held collection.
+    pub fn holder_epoch(&self, collection: &str) -> Option<Arc<HolderEpoch>> {
+        self.holder
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(collection)
+            .cloned()
+    }
+
+    /// Installs a new current epoch (after it was committed).
+    pub fn set_holder_epoch(&self, e: HolderEpoch) {
+        self.holder
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(e.collection.clone(), Arc::new(e));
+    }
+
+    /// Kind of a local collection, if it exists.
+    pub fn local_kind(&self, collection: &str) -> Option<String> {
+        if let Some(e) = self.holder_epoch(collection) {
+            return Some(e.kind.clone());
+        }
+        None
+    }
+
+    fn unknown_collection(&self, collection: &str) -> RemoteError {
+        RemoteError::new(
+            ErrorCode::UnknownCollection,
+            format!(
+                "{} holds no collection named `{collection}`",
+                self.config.node.name
+            ),
+        )
+    }
+
+    /// The current epoch if it is `epoch`, else the refusal to send.
+    pub fn epoch_at(&self, collection: &str, epoch: u64) -> Result<Arc<HolderEpoch>, RemoteError> {
+        let e = self
+            .holder_epoch(collection)
+            .ok_or_else(|| self.unknown_collection(collection))?;
+        if e.epoch != epoch {
+            return Err(RemoteError::new(
+                ErrorCode::StaleEpoch,
+                format!("epoch {epoch} of `{collection}` is no longer current (now {}); fetch the descriptor again", e.epoch),
+            ));
+        }
+        Ok(e)
+    }
+
+    /// The signed descriptor to serve, re-signed first if less than half its validity is left.
+    pub async fn descriptor_for(
+        self: &Arc<Self>,
+        collection: &str,
+    ) -> Result<SignedDescriptor, RemoteError> {
+        let e = self
+            .holder_epoch(collection)
+            .ok_or_else(|| self.unknown_collection(collection))?;
+        let now = self.clock.now_unix();
+        let validity = self.config.epochs.descriptor_validity.as_secs();
+        if e.descriptor.not_after >= now + validity / 2 && e.descriptor.issued_at <= now + 60 {
+            return Ok(e.signed.clone());
+        }
+        let shared = self.clone();
+        let c = collection.to_string();
+        let refreshed =
+            tokio::task::spawn_blocking(move || -> Result<SignedDescriptor, NodeError> {
+                let _g = shared.import_lock.lock().unwrap_or_else(|p| p.into_inner());
+                let cur = shared
+                    .holder_epoch(&c)
+                    .ok_or_else(|| NodeError::Misuse("collection vanished".into()))?;
+                let params = epoch::BuildParams {
+                    node: &shared.config.node.name,
+                    signing: &shared.signing,
+                    fp_rate: shared.config.epochs.fp_rate,
+                    validity_secs: validity,
+                    now: shared.clock.now_unix(),
+                };
+                let (stored, holder) = epoch::refresh(&cur, &params)?;
+                let mut batch = shared.store.begin()?;
+                batch.append_delta(&c, &stored, cur.delta.len() as u64, &[])?;
+                batch.commit()?;
+                let signed = holder.signed.clone();
+                shared.set_holder_epoch(holder);
+                Ok(signed)
+            })
+            .await;
+        match refreshed {
+            Ok(Ok(s)) => Ok(s),
+            Ok(Err(e)) => Err(RemoteError::new(
+                ErrorCode::Internal,
+                format!("could not re-sign the descriptor: {e}"),
+            )),
+            Err(e) => Err(RemoteError::new(
+                ErrorCode::Internal,
+                format!("could not re-sign the descriptor: {e}"),
+            )),
+        }
+    }
+
+    /// Status for a user.
+    pub fn status(&self, user: &str, role: &pki::Role) -> Result<StatusReply, NodeError> {
+        let mut collections = Vec::new();
+        for (name, meta) in self.store.collections()? {
+            let e = self.holder_epoch(&name);
+            collections.push(CollectionStatus {
+                records: self.store.record_count(&name)?,
+                epoch: e.as_ref().map(|e| e.epoch),
+                delta: e.as_ref().map_or(0, |e| e.delta.len() as u64),
+                kind: meta.kind,
+                name,
+            });
+        }
+        Ok(StatusReply {
+            node: self.config.node.name.clone(),
+            user: user.to_string(),
+            role: role.to_string(),
+            collections,
+            partners: self
+                .config
+                .partners
+                .iter()
+                .map(|p| p.name.clone())
+                .collect(),
+        })
+    }
+}

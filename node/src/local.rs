@@ -1,0 +1,174 @@
+//! A whole federation on one machine, on loopback: what `cordon demo`, `cordon bench` and the
+//! integration tests run. Every agency is a real node folder made by [`admin::init_node`], with
+//! real certificates, mutual partner entries from each other's cards, and users with profiles;
+//! every node runs the real [`Node`] on a loopback port chosen by the OS.
+
+use std::collections::HashMap;
+use std::net::{SocketAddr, UdpSocket};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use crate::admin::{self, InitOptions};
+use crate::error::NodeError;
+use crate::pki::Role;
+use crate::{Clock, Config, Node, SystemClock};
+
+/// One agency of the federation.
+#[derive(Debug, Clone)]
+pub struct Agency {
+    /// Node name.
+    pub name: String,
+    /// Node folder.
+    pub dir: PathBuf,
+    /// Its `node.toml`.
+    pub config_path: PathBuf,
+    /// Loopback address it listens on.
+    pub addr: SocketAddr,
+    /// Profile of its operator (`ops`).
+    pub operator: PathBuf,
+    /// Profile of its investigator (`investigator`).
+    pub investigator: PathBuf,
+}
+
+struct Running {
+    stop: CancellationToken,
+    task: JoinHandle<Result<(), NodeError>>,
+}
+
+/// Agencies on loopback, each with a node that can be started and stopped.
+pub struct LocalFederation {
+    /// The agencies, in creation order.
+    pub agencies: Vec<Agency>,
+    sockets: HashMap<String, UdpSocket>,
+    running: HashMap<String, Running>,
+    clock: Arc<dyn Clock>,
+}
+
+impl LocalFederation {
+    /// Creates `names` as agencies under `dir`, each trusting all others.
+    pub fn create(dir: &Path, names: &[&str], region: Option<&str>) -> Result<Self, NodeError> {
+        Self::create_with_clock(dir, names, region, Arc::new(SystemClock))
+    }
+
+    /// As [`LocalFederation::create`] with a clock for every node.
+    pub fn create_with_clock(
+        dir: &Path,
+        names: &[&str],
+        region: Option<&str>,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self, NodeError> {
+        let now = time::OffsetDateTime::now_utc();
+        let mut agencies = Vec::new();
+        let mut sockets = HashMap::new();
+        for name in names {
+            // Bind first and keep the socket: the port cannot be taken before the node starts.
+            let sock = UdpSocket::bind("127.0.0.1:0").map_err(|source| NodeError::Bind {
+                addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+                source,
+            })?;
+            let addr = sock
+                .local_addr()
+                .map_err(|e| NodeError::Connection(e.to_string()))?;
+            let adir = dir.join(name);
+            let config_path = admin::init_node(
+                &InitOptions {
+                    name: name.to_string(),
+                    dir: adir.clone(),
+                    listen: addr,
+                    public_address: Some(addr.to_string()),
+                    region: region.map(str::to_string),
+                },
+                now,
+            )?;
+            let operator = admin::add_user(&config_path, "ops", Role::Operator, now)?;
+            let investigator =
+                admin::add_user(&config_path, "investigator", Role::Investigator, now)?;
+            sockets.insert(name.to_string(), sock);
+            agencies.push(Agency {
+                name: name.to_string(),
+                dir: adir,
+                config_path,
+                addr,
+                operator,
+                investigator,
+            });
+        }
+        for a in &agencies {
+            for b in &agencies {
+                if a.name != b.name {
+                    let card = admin::read_card(&b.dir.join("card.toml"))?;
+                    admin::add_partner(&a.config_path, &card)?;
+                }
+            }
+        }
+        Ok(LocalFederation {
+            agencies,
+            sockets,
+            running: HashMap::new(),
+            clock,
+        })
+    }
+
+    /// An agency by name.
+    pub fn agency(&self, name: &str) -> Result<&Agency, NodeError> {
+        self.agencies
+            .iter()
+            .find(|a| a.name == name)
+            .ok_or_else(|| NodeError::Misuse(format!("no agency `{name}` in this federation")))
+    }
+
+    /// Starts one node (again, after [`LocalFederation::stop`]).
+    pub fn start(&mut self, name: &str) -> Result<(), NodeError> {
+        if self.running.contains_key(name) {
+            return Ok(());
+        }
+        let a = self.agency(name)?.clone();
+        let cfg = Config::load(&a.config_path)?;
+        let socket = match self.sockets.remove(name) {
+            Some(s) => s,
+            None => UdpSocket::bind(a.addr).map_err(|source| NodeError::Bind {
+                addr: a.addr,
+                source,
+            })?,
+        };
+        let node = Node::bind_with(cfg, self.clock.clone(), Some(socket))?;
+        let stop = CancellationToken::new();
+        let s2 = stop.clone();
+        let task = tokio::spawn(async move { node.run(async move { s2.cancelled().await }).await });
+        self.running
+            .insert(name.to_string(), Running { stop, task });
+        Ok(())
+    }
+
+    /// Starts every node.
+    pub fn start_all(&mut self) -> Result<(), NodeError> {
+        let names: Vec<String> = self.agencies.iter().map(|a| a.name.clone()).collect();
+        for n in names {
+            self.start(&n)?;
+        }
+        Ok(())
+    }
+
+    /// Stops one node gracefully and waits until it has.
+    pub async fn stop(&mut self, name: &str) -> Result<(), NodeError> {
+        if let Some(r) = self.running.remove(name) {
+            r.stop.cancel();
+            r.task
+                .await
+                .map_err(|e| NodeError::Connection(e.to_string()))??;
+        }
+        Ok(())
+    }
+
+    /// Stops every node.
+    pub async fn shutdown(mut self) -> Result<(), NodeError> {
+        let names: Vec<String> = self.running.keys().cloned().collect();
+        for n in names {
+            self.stop(&n).await?;
+        }
+        Ok(())
+    }
+}

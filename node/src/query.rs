@@ -1,0 +1,453 @@
+//! The querier's fan-out: one investigator query to every chosen partner at once.
+//!
+//! Per partner: fetch and verify the signed descriptor, bring the cached filter up to date
+//! (reuse, delta or full), blind the items afresh, have the partner evaluate them, verify the
+//! proof, unblind, and look the tags up. Each partner has its own time-out and its own error;
+//! a slow or failing partner never holds back the others' answers.
+//!
+//! The raw items exist only in memory for the duration of the query: they are neither logged
+//! nor stored.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures_util::future::join_all;
+use rand::RngCore;
+use serde_bytes::ByteArray;
+
+use cordon_protocol::descriptor::{EpochDescriptor, SignedDescriptor};
+use cordon_protocol::exchange::{BlindedBatch, HashedInputs};
+use cordon_protocol::ident::{self, Kind, Options};
+use cordon_protocol::messages::{EvaluateRequest, PartnerRequest, PartnerResponse};
+use cordon_protocol::ErrorCode;
+
+use crate::control::{Hit, PartnerOutcome, PartnerResult, QueryReply, QueryRequest};
+use crate::error::NodeError;
+use crate::partner_client::{PartnerEpoch, Traffic};
+use crate::Shared;
+
+/// Why a query could not start.
+#[derive(Debug)]
+pub enum QueryError {
+    /// The request itself is wrong (the user's to fix).
+    Invalid {
+        /// One sentence.
+        message: String,
+        /// Per-item reasons.
+        details: Vec<String>,
+    },
+    /// The node failed.
+    Node(NodeError),
+}
+
+fn invalid(message: impl Into<String>) -> QueryError {
+    QueryError::Invalid {
+        message: message.into(),
+        details: Vec::new(),
+    }
+}
+
+/// Runs a query for user `user`.
+pub async fn run_query(
+    shared: &Arc<Shared>,
+    user: &str,
+    q: QueryRequest,
+) -> Result<QueryReply, QueryError> {
+    let started = Instant::now();
+    if q.case_ref.trim().is_empty() {
+        return Err(invalid(
+            "a case reference is required; pass --case with the case this query serves",
+        ));
+    }
+    if q.purpose.trim().is_empty() {
+        return Err(invalid(
+            "a purpose is required; pass --purpose stating why these items are queried",
+        ));
+    }
+    if q.items.is_empty() {
+        return Err(invalid(
+            "the query has no items; the file holds no values to ask about",
+        ));
+    }
+    let max = shared.config.limits.max_items_per_query;
+    if q.items.len() > max {
+        return Err(invalid(format!(
+            "the query has {} items; at most {max} are allowed per query, split the file",
+            q.items.len()
+        )));
+    }
+    crate::import::validate_collection(&q.collection).map_err(|e| invalid(e.to_string()))?;
+    let partners: Vec<String> = if q.partners.is_empty() {
+        shared
+            .config
+            .partners
+            .iter()
+            .map(|p| p.name.clone())
+            .collect()
+    } else {
+        for p in &q.partners {
+            if !shared.partners.knows(p) {
+                let known: Vec<&str> = shared
+                    .config
+                    .partners
+                    .iter()
+                    .map(|p| p.name.as_str())
+                    .collect();
+                return Err(invalid(format!(
+                    "`{p}` is not a partner of {}; configured partners: {}",
+                    shared.config.node.name,
+                    if known.is_empty() {
+                        "none (add one with `cordon partner add`)".to_string()
+                    } else {
+                        known.join(", ")
+                    }
+                )));
+            }
+        }
+        q.partners.clone()
+    };
+    if partners.is_empty() {
+        return Err(invalid(format!(
+            "{} has no partners yet; add one with `cordon partner add`",
+            shared.config.node.name
+        )));
+    }
+
+    let mut qid = [0u8; 16];
+    rand::rngs::OsRng.fill_bytes(&mut qid);
+    let query_id = hex::encode(qid);
+    tracing::info!(
+        query_id,
+        user,
+        case = %q.case_ref,
+        purpose = %q.purpose,
+        collection = %q.collection,
+        items = q.items.len(),
+        partners = %partners.join(","),
+        "query started"
+    );
+    let timeout = shared.config.limits.query_timeout;
+
+    // Phase 1: descriptors, to learn the kind when the user did not state it.
+    let descriptors = join_all(partners.iter().map(|p| {
+        let shared = shared.clone();
+        let collection = q.collection.clone();
+        let p = p.clone();
+        async move {
+            let r = tokio::time::timeout(timeout, fetch_descriptor(&shared, &p, &collection)).await;
+            r.unwrap_or(Err(NodeError::Timeout(timeout)))
+        }
+    }))
+    .await;
+
+    let kind: Kind = match (&q.kind, shared.local_kind(&q.collection)) {
+        (Some(k), _) => k
+            .parse()
+            .map_err(|e: ident::IdentError| invalid(e.to_string()))?,
+        (None, Some(k)) => k
+            .parse()
+            .map_err(|e: ident::IdentError| invalid(e.to_string()))?,
+        (None, None) => match descriptors.iter().find_map(|d| d.as_ref().ok()) {
+            Some((_, d)) => d
+                .kind
+                .parse()
+                .map_err(|e: ident::IdentError| invalid(e.to_string()))?,
+            None => Kind::Text,
+        },
+    };
+
+    // Canonicalise every item; one bad item stops the query before anything is sent.
+    let opts = Options {
+        default_region: q
+            .region
+            .clone()
+            .or_else(|| shared.config.identifiers.default_region.clone()),
+    };
+    let mut inputs = Vec::with_capacity(q.items.len());
+    let mut bad = Vec::new();
+    for (line, raw) in &q.items {
+        match ident::canonicalize(kind, raw, &opts) {
+            Ok(c) => inputs.push(c.oprf_input()),
+            Err(e) => bad.push(format!("line {line}: {e}")),
+        }
+    }
+    if !bad.is_empty() {
+        return Err(QueryError::Invalid {
+            message: format!(
+                "{} of {} items are not valid `{}` identifiers; fix or remove them",
+                bad.len(),
+                q.items.len(),
+                kind.as_str()
+            ),
+            details: bad.into_iter().take(100).collect(),
+        });
+    }
+    let hashed = Arc::new(
+        tokio::task::spawn_blocking(move || HashedInputs::new(&inputs))
+            .await
+            .map_err(|e| QueryError::Node(NodeError::Storage(format!("hashing failed: {e}"))))?,
+    );
+    let lines: Arc<Vec<u64>> = Arc::new(q.items.iter().map(|(l, _)| *l).collect());
+
+    // Phase 2: every partner at once.
+    let results = join_all(partners.iter().cloned().zip(descriptors).map(|(p, desc)| {
+        let shared = shared.clone();
+        let hashed = hashed.clone();
+        let lines = lines.clone();
+        let collection = q.collection.clone();
+        async move {
+            let remaining = timeout.saturating_sub(started.elapsed());
+            let work = async {
+                let (signed, d) = desc?;
+                ask_partner(
+                    &shared,
+                    &p,
+                    &collection,
+                    kind,
+                    qid,
+                    signed,
+                    d,
+                    &hashed,
+                    &lines,
+                )
+                .await
+            };
+            let outcome = match tokio::time::timeout(remaining, work).await {
+                Ok(Ok(o)) => o,
+                Ok(Err(e)) => failed(&p, &e),
+                Err(_) => failed(&p, &NodeError::Timeout(timeout)),
+            };
+            PartnerResult {
+                partner: p,
+                outcome,
+                elapsed_ms: started.elapsed().as_millis() as u64,
+            }
+        }
+    }))
+    .await;
+
+    for r in &results {
+        match &r.outcome {
+            PartnerOutcome::Answered { hits, epoch, .. } => {
+                tracing::info!(query_id, partner = %r.partner, epoch, hits = hits.len(), ms = r.elapsed_ms, "partner answered")
+            }
+            PartnerOutcome::Failed { code, message } => {
+                tracing::warn!(query_id, partner = %r.partner, code, message, "partner failed")
+            }
+        }
+    }
+    Ok(QueryReply {
+        query_id,
+        collection: q.collection,
+        kind: kind.as_str().to_string(),
+        items: q.items.len() as u64,
+        partners: results,
+    })
+}
+
+async fn fetch_descriptor(
+    shared: &Arc<Shared>,
+    partner: &str,
+    collection: &str,
+) -> Result<(SignedDescriptor, EpochDescriptor), NodeError> {
+    let mut t = Traffic::default();
+    let req = PartnerRequest::GetDescriptor {
+        collection: collection.to_string(),
+    };
+    match shared.partners.request(partner, &req, &mut t).await? {
+        PartnerResponse::Descriptor(s) => {
+            let key = shared.partner_keys.get(partner).ok_or_else(|| {
+                NodeError::Misuse(format!("no signing key configured for `{partner}`"))
+            })?;
+            let d = s.verify(key, partner, collection, shared.clock.now_unix())?;
+            Ok((s, d))
+        }
+        _ => Err(NodeError::Wire(cordon_protocol::WireError::Malformed(
+            "expected a descriptor".into(),
+        ))),
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn ask_partner(
+    shared: &Arc<Shared>,
+    partner: &str,
+    collection: &str,
+    kind: Kind,
+    qid: [u8; 16],
+    mut signed: SignedDescriptor,
+    mut d: EpochDescriptor,
+    hashed: &Arc<HashedInputs>,
+    lines: &Arc<Vec<u64>>,
+) -> Result<PartnerOutcome, NodeError> {
+    let mut traffic = Traffic::default();
+    // One retry: the holder may rotate its epoch between our descriptor fetch and the evaluation.
+    for attempt in 0..2 {
+        if d.kind != kind.as_str() {
+            return Ok(PartnerOutcome::Failed {
+                code: "kind_mismatch".into(),
+                message: format!("{partner}'s collection `{collection}` holds `{}` identifiers, but the items were read as `{}`", d.kind, kind.as_str()),
+            });
+        }
+        let cached = shared.partner_epoch(partner, collection)?;
+        let (epoch, how) = shared
+            .partners
+            .sync(partner, signed.clone(), d.clone(), cached, &mut traffic)
+            .await?;
+        if how != "cached" {
+            shared
+                .save_partner_epoch(partner, collection, epoch.clone())
+                .await?;
+        }
+        let h = hashed.clone();
+        let batch =
+            tokio::task::spawn_blocking(move || BlindedBatch::new(&h, &mut rand::rngs::OsRng))
+                .await
+                .map_err(|e| NodeError::Storage(format!("blinding failed: {e}")))?;
+        let req = PartnerRequest::Evaluate(EvaluateRequest {
+            query_id: ByteArray::new(qid),
+            collection: collection.to_string(),
+            epoch: d.epoch,
+            blinded: batch.request_bytes(),
+        });
+        let resp = match shared.partners.request(partner, &req, &mut traffic).await {
+            Err(NodeError::Remote(e)) if e.code == ErrorCode::StaleEpoch && attempt == 0 => {
+                (signed, d) = fetch_descriptor(shared, partner, collection).await?;
+                continue;
+            }
+            other => other?,
+        };
+        let PartnerResponse::Evaluated(ev) = resp else {
+            return Err(NodeError::Wire(cordon_protocol::WireError::Malformed(
+                "expected an evaluation".into(),
+            )));
+        };
+        if *ev.query_id != qid || ev.epoch != d.epoch {
+            return Err(NodeError::Wire(cordon_protocol::WireError::Malformed(
+                "the answer is for another query or epoch".into(),
+            )));
+        }
+        let pk = *d.public_key;
+        let ep = epoch.clone();
+        let lines = lines.clone();
+        let hits = tokio::task::spawn_blocking(move || -> Result<Vec<Hit>, NodeError> {
+            let tags = batch
+                .finish(&pk, &ev.evaluated, &ev.proof)
+                .map_err(|e| match e {
+                    cordon_protocol::exchange::FinishError::Wire(w) => NodeError::Wire(w),
+                    cordon_protocol::exchange::FinishError::Verify(v) => NodeError::Verify(v),
+                })?;
+            Ok(tags
+                .iter()
+                .enumerate()
+                .filter(|(_, t)| ep.contains(t))
+                .map(|(i, t)| Hit {
+                    index: i as u64,
+                    line: lines.get(i).copied().unwrap_or(0),
+                    reference: hex::encode(t),
+                })
+                .collect())
+        })
+        .await
+        .map_err(|e| NodeError::Storage(format!("verification failed: {e}")))??;
+        return Ok(PartnerOutcome::Answered {
+            epoch: d.epoch,
+            partner_records: d.record_count + d.delta_count,
+            hits,
+            filter: how.to_string(),
+            bytes_sent: traffic.sent,
+            bytes_received: traffic.received,
+        });
+    }
+    Err(NodeError::Remote(cordon_protocol::RemoteError::new(
+        ErrorCode::StaleEpoch,
+        format!("{partner} changed epoch twice during the query; try again"),
+    )))
+}
+
+fn failed(partner: &str, e: &NodeError) -> PartnerOutcome {
+    let (code, message) = match e {
+        NodeError::Timeout(d) => (
+            "timeout".to_string(),
+            format!("{partner} did not answer within {}", fmt_duration(*d)),
+        ),
+        NodeError::Connection(m) => (
+            "unreachable".to_string(),
+            format!("cannot reach {partner}: {m}"),
+        ),
+        NodeError::Remote(r) => (
+            format!("refused:{}", r.code),
+            format!("{partner} refused: {}", r.message),
+        ),
+        NodeError::Verify(v) => (
+            "invalid_answer".to_string(),
+            format!("{partner}'s answer was rejected: {v}"),
+        ),
+        NodeError::Wire(w) => (
+            "invalid_answer".to_string(),
+            format!("{partner} sent a malformed answer: {w}"),
+        ),
+        other => ("error".to_string(), format!("{partner}: {other}")),
+    };
+    PartnerOutcome::Failed { code, message }
+}
+
+fn fmt_duration(d: Duration) -> String {
+    humantime::format_duration(d).to_string()
+}
+
+impl Shared {
+    /// The cached epoch of a partner's collection (memory first, then the store).
+    pub fn partner_epoch(
+        &self,
+        partner: &str,
+        collection: &str,
+    ) -> Result<Option<Arc<PartnerEpoch>>, NodeError> {
+        let key = (partner.to_string(), collection.to_string());
+        if let Some(e) = self
+            .partner_epochs
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&key)
+        {
+            return Ok(Some(e.clone()));
+        }
+        let Some(c) = self.store.partner_cache(partner, collection)? else {
+            return Ok(None);
+        };
+        // A cache that no longer decodes is dropped and fetched again, never trusted.
+        match PartnerEpoch::from_cached(c) {
+            Ok(e) => {
+                let e = Arc::new(e);
+                self.partner_epochs
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .insert(key, e.clone());
+                Ok(Some(e))
+            }
+            Err(err) => {
+                tracing::warn!(partner, collection, error = %err, "cached filter unusable; fetching it again");
+                Ok(None)
+            }
+        }
+    }
+
+    async fn save_partner_epoch(
+        self: &Arc<Self>,
+        partner: &str,
+        collection: &str,
+        e: Arc<PartnerEpoch>,
+    ) -> Result<(), NodeError> {
+        let cached = e.to_cached();
+        let shared = self.clone();
+        let (p, c) = (partner.to_string(), collection.to_string());
+        tokio::task::spawn_blocking(move || shared.store.put_partner_cache(&p, &c, &cached))
+            .await
+            .map_err(|e| NodeError::Storage(e.to_string()))??;
+        self.partner_epochs
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert((partner.to_string(), collection.to_string()), e);
+        Ok(())
+    }
+}

@@ -1,0 +1,396 @@
+//! The QUIC server: accepts connections, identifies the peer from its certificate, and serves
+//! partners (partner ALPN) and the node's own users (control ALPN), one request per stream.
+//!
+//! A peer's malformed or hostile request only ever ends that stream with an error frame; the
+//! node goes on serving everyone else.
+
+use std::sync::Arc;
+
+use quinn::{Connection, RecvStream, SendStream};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use cordon_protocol::error::{ErrorCode, RemoteError};
+use cordon_protocol::exchange;
+use cordon_protocol::messages::{
+    unpack, EvaluateResponse, PartnerRequest, PartnerResponse, FILTER_CHUNK_BYTES,
+};
+use serde_bytes::ByteArray;
+
+use crate::control::{ControlError, ControlRequest, ControlResponse, ImportFrame};
+use crate::error::NodeError;
+use crate::import::PendingImport;
+use crate::net::{read_frame, write_frame};
+use crate::tls::PeerIdentity;
+use crate::Shared;
+
+/// QUIC application error code: the peer's certificate does not fit the ALPN it chose.
+const CLOSE_WRONG_ROLE: u32 = 0x10;
+/// QUIC application error code: the node is shutting down.
+pub(crate) const CLOSE_SHUTDOWN: u32 = 0x11;
+
+/// Accepts connections until `stop` is cancelled.
+pub(crate) async fn accept_loop(
+    shared: Arc<Shared>,
+    endpoint: quinn::Endpoint,
+    stop: CancellationToken,
+    tracker: TaskTracker,
+) {
+    loop {
+        let incoming = tokio::select! {
+            i = endpoint.accept() => i,
+            _ = stop.cancelled() => break,
+        };
+        let Some(incoming) = incoming else { break };
+        let shared = shared.clone();
+        let stop = stop.clone();
+        let t2 = tracker.clone();
+        tracker.spawn(async move {
+            match incoming.await {
+                Ok(conn) => serve_connection(shared, conn, stop, t2).await,
+                // Refused handshakes (unknown CA, wrong name, expired) end here.
+                Err(e) => tracing::info!(error = %e, "handshake refused or failed"),
+            }
+        });
+    }
+}
+
+async fn serve_connection(
+    shared: Arc<Shared>,
+    conn: Connection,
+    stop: CancellationToken,
+    tracker: TaskTracker,
+) {
+    // Identifies the peer again from its certificate and checks that it fits the ALPN it
+    // chose (a user on the partner protocol, or a partner on the control one, is refused).
+    let identity = match shared.trust.identify_connection(&conn) {
+        Ok(i) => i,
+        Err(e) => {
+            tracing::warn!(remote = %conn.remote_address(), error = %e, "peer refused after handshake");
+            conn.close(
+                CLOSE_WRONG_ROLE.into(),
+                b"certificate does not fit this protocol",
+            );
+            return;
+        }
+    };
+    tracing::debug!(peer = ?identity, remote = %conn.remote_address(), "connection");
+    let identity = Arc::new(identity);
+    loop {
+        let stream = tokio::select! {
+            s = conn.accept_bi() => s,
+            _ = stop.cancelled() => break,
+        };
+        let (send, recv) = match stream {
+            Ok(s) => s,
+            Err(_) => return, // the peer closed the connection
+        };
+        let shared = shared.clone();
+        let identity = identity.clone();
+        tracker.spawn(async move {
+            let r = match identity.as_ref() {
+                PeerIdentity::Partner { name, .. } => {
+                    serve_partner_stream(&shared, name, send, recv).await
+                }
+                PeerIdentity::User { .. } => {
+                    serve_control_stream(&shared, &identity, send, recv).await
+                }
+            };
+            if let Err(e) = r {
+                tracing::debug!(error = %e, "stream ended with an error");
+            }
+        });
+    }
+    // Let streams already accepted finish (they are tracked); close once they are done is
+    // handled by the endpoint close at shutdown.
+}
+
+fn refuse(code: ErrorCode, message: impl Into<String>) -> PartnerResponse {
+    PartnerResponse::Error(RemoteError::new(code, message))
+}
+
+async fn serve_partner_stream(
+    shared: &Arc<Shared>,
+    partner: &str,
+    mut send: SendStream,
+    mut recv: RecvStream,
+) -> Result<(), NodeError> {
+    let req: PartnerRequest = match read_frame(&mut recv).await {
+        Ok(Some(r)) => r,
+        Ok(None) => return Ok(()),
+        Err(NodeError::Wire(e)) => {
+            tracing::info!(partner, error = %e, "malformed request refused");
+            write_frame(
+                &mut send,
+                &refuse(ErrorCode::BadRequest, format!("malformed request: {e}")),
+            )
+            .await?;
+            let _ = send.finish();
+            return Ok(());
+        }
+        Err(e) => return Err(e),
+    };
+    match req {
+        PartnerRequest::GetDescriptor { collection } => {
+            let resp = match shared.descriptor_for(&collection).await {
+                Ok(d) => PartnerResponse::Descriptor(d),
+                Err(r) => PartnerResponse::Error(r),
+            };
+            write_frame(&mut send, &resp).await?;
+        }
+        PartnerRequest::GetFilter { collection, epoch } => {
+            match shared.epoch_at(&collection, epoch) {
+                Ok(e) => {
+                    let filter = e.filter.clone();
+                    write_frame(
+                        &mut send,
+                        &PartnerResponse::FilterStart {
+                            epoch,
+                            total_bytes: filter.len() as u64,
+                        },
+                    )
+                    .await?;
+                    for chunk in filter.chunks(FILTER_CHUNK_BYTES) {
+                        write_frame(
+                            &mut send,
+                            &PartnerResponse::FilterChunk {
+                                bytes: chunk.to_vec(),
+                            },
+                        )
+                        .await?;
+                    }
+                    tracing::info!(
+                        partner,
+                        collection,
+                        epoch,
+                        bytes = filter.len(),
+                        "filter sent"
+                    );
+                }
+                Err(r) => {
+                    write_frame(&mut send, &PartnerResponse::Error(r)).await?;
+                }
+            }
+        }
+        PartnerRequest::GetDelta {
+            collection,
+            epoch,
+            from,
+        } => {
+            let resp = match shared.epoch_at(&collection, epoch) {
+                Ok(e) if from > e.delta.len() as u64 => refuse(
+                    ErrorCode::BadRequest,
+                    format!(
+                        "delta position {from} is beyond the {} tags of epoch {epoch}",
+                        e.delta.len()
+                    ),
+                ),
+                Ok(e) => {
+                    let tags = &e.delta[from as usize..];
+                    // A delta that would not fit one frame is refused; the querier then
+                    // fetches the whole filter of a rebuilt epoch instead.
+                    let max = cordon_protocol::frame::MAX_PAYLOAD / 32 - 64;
+                    if tags.len() > max {
+                        refuse(
+                            ErrorCode::StaleEpoch,
+                            "delta too large; fetch the filter again after the next epoch",
+                        )
+                    } else {
+                        PartnerResponse::Delta {
+                            epoch,
+                            from,
+                            tags: cordon_protocol::messages::pack(tags),
+                        }
+                    }
+                }
+                Err(r) => PartnerResponse::Error(r),
+            };
+            write_frame(&mut send, &resp).await?;
+        }
+        PartnerRequest::Evaluate(req) => {
+            let resp = evaluate(shared, partner, req).await;
+            write_frame(&mut send, &resp).await?;
+        }
+    }
+    let _ = send.finish();
+    Ok(())
+}
+
+async fn evaluate(
+    shared: &Arc<Shared>,
+    partner: &str,
+    req: cordon_protocol::messages::EvaluateRequest,
+) -> PartnerResponse {
+    let e = match shared.epoch_at(&req.collection, req.epoch) {
+        Ok(e) => e,
+        Err(r) => return PartnerResponse::Error(r),
+    };
+    let n = req.blinded.len() / 32;
+    let max = shared.config.limits.max_items_per_query;
+    if n > max {
+        return refuse(
+            ErrorCode::TooManyItems,
+            format!(
+                "{n} items in one request; {} accepts at most {max}",
+                shared.config.node.name
+            ),
+        );
+    }
+    if let Err(err) = unpack("blinded", &req.blinded) {
+        return refuse(ErrorCode::BadRequest, err.to_string());
+    }
+    let blinded = req.blinded;
+    let result = tokio::task::spawn_blocking(move || {
+        exchange::holder_evaluate(&e.sk, &e.pk, &blinded, &mut rand::rngs::OsRng)
+    })
+    .await;
+    match result {
+        Ok(Ok((evaluated, proof))) => {
+            // The holder logs who asked and how many items; never the items.
+            tracing::info!(
+                partner,
+                collection = %req.collection,
+                epoch = req.epoch,
+                items = n,
+                query_id = %hex::encode(*req.query_id),
+                "query answered"
+            );
+            PartnerResponse::Evaluated(EvaluateResponse {
+                query_id: req.query_id,
+                epoch: req.epoch,
+                evaluated,
+                proof: ByteArray::new(proof),
+            })
+        }
+        Ok(Err(e)) => {
+            tracing::info!(partner, error = %e, "evaluation refused");
+            refuse(ErrorCode::BadRequest, e.to_string())
+        }
+        Err(e) => refuse(ErrorCode::Internal, format!("evaluation failed: {e}")),
+    }
+}
+
+fn control_error(
+    code: ErrorCode,
+    message: impl Into<String>,
+    details: Vec<String>,
+) -> ControlResponse {
+    ControlResponse::Error(ControlError {
+        code,
+        message: message.into(),
+        details,
+    })
+}
+
+fn node_error_to_control(e: &NodeError) -> ControlResponse {
+    let code = match e {
+        NodeError::Misuse(_) => ErrorCode::BadRequest,
+        NodeError::Wire(_) => ErrorCode::BadRequest,
+        _ => ErrorCode::Internal,
+    };
+    control_error(code, e.to_string(), Vec::new())
+}
+
+async fn serve_control_stream(
+    shared: &Arc<Shared>,
+    who: &PeerIdentity,
+    mut send: SendStream,
+    mut recv: RecvStream,
+) -> Result<(), NodeError> {
+    let PeerIdentity::User { name, role, .. } = who else {
+        return Ok(());
+    };
+    let req: ControlRequest = match read_frame(&mut recv).await {
+        Ok(Some(r)) => r,
+        Ok(None) => return Ok(()),
+        Err(NodeError::Wire(e)) => {
+            write_frame(
+                &mut send,
+                &control_error(
+                    ErrorCode::BadRequest,
+                    format!("malformed request: {e}"),
+                    vec![],
+                ),
+            )
+            .await?;
+            let _ = send.finish();
+            return Ok(());
+        }
+        Err(e) => return Err(e),
+    };
+    let resp = match req {
+        ControlRequest::Status => match shared.status(name, role) {
+            Ok(s) => ControlResponse::Status(s),
+            Err(e) => node_error_to_control(&e),
+        },
+        ControlRequest::Import(header) => {
+            if !role.may_import() {
+                control_error(
+                    ErrorCode::NotAuthorized,
+                    format!(
+                        "user `{name}` has role {role}; importing data needs the operator role"
+                    ),
+                    vec![],
+                )
+            } else {
+                match receive_import(shared, header, &mut recv).await {
+                    Ok(pending) => {
+                        let shared2 = shared.clone();
+                        let actor = name.clone();
+                        match tokio::task::spawn_blocking(move || pending.commit(&shared2, &actor))
+                            .await
+                        {
+                            Ok(Ok(reply)) => ControlResponse::Imported(reply),
+                            Ok(Err(e)) => node_error_to_control(&e),
+                            Err(e) => control_error(
+                                ErrorCode::Internal,
+                                format!("import failed: {e}"),
+                                vec![],
+                            ),
+                        }
+                    }
+                    Err(e) => node_error_to_control(&e),
+                }
+            }
+        }
+        ControlRequest::Query(q) => {
+            if !role.may_query() {
+                control_error(
+                    ErrorCode::NotAuthorized,
+                    format!("user `{name}` has role {role}; querying partners needs the investigator role"),
+                    vec![],
+                )
+            } else {
+                match crate::query::run_query(shared, name, q).await {
+                    Ok(r) => ControlResponse::Query(r),
+                    Err(crate::query::QueryError::Invalid { message, details }) => {
+                        control_error(ErrorCode::BadRequest, message, details)
+                    }
+                    Err(crate::query::QueryError::Node(e)) => node_error_to_control(&e),
+                }
+            }
+        }
+    };
+    write_frame(&mut send, &resp).await?;
+    let _ = send.finish();
+    Ok(())
+}
+
+async fn receive_import(
+    shared: &Arc<Shared>,
+    header: crate::control::ImportHeader,
+    recv: &mut RecvStream,
+) -> Result<PendingImport, NodeError> {
+    let mut pending = PendingImport::new(header, shared.config.identifiers.default_region.clone())?;
+    loop {
+        match read_frame::<ImportFrame>(recv).await? {
+            Some(ImportFrame::Rows(rows)) => pending.add_rows(rows),
+            Some(ImportFrame::End) => return Ok(pending),
+            None => {
+                return Err(NodeError::Misuse(
+                    "the import ended before its last row arrived; nothing was stored".into(),
+                ))
+            }
+        }
+    }
+}

@@ -1,0 +1,368 @@
+//! The node's database (redb): records, epochs, filters and cached partner filters.
+//!
+//! redb commits are durable when `commit()` returns, which is what "nothing acknowledged is
+//! lost" needs: an import is acknowledged only after its transaction committed.
+//!
+//! Tables (names are stable; a collection's own tables carry its name):
+//!
+//! | table | key | value |
+//! |---|---|---|
+//! | `collections` | collection | CBOR [`CollectionMeta`] |
+//! | `records/<c>` | canonical value | insertion sequence number |
+//! | `epochs` | collection | CBOR [`StoredEpoch`] (includes the OPRF secret key) |
+//! | `filters` | collection | filter wire bytes of the current epoch |
+//! | `delta/<c>` | position | tag added after the epoch was built |
+//! | `partner_cache` | `partner/collection` | CBOR [`CachedPartnerEpoch`] |
+//!
+//! What is never stored: anything a partner asked about. A holder sees only blinded elements,
+//! evaluates them and forgets them.
+
+use std::path::Path;
+
+use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition};
+use serde::{de::DeserializeOwned, Deserialize, Serialize};
+use serde_bytes::{ByteArray, ByteBuf};
+
+use cordon_protocol::descriptor::SignedDescriptor;
+use cordon_protocol::oprf::Tag;
+
+use crate::error::NodeError;
+
+const COLLECTIONS: TableDefinition<&str, &[u8]> = TableDefinition::new("collections");
+const EPOCHS: TableDefinition<&str, &[u8]> = TableDefinition::new("epochs");
+const FILTERS: TableDefinition<&str, &[u8]> = TableDefinition::new("filters");
+const PARTNER_CACHE: TableDefinition<&str, &[u8]> = TableDefinition::new("partner_cache");
+
+/// A collection's bookkeeping.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CollectionMeta {
+    /// Identifier kind (`phone`, …).
+    pub kind: String,
+    /// Sequence number the next new record gets.
+    pub next_seq: u64,
+    /// When the collection was created (Unix seconds).
+    pub created_at: u64,
+}
+
+/// A holder's epoch as persisted.
+#[derive(Clone, Serialize, Deserialize)]
+pub struct StoredEpoch {
+    /// Epoch number.
+    pub epoch: u64,
+    /// OPRF secret key (32-byte scalar). Never logged.
+    pub secret_key: ByteArray<32>,
+    /// The current signed descriptor.
+    pub descriptor: SignedDescriptor,
+    /// Records with a sequence number below this are in the filter; the rest are in the delta.
+    pub built_upto_seq: u64,
+}
+
+impl std::fmt::Debug for StoredEpoch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StoredEpoch")
+            .field("epoch", &self.epoch)
+            .field("built_upto_seq", &self.built_upto_seq)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A partner's epoch as cached by a querier.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CachedPartnerEpoch {
+    /// The partner's signed descriptor the cache matches.
+    pub descriptor: SignedDescriptor,
+    /// The filter's wire bytes.
+    pub filter: ByteBuf,
+    /// Delta tags received so far, packed.
+    pub delta: ByteBuf,
+}
+
+fn records_table(collection: &str) -> String {
+    format!("records/{collection}")
+}
+fn delta_table(collection: &str) -> String {
+    format!("delta/{collection}")
+}
+
+fn to_cbor<T: Serialize>(v: &T) -> Result<Vec<u8>, NodeError> {
+    let mut out = Vec::new();
+    ciborium::into_writer(v, &mut out).map_err(|e| NodeError::Storage(e.to_string()))?;
+    Ok(out)
+}
+
+fn from_cbor<T: DeserializeOwned>(b: &[u8]) -> Result<T, NodeError> {
+    cordon_protocol::frame::decode(b)
+        .map_err(|e| NodeError::Storage(format!("corrupt record: {e}")))
+}
+
+/// The database.
+pub struct Store {
+    db: Database,
+}
+
+/// Outcome of staging records into a collection.
+#[derive(Debug, Default, Clone)]
+pub struct StagedRecords {
+    /// New canonical values, in insertion order, with their sequence numbers.
+    pub added: Vec<(u64, String)>,
+    /// Values that were already present.
+    pub duplicates: u64,
+}
+
+impl Store {
+    /// Opens (or creates) the database at `path`.
+    pub fn open(path: &Path) -> Result<Store, NodeError> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(|source| NodeError::Io {
+                what: "data folder",
+                path: dir.to_path_buf(),
+                source,
+            })?;
+        }
+        let db = Database::create(path).map_err(|e| match e {
+            redb::DatabaseError::DatabaseAlreadyOpen => NodeError::Misuse(format!(
+                "database {} is already open by another process; is this node already running?",
+                path.display()
+            )),
+            other => NodeError::Storage(format!("{}: {other}", path.display())),
+        })?;
+        let txn = db.begin_write()?;
+        {
+            txn.open_table(COLLECTIONS)?;
+            txn.open_table(EPOCHS)?;
+            txn.open_table(FILTERS)?;
+            txn.open_table(PARTNER_CACHE)?;
+        }
+        txn.commit()?;
+        Ok(Store { db })
+    }
+
+    /// All collections.
+    pub fn collections(&self) -> Result<Vec<(String, CollectionMeta)>, NodeError> {
+        let txn = self.db.begin_read()?;
+        let t = txn.open_table(COLLECTIONS)?;
+        let mut out = Vec::new();
+        for row in t.iter()? {
+            let (k, v) = row?;
+            out.push((k.value().to_string(), from_cbor(v.value())?));
+        }
+        Ok(out)
+    }
+
+    /// Number of records in a collection.
+    pub fn record_count(&self, collection: &str) -> Result<u64, NodeError> {
+        let txn = self.db.begin_read()?;
+        let name = records_table(collection);
+        let def: TableDefinition<&str, u64> = TableDefinition::new(&name);
+        match txn.open_table(def) {
+            Ok(t) => Ok(t.len()?),
+            Err(redb::TableError::TableDoesNotExist(_)) => Ok(0),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// The stored epoch of a collection, with its filter bytes and delta tags.
+    pub fn load_epoch(
+        &self,
+        collection: &str,
+    ) -> Result<Option<(StoredEpoch, Vec<u8>, Vec<Tag>)>, NodeError> {
+        let txn = self.db.begin_read()?;
+        let epochs = txn.open_table(EPOCHS)?;
+        let Some(e) = epochs.get(collection)? else {
+            return Ok(None);
+        };
+        let epoch: StoredEpoch = from_cbor(e.value())?;
+        let filters = txn.open_table(FILTERS)?;
+        let filter = filters
+            .get(collection)?
+            .map(|v| v.value().to_vec())
+            .ok_or_else(|| {
+                NodeError::Storage(format!(
+                    "collection `{collection}` has an epoch but no filter"
+                ))
+            })?;
+        let name = delta_table(collection);
+        let def: TableDefinition<u64, &[u8]> = TableDefinition::new(&name);
+        let mut delta = Vec::new();
+        match txn.open_table(def) {
+            Ok(t) => {
+                for row in t.iter()? {
+                    let (_, v) = row?;
+                    let tag: Tag = v
+                        .value()
+                        .try_into()
+                        .map_err(|_| NodeError::Storage("delta tag is not 32 bytes".into()))?;
+                    delta.push(tag);
+                }
+            }
+            Err(redb::TableError::TableDoesNotExist(_)) => {}
+            Err(e) => return Err(e.into()),
+        }
+        Ok(Some((epoch, filter, delta)))
+    }
+
+    /// A cached partner epoch.
+    pub fn partner_cache(
+        &self,
+        partner: &str,
+        collection: &str,
+    ) -> Result<Option<CachedPartnerEpoch>, NodeError> {
+        let txn = self.db.begin_read()?;
+        let t = txn.open_table(PARTNER_CACHE)?;
+        let key = format!("{partner}/{collection}");
+        match t.get(key.as_str())? {
+            Some(v) => Ok(Some(from_cbor(v.value())?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Replaces a cached partner epoch.
+    pub fn put_partner_cache(
+        &self,
+        partner: &str,
+        collection: &str,
+        c: &CachedPartnerEpoch,
+    ) -> Result<(), NodeError> {
+        let bytes = to_cbor(c)?;
+        let txn = self.db.begin_write()?;
+        {
+            let mut t = txn.open_table(PARTNER_CACHE)?;
+            t.insert(format!("{partner}/{collection}").as_str(), bytes.as_slice())?;
+        }
+        txn.commit()?;
+        Ok(())
+    }
+
+    /// Starts a write transaction for an import or epoch change.
+    pub fn begin(&self) -> Result<WriteBatch, NodeError> {
+        Ok(WriteBatch {
+            txn: self.db.begin_write()?,
+        })
+    }
+
+    /// Every canonical value of a collection with its sequence number, read in a snapshot.
+    pub fn all_records(&self, collection: &str) -> Result<Vec<(u64, String)>, NodeError> {
+        let txn = self.db.begin_read()?;
+        let name = records_table(collection);
+        let def: TableDefinition<&str, u64> = TableDefinition::new(&name);
+        let t = match txn.open_table(def) {
+            Ok(t) => t,
+            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(Vec::new()),
+            Err(e) => return Err(e.into()),
+        };
+        let mut out = Vec::with_capacity(t.len()? as usize);
+        for row in t.iter()? {
+            let (k, v) = row?;
+            out.push((v.value(), k.value().to_string()));
+        }
+        Ok(out)
+    }
+}
+
+/// One atomic change: everything in it is committed together or not at all.
+pub struct WriteBatch {
+    txn: redb::WriteTransaction,
+}
+
+impl WriteBatch {
+    /// The collection's metadata, if it exists.
+    pub fn collection(&self, collection: &str) -> Result<Option<CollectionMeta>, NodeError> {
+        let t = self.txn.open_table(COLLECTIONS)?;
+        let v = t.get(collection)?;
+        v.map(|v| from_cbor(v.value())).transpose()
+    }
+
+    /// Creates or updates the collection's metadata.
+    pub fn put_collection(
+        &mut self,
+        collection: &str,
+        meta: &CollectionMeta,
+    ) -> Result<(), NodeError> {
+        let bytes = to_cbor(meta)?;
+        let mut t = self.txn.open_table(COLLECTIONS)?;
+        t.insert(collection, bytes.as_slice())?;
+        Ok(())
+    }
+
+    /// Inserts canonical values not yet present, numbering them from `meta.next_seq`.
+    pub fn stage_records<'a>(
+        &mut self,
+        collection: &str,
+        meta: &mut CollectionMeta,
+        values: impl IntoIterator<Item = &'a str>,
+        out: &mut StagedRecords,
+    ) -> Result<(), NodeError> {
+        let name = records_table(collection);
+        let def: TableDefinition<&str, u64> = TableDefinition::new(&name);
+        let mut t = self.txn.open_table(def)?;
+        for v in values {
+            if t.get(v)?.is_some() {
+                out.duplicates += 1;
+                continue;
+            }
+            t.insert(v, meta.next_seq)?;
+            out.added.push((meta.next_seq, v.to_string()));
+            meta.next_seq += 1;
+        }
+        Ok(())
+    }
+
+    /// Every record of the collection as this transaction sees it.
+    pub fn all_records(&self, collection: &str) -> Result<Vec<(u64, String)>, NodeError> {
+        let name = records_table(collection);
+        let def: TableDefinition<&str, u64> = TableDefinition::new(&name);
+        let t = self.txn.open_table(def)?;
+        let mut out = Vec::with_capacity(t.len()? as usize);
+        for row in t.iter()? {
+            let (k, v) = row?;
+            out.push((v.value(), k.value().to_string()));
+        }
+        Ok(out)
+    }
+
+    /// Stores a new epoch: key, descriptor, filter; empties the delta.
+    pub fn put_new_epoch(
+        &mut self,
+        collection: &str,
+        epoch: &StoredEpoch,
+        filter: &[u8],
+    ) -> Result<(), NodeError> {
+        let bytes = to_cbor(epoch)?;
+        self.txn
+            .open_table(EPOCHS)?
+            .insert(collection, bytes.as_slice())?;
+        self.txn.open_table(FILTERS)?.insert(collection, filter)?;
+        let name = delta_table(collection);
+        let def: TableDefinition<u64, &[u8]> = TableDefinition::new(&name);
+        // Deleting a table that does not exist yet is fine: it returns false.
+        self.txn.delete_table(def)?;
+        Ok(())
+    }
+
+    /// Appends delta tags at positions `from..` and stores the re-signed epoch.
+    pub fn append_delta(
+        &mut self,
+        collection: &str,
+        epoch: &StoredEpoch,
+        from: u64,
+        tags: &[Tag],
+    ) -> Result<(), NodeError> {
+        let bytes = to_cbor(epoch)?;
+        self.txn
+            .open_table(EPOCHS)?
+            .insert(collection, bytes.as_slice())?;
+        let name = delta_table(collection);
+        let def: TableDefinition<u64, &[u8]> = TableDefinition::new(&name);
+        let mut t = self.txn.open_table(def)?;
+        for (i, tag) in tags.iter().enumerate() {
+            t.insert(from + i as u64, tag.as_slice())?;
+        }
+        Ok(())
+    }
+
+    /// Makes the change durable. Only after this returns may it be acknowledged.
+    pub fn commit(self) -> Result<(), NodeError> {
+        self.txn.commit()?;
+        Ok(())
+    }
+}

@@ -1,0 +1,232 @@
+//! One OPRF exchange, both sides, as plain functions over bytes: no I/O, no clock.
+//!
+//! ```text
+//! querier                                     holder (key k, public key pk in signed descriptor)
+//! P_i = HashToGroup(input_i)
+//! r_i random, B_i = r_i·P_i  ── blinded ──▶  E_i = k·B_i, proof π that log_G(pk) = log_B(E)
+//! verify π against pk       ◀── E, π ─────
+//! U_i = r_i⁻¹·E_i = k·P_i,  tag_i = TagHash(U_i)
+//! hit_i = tag_i ∈ filter ∪ delta
+//! ```
+//!
+//! The querier learns, per item, whether the holder holds it (and nothing about the holder's
+//! other records beyond the filter's size); the holder learns only how many items were asked.
+
+use curve25519_dalek::ristretto::RistrettoPoint;
+use curve25519_dalek::scalar::Scalar;
+use rand_core::{CryptoRng, RngCore};
+use rayon::prelude::*;
+
+use crate::error::{VerifyError, WireError};
+use crate::messages::{pack, unpack, MAX_ITEMS_PER_REQUEST};
+use crate::oprf::{self, Mode, Proof, PublicKey, SecretKey, Tag};
+
+/// The querier's inputs hashed to the group once, reusable for every partner.
+pub struct HashedInputs {
+    points: Vec<RistrettoPoint>,
+}
+
+impl HashedInputs {
+    /// Hashes every OPRF input (see `Canonical::oprf_input`) to the group, in parallel.
+    pub fn new(inputs: &[Vec<u8>]) -> Self {
+        let points = inputs
+            .par_iter()
+            .map(|i| oprf::hash_to_group(Mode::Voprf, i))
+            .collect();
+        HashedInputs { points }
+    }
+
+    /// Number of inputs.
+    pub fn len(&self) -> usize {
+        self.points.len()
+    }
+
+    /// Whether there are no inputs.
+    pub fn is_empty(&self) -> bool {
+        self.points.is_empty()
+    }
+}
+
+/// A batch blinded for one partner: the blinds stay here, the blinded elements go out.
+pub struct BlindedBatch {
+    blinds: Vec<Scalar>,
+    blinded: Vec<RistrettoPoint>,
+    blinded_bytes: Vec<[u8; 32]>,
+}
+
+impl BlindedBatch {
+    /// Blinds every hashed input with a fresh random scalar (fresh per partner, so two partners
+    /// cannot link the requests they received).
+    pub fn new<R: RngCore + CryptoRng>(inputs: &HashedInputs, rng: &mut R) -> Self {
+        // Draw blinds sequentially from the caller's RNG, multiply in parallel.
+        let blinds: Vec<Scalar> = (0..inputs.points.len())
+            .map(|_| loop {
+                let s = Scalar::random(rng);
+                if s != Scalar::ZERO {
+                    break s;
+                }
+            })
+            .collect();
+        let blinded: Vec<RistrettoPoint> = inputs
+            .points
+            .par_iter()
+            .zip(blinds.par_iter())
+            .map(|(p, r)| p * r)
+            .collect();
+        let blinded_bytes = oprf::compress_batch(&blinded);
+        BlindedBatch {
+            blinds,
+            blinded,
+            blinded_bytes,
+        }
+    }
+
+    /// The packed blinded elements to send.
+    pub fn request_bytes(&self) -> Vec<u8> {
+        pack(&self.blinded_bytes)
+    }
+
+    /// Checks the holder's answer against the signed public key and returns one tag per input.
+    pub fn finish(
+        &self,
+        public_key: &[u8; 32],
+        evaluated: &[u8],
+        proof: &[u8; 64],
+    ) -> Result<Vec<Tag>, FinishError> {
+        let pk = PublicKey::from_bytes(public_key)
+            .map_err(|_| FinishError::Verify(VerifyError::Proof))?;
+        let raw = unpack("evaluated", evaluated)?;
+        if raw.len() != self.blinded.len() {
+            return Err(VerifyError::Count {
+                expected: self.blinded.len(),
+                got: raw.len(),
+            }
+            .into());
+        }
+        let points = oprf::decode_elements(&raw).map_err(|e| WireError::InvalidField {
+            field: "evaluated",
+            reason: e.to_string(),
+        })?;
+        let proof =
+            Proof::from_bytes(proof).map_err(|_| FinishError::Verify(VerifyError::Proof))?;
+        oprf::verify_proof(Mode::Voprf, &pk, &self.blinded, &points, &proof)
+            .map_err(|_| FinishError::Verify(VerifyError::Proof))?;
+        let unblinded = oprf::unblind_batch(&self.blinds, &points)
+            .map_err(|_| FinishError::Verify(VerifyError::Proof))?;
+        Ok(oprf::tags_of_elements(&unblinded))
+    }
+}
+
+/// Why a holder's answer was not accepted.
+#[derive(Debug, thiserror::Error)]
+pub enum FinishError {
+    /// The answer did not decode.
+    #[error(transparent)]
+    Wire(#[from] WireError),
+    /// The answer decoded but does not verify.
+    #[error(transparent)]
+    Verify(#[from] VerifyError),
+}
+
+/// The holder's side: decodes the blinded elements, evaluates them with the epoch key in
+/// parallel, and proves it. Returns the packed evaluations and the proof.
+pub fn holder_evaluate<R: RngCore + CryptoRng>(
+    sk: &SecretKey,
+    pk: &PublicKey,
+    blinded: &[u8],
+    rng: &mut R,
+) -> Result<(Vec<u8>, [u8; 64]), WireError> {
+    let raw = unpack("blinded", blinded)?;
+    if raw.is_empty() {
+        return Err(WireError::InvalidField {
+            field: "blinded",
+            reason: "no elements".into(),
+        });
+    }
+    if raw.len() > MAX_ITEMS_PER_REQUEST {
+        return Err(WireError::InvalidField {
+            field: "blinded",
+            reason: format!("{} elements (at most {MAX_ITEMS_PER_REQUEST})", raw.len()),
+        });
+    }
+    let points = oprf::decode_elements(&raw).map_err(|e| WireError::InvalidField {
+        field: "blinded",
+        reason: e.to_string(),
+    })?;
+    let evaluated = oprf::blind_evaluate(sk, &points);
+    let proof =
+        oprf::generate_proof(Mode::Voprf, sk, pk, &points, &evaluated, rng).map_err(|e| {
+            WireError::InvalidField {
+                field: "blinded",
+                reason: e.to_string(),
+            }
+        })?;
+    Ok((pack(&oprf::compress_batch(&evaluated)), proof.to_bytes()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::rngs::OsRng;
+
+    #[test]
+    fn exchange_finds_exactly_the_held_items() {
+        let (sk, pk) = oprf::generate_key_pair(&mut OsRng);
+        let held: Vec<Vec<u8>> = (0..200u32)
+            .map(|i| format!("phone:+6681{i:07}").into_bytes())
+            .collect();
+        let held_refs: Vec<&[u8]> = held.iter().map(|v| v.as_slice()).collect();
+        let tags = oprf::holder_tags(&sk, &held_refs).unwrap();
+        let filter = crate::filter::EpochFilter::build(&tags, 1e-9, &[3; 32]).unwrap();
+
+        let asked: Vec<Vec<u8>> = (150..250u32)
+            .map(|i| format!("phone:+6681{i:07}").into_bytes())
+            .collect();
+        let hashed = HashedInputs::new(&asked);
+        let batch = BlindedBatch::new(&hashed, &mut OsRng);
+        let (ev, proof) = holder_evaluate(&sk, &pk, &batch.request_bytes(), &mut OsRng).unwrap();
+        let got = batch.finish(&pk.to_bytes(), &ev, &proof).unwrap();
+        let hits: Vec<usize> = got
+            .iter()
+            .enumerate()
+            .filter(|(_, t)| filter.contains(t))
+            .map(|(i, _)| i)
+            .collect();
+        assert_eq!(hits, (0..50).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn wrong_key_or_tampered_answer_is_rejected() {
+        let (sk, pk) = oprf::generate_key_pair(&mut OsRng);
+        let (_, other_pk) = oprf::generate_key_pair(&mut OsRng);
+        let asked: Vec<Vec<u8>> = (0..10u32).map(|i| vec![i as u8; 3]).collect();
+        let batch = BlindedBatch::new(&HashedInputs::new(&asked), &mut OsRng);
+        let (mut ev, proof) =
+            holder_evaluate(&sk, &pk, &batch.request_bytes(), &mut OsRng).unwrap();
+        assert!(matches!(
+            batch.finish(&other_pk.to_bytes(), &ev, &proof),
+            Err(FinishError::Verify(VerifyError::Proof))
+        ));
+        // Swap two evaluations: still valid points, but the proof no longer holds.
+        let (a, b) = ev.split_at_mut(32);
+        a.swap_with_slice(&mut b[..32]);
+        assert!(matches!(
+            batch.finish(&pk.to_bytes(), &ev, &proof),
+            Err(FinishError::Verify(VerifyError::Proof))
+        ));
+        assert!(matches!(
+            batch.finish(&pk.to_bytes(), &ev[..32], &proof),
+            Err(FinishError::Verify(VerifyError::Count { .. }))
+        ));
+    }
+
+    #[test]
+    fn holder_rejects_bad_points() {
+        let (sk, pk) = oprf::generate_key_pair(&mut OsRng);
+        // Identity, non-canonical, ragged, empty.
+        assert!(holder_evaluate(&sk, &pk, &[0u8; 32], &mut OsRng).is_err());
+        assert!(holder_evaluate(&sk, &pk, &[0xffu8; 32], &mut OsRng).is_err());
+        assert!(holder_evaluate(&sk, &pk, &[1u8; 31], &mut OsRng).is_err());
+        assert!(holder_evaluate(&sk, &pk, &[], &mut OsRng).is_err());
+    }
+}

@@ -1,0 +1,40 @@
+//! # cordon-protocol
+//!
+//! Everything two Cordon nodes must agree on, with **no I/O**: no sockets, no files, no
+//! clocks, no global randomness. Time and randomness are arguments, so every exchange runs in
+//! memory in tests and against published vectors. `spec/PROTOCOL.md` is the normative text;
+//! this crate is its reference implementation.
+//!
+//! What is here:
+//!
+//! - [`frame`]: the versioned, length-prefixed frame with one hard size limit, and CBOR
+//!   (ciborium) encoding that rejects trailing bytes.
+//! - [`messages`]: requests and responses between nodes.
+//! - [`oprf`]: RFC 9497 OPRF/VOPRF over ristretto255-SHA512, batched DLEQ proofs, and tag
+//!   derivation.
+//! - [`exchange`]: one query, both sides, as functions over bytes.
+//! - [`filter`]: the Bloom filter of an epoch and the delta hash chain.
+//! - [`descriptor`]: the signed epoch descriptor.
+//! - [`ident`]: canonical identifier forms, byte-identical on both sides.
+//! - [`error`]: errors split by who is at fault, and the wire error codes.
+//!
+//! What is deliberately not here: storage, networking, configuration, policy and audit
+//! logging. Those live in `cordon-node`.
+//!
+//! Key types: [`messages::PartnerRequest`], [`messages::PartnerResponse`],
+//! [`descriptor::SignedDescriptor`], [`filter::EpochFilter`], [`exchange::BlindedBatch`],
+//! [`ident::Canonical`].
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod descriptor;
+pub mod error;
+pub mod exchange;
+pub mod filter;
+pub mod frame;
+pub mod ident;
+pub mod messages;
+pub mod oprf;
+
+pub use error::{ErrorCode, RemoteError, VerifyError, WireError};
