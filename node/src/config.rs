@@ -297,7 +297,7 @@ signing_key = "signing.key"
         let typo = format!("{MIN}\n[limits]\nquery_timout = \"5s\"\n");
         let e = Config::parse(&typo).unwrap_err();
         assert!(e.contains("query_timout"), "{e}");
-        assert!(e.contains("line 15"), "{e}");
+        assert!(e.contains("line 14"), "{e}");
         let dup = format!("{MIN}\n[[partner]]\nname=\"jp\"\naddress=\"x:1\"\nca_cert=\"a\"\nsigning_key=\"k\"\n[[partner]]\nname=\"jp\"\naddress=\"x:1\"\nca_cert=\"a\"\nsigning_key=\"k\"\n");
         assert!(Config::parse(&dup).unwrap_err().contains("twice"));
     }

@@ -112,6 +112,12 @@ impl LocalFederation {
         })
     }
 
+    /// Gives up the reserved ports and returns the agencies, for callers that run each node in
+    /// its own process (`cordon node run --config …`). The ports are free from here on.
+    pub fn into_agencies(self) -> Vec<Agency> {
+        self.agencies
+    }
+
     /// An agency by name.
     pub fn agency(&self, name: &str) -> Result<&Agency, NodeError> {
         self.agencies
