@@ -125,13 +125,26 @@ pub struct ImportSession {
 impl ImportSession {
     /// Sends a batch of `(line, raw value)` rows.
     pub async fn send(&mut self, rows: Vec<(u64, String)>) -> Result<(), NodeError> {
-        write_frame(&mut self.send, &ImportFrame::Rows(rows)).await?;
+        if let Err(e) = write_frame(&mut self.send, &ImportFrame::Rows(rows)).await {
+            return Err(self.refusal_or(e).await);
+        }
         Ok(())
+    }
+
+    /// When the node refuses an import early (wrong role, bad collection name) it answers and
+    /// stops reading; the refusal is then the real error, not the failed write.
+    async fn refusal_or(&mut self, e: NodeError) -> NodeError {
+        match ControlClient::answer(&mut self.recv).await {
+            Err(refusal @ NodeError::Control { .. }) => refusal,
+            _ => e,
+        }
     }
 
     /// Ends the import and waits until the node committed it (or refused it).
     pub async fn finish(mut self) -> Result<ImportReply, NodeError> {
-        write_frame(&mut self.send, &ImportFrame::End).await?;
+        if let Err(e) = write_frame(&mut self.send, &ImportFrame::End).await {
+            return Err(self.refusal_or(e).await);
+        }
         let _ = self.send.finish();
         match ControlClient::answer(&mut self.recv).await? {
             ControlResponse::Imported(r) => Ok(r),

@@ -110,11 +110,13 @@ impl PendingImport {
         let now = shared.clock.now_unix();
         let mut batch = shared.store.begin()?;
         let mut meta = match batch.collection(c)? {
-            Some(m) if m.kind != self.kind.as_str() => return Err(NodeError::Misuse(format!(
+            Some(m) if m.kind != self.kind.as_str() => {
+                return Err(NodeError::Misuse(format!(
                 "collection `{c}` holds `{}` identifiers, not `{}`; import into another collection",
                 m.kind,
                 self.kind.as_str()
-            ))),
+            )))
+            }
             Some(m) => m,
             None => CollectionMeta {
                 kind: self.kind.as_str().to_string(),

@@ -1,0 +1,713 @@
+// Cordon-specific known answers: `spec/vectors/cordon.json`, as referenced by
+// `spec/PROTOCOL.md`. The file holds inputs (keys, seeds, identifiers, parameters) and the
+// outputs this implementation produces for them; this test recomputes every output from the
+// inputs with the real code and compares, so any change to tags, filters, the delta chain,
+// descriptor signing, constants or the wire encoding breaks it. It then checks the decoding
+// direction (frames decode to the same messages, the descriptor verifies, the filter
+// round-trips through `EpochFilter::from_bytes`) and that the vectors agree with each other.
+
+use cordon_protocol::descriptor::{
+    EpochDescriptor, SignedDescriptor, DESCRIPTOR_CONTEXT, DESCRIPTOR_VERSION,
+};
+use cordon_protocol::error::{ErrorCode, RemoteError};
+use cordon_protocol::filter::{
+    chain_delta, seed_for, EpochFilter, DELTA_DST, FILTER_HEADER_LEN, MAX_BITMAP_BYTES, MAX_HASHES,
+    SEED_DST,
+};
+use cordon_protocol::frame::{self, FRAME_VERSION, HEADER_LEN, MAX_PAYLOAD};
+use cordon_protocol::ident::{canonicalize, Kind, Options};
+use cordon_protocol::messages::{
+    pack, unpack, EvaluateRequest, EvaluateResponse, PartnerRequest, PartnerResponse, ELEMENT_LEN,
+    FILTER_CHUNK_BYTES, MAX_ITEMS_PER_REQUEST,
+};
+use cordon_protocol::oprf::{self, Mode, Proof, SecretKey, Tag, MAX_BATCH, TAG_DST};
+use curve25519_dalek::ristretto::RistrettoPoint;
+use curve25519_dalek::scalar::Scalar;
+use ring::signature::{Ed25519KeyPair, KeyPair};
+use serde_bytes::{ByteArray, ByteBuf};
+use serde_json::{json, Value};
+use std::hash::Hasher;
+
+const VECTORS: &str = include_str!(concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../spec/vectors/cordon.json"
+));
+
+fn vectors() -> Value {
+    serde_json::from_str(VECTORS).expect("spec/vectors/cordon.json is valid JSON")
+}
+
+// ---------------------------------------------------------------------------------------------
+// Small helpers
+// ---------------------------------------------------------------------------------------------
+
+fn unhex(s: &str) -> Vec<u8> {
+    hex::decode(s).unwrap_or_else(|e| panic!("bad hex {s:?}: {e}"))
+}
+
+fn arr<const N: usize>(s: &str) -> [u8; N] {
+    unhex(s)
+        .try_into()
+        .unwrap_or_else(|v: Vec<u8>| panic!("expected {N} bytes, got {}", v.len()))
+}
+
+fn h(bytes: &[u8]) -> Value {
+    Value::String(hex::encode(bytes))
+}
+
+fn s<'a>(v: &'a Value, name: &str) -> &'a str {
+    v[name]
+        .as_str()
+        .unwrap_or_else(|| panic!("missing string field `{name}` in {v}"))
+}
+
+fn u(v: &Value, name: &str) -> u64 {
+    v[name]
+        .as_u64()
+        .unwrap_or_else(|| panic!("missing integer field `{name}` in {v}"))
+}
+
+fn f(v: &Value, name: &str) -> f64 {
+    v[name]
+        .as_f64()
+        .unwrap_or_else(|| panic!("missing number field `{name}` in {v}"))
+}
+
+fn indices(v: &Value, name: &str) -> Vec<usize> {
+    v[name]
+        .as_array()
+        .unwrap_or_else(|| panic!("missing array field `{name}` in {v}"))
+        .iter()
+        .map(|i| i.as_u64().expect("index") as usize)
+        .collect()
+}
+
+fn scalar(hex: &str) -> Scalar {
+    Option::from(Scalar::from_canonical_bytes(arr::<32>(hex)))
+        .unwrap_or_else(|| panic!("{hex} is not a canonical scalar"))
+}
+
+/// Copies `keys` of `from` (the inputs) into a new object.
+fn inputs(from: &Value, keys: &[&str]) -> serde_json::Map<String, Value> {
+    let mut m = serde_json::Map::new();
+    for k in keys {
+        if let Some(v) = from.get(*k) {
+            m.insert((*k).to_string(), v.clone());
+        }
+    }
+    m
+}
+
+/// Compares the file with what the code computes, listing every path that differs.
+fn diff(path: &str, want: &Value, got: &Value, out: &mut Vec<String>) {
+    match (want, got) {
+        (Value::Object(a), Value::Object(b)) => {
+            for (k, va) in a {
+                match b.get(k) {
+                    Some(vb) => diff(&format!("{path}.{k}"), va, vb, out),
+                    None => out.push(format!("{path}.{k}: in the file but not computed")),
+                }
+            }
+            for k in b.keys() {
+                if !a.contains_key(k) {
+                    out.push(format!("{path}.{k}: computed but missing from the file"));
+                }
+            }
+        }
+        (Value::Array(a), Value::Array(b)) if a.len() == b.len() => {
+            for (i, (va, vb)) in a.iter().zip(b).enumerate() {
+                diff(&format!("{path}[{i}]"), va, vb, out);
+            }
+        }
+        (Value::Number(a), Value::Number(b)) if a.as_f64() == b.as_f64() => {}
+        _ if want == got => {}
+        _ => out.push(format!("{path}: file has {want}, code gives {got}")),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// CBOR diagnostic notation (RFC 8949 §8) of the subset Cordon uses, asserting along the way
+// that the encoding is the preferred one: shortest arguments, definite lengths, shortest
+// lossless floats, no tags.
+// ---------------------------------------------------------------------------------------------
+
+struct Cbor<'a> {
+    b: &'a [u8],
+    i: usize,
+}
+
+impl Cbor<'_> {
+    fn byte(&mut self) -> u8 {
+        let x = self.b[self.i];
+        self.i += 1;
+        x
+    }
+
+    fn take(&mut self, n: usize) -> &[u8] {
+        let x = &self.b[self.i..self.i + n];
+        self.i += n;
+        x
+    }
+
+    fn argument(&mut self, info: u8) -> u64 {
+        let (v, min) = match info {
+            0..=23 => (info as u64, 0),
+            24 => (self.byte() as u64, 24),
+            25 => (
+                u16::from_be_bytes(self.take(2).try_into().unwrap()) as u64,
+                256,
+            ),
+            26 => (
+                u32::from_be_bytes(self.take(4).try_into().unwrap()) as u64,
+                1 << 16,
+            ),
+            27 => (
+                u64::from_be_bytes(self.take(8).try_into().unwrap()),
+                1 << 32,
+            ),
+            _ => panic!("indefinite length or reserved additional info {info}"),
+        };
+        assert!(v >= min, "non-preferred (overlong) argument encoding");
+        v
+    }
+
+    fn item(&mut self) -> String {
+        let ib = self.byte();
+        let (major, info) = (ib >> 5, ib & 0x1f);
+        match major {
+            0 => self.argument(info).to_string(),
+            1 => format!("-{}", self.argument(info) as i128 + 1),
+            2 => {
+                let n = self.argument(info) as usize;
+                format!("h'{}'", hex::encode(self.take(n)))
+            }
+            3 => {
+                let n = self.argument(info) as usize;
+                let t = std::str::from_utf8(self.take(n)).expect("UTF-8 text");
+                serde_json::to_string(t).unwrap()
+            }
+            4 => {
+                let n = self.argument(info);
+                let items: Vec<String> = (0..n).map(|_| self.item()).collect();
+                format!("[{}]", items.join(", "))
+            }
+            5 => {
+                let n = self.argument(info);
+                let items: Vec<String> = (0..n)
+                    .map(|_| {
+                        let k = self.item();
+                        let v = self.item();
+                        format!("{k}: {v}")
+                    })
+                    .collect();
+                format!("{{{}}}", items.join(", "))
+            }
+            6 => panic!("CBOR tags are never sent"),
+            _ => match info {
+                20 => "false".into(),
+                21 => "true".into(),
+                22 => "null".into(),
+                25 => panic!("half-precision floats do not occur in these vectors"),
+                26 => {
+                    let x = f32::from_be_bytes(self.take(4).try_into().unwrap());
+                    format!("{x:?}")
+                }
+                27 => {
+                    let x = f64::from_be_bytes(self.take(8).try_into().unwrap());
+                    assert_ne!(
+                        (x as f32) as f64,
+                        x,
+                        "a double that fits a single is not the preferred encoding"
+                    );
+                    format!("{x:?}")
+                }
+                _ => panic!("unexpected simple value {info}"),
+            },
+        }
+    }
+}
+
+fn diag(payload: &[u8]) -> String {
+    let mut c = Cbor { b: payload, i: 0 };
+    let d = c.item();
+    assert_eq!(c.i, payload.len(), "trailing bytes after the CBOR item");
+    d
+}
+
+// ---------------------------------------------------------------------------------------------
+// Computing every output from the file's inputs
+// ---------------------------------------------------------------------------------------------
+
+struct Ctx {
+    sk: SecretKey,
+    pk: [u8; 32],
+    tags: Vec<Tag>,
+    bloom_seed: [u8; 32],
+    filters: Vec<EpochFilter>,
+    delta_tags: Vec<Vec<Tag>>,
+    signed: SignedDescriptor,
+    descriptor: EpochDescriptor,
+    blinded: Vec<[u8; 32]>,
+    evaluated: Vec<[u8; 32]>,
+    proof: [u8; 64],
+    query_id: [u8; 16],
+}
+
+/// The bit positions of a tag, recomputed from the text of `spec/PROTOCOL.md` (SipHash-1-3
+/// keyed by the two seed halves, double hashing modulo the largest 64-bit prime), not by
+/// calling the crate's own `Bloom::set`.
+fn positions(tag: &Tag, seed: &[u8; 32], hashes: u32, bits: u64) -> Vec<u64> {
+    let sip = |key: &[u8]| {
+        let mut s = bloomfilter::reexports::siphasher::sip::SipHasher13::new_with_key(
+            key.try_into().unwrap(),
+        );
+        s.write(tag);
+        s.finish()
+    };
+    let (h0, h1) = (sip(&seed[..16]), sip(&seed[16..]));
+    (0..hashes as u64)
+        .map(|i| {
+            let hi = match i {
+                0 => h0,
+                1 => h1,
+                _ => h0.wrapping_add(i.wrapping_mul(h1)) % 0xFFFF_FFFF_FFFF_FFC5,
+            };
+            hi % bits
+        })
+        .collect()
+}
+
+fn error_codes() -> Vec<ErrorCode> {
+    vec![
+        ErrorCode::BadRequest,
+        ErrorCode::UnknownCollection,
+        ErrorCode::StaleEpoch,
+        ErrorCode::TooManyItems,
+        ErrorCode::NotAuthorized,
+        ErrorCode::NoEpoch,
+        ErrorCode::ShuttingDown,
+        ErrorCode::Internal,
+        ErrorCode::Unknown,
+    ]
+}
+
+fn compute_constants() -> Value {
+    json!({
+        "frame_version": FRAME_VERSION,
+        "frame_header_len": HEADER_LEN,
+        "max_payload": MAX_PAYLOAD,
+        "max_items_per_request": MAX_ITEMS_PER_REQUEST,
+        "max_dleq_batch": MAX_BATCH,
+        "filter_chunk_bytes": FILTER_CHUNK_BYTES,
+        "element_len": ELEMENT_LEN,
+        "filter_header_len": FILTER_HEADER_LEN,
+        "max_hashes": MAX_HASHES,
+        "max_bitmap_bytes": MAX_BITMAP_BYTES,
+        "descriptor_version": DESCRIPTOR_VERSION,
+        "descriptor_context_hex": h(DESCRIPTOR_CONTEXT),
+        "tag_dst": std::str::from_utf8(TAG_DST).unwrap(),
+        "seed_dst": std::str::from_utf8(SEED_DST).unwrap(),
+        "delta_dst": std::str::from_utf8(DELTA_DST).unwrap(),
+        "oprf_context_string_hex": h(&oprf::context_string(Mode::Voprf)),
+        "error_codes": error_codes().iter().map(|c| c.as_str()).collect::<Vec<_>>(),
+    })
+}
+
+fn compute(file: &Value) -> (Value, Ctx) {
+    let mut out = serde_json::Map::new();
+    for k in ["title", "description", "conventions"] {
+        if let Some(v) = file.get(k) {
+            out.insert(k.into(), v.clone());
+        }
+    }
+    out.insert("constants".into(), compute_constants());
+
+    // OPRF key (RFC 9497 DeriveKeyPair, VOPRF mode).
+    let fk = &file["oprf_key"];
+    assert_eq!(u(fk, "mode"), 1, "Cordon uses VOPRF mode");
+    let (sk, pk) = oprf::derive_key_pair(
+        Mode::Voprf,
+        &arr::<32>(s(fk, "seed")),
+        s(fk, "info").as_bytes(),
+    )
+    .unwrap();
+    let pk = pk.to_bytes();
+    let mut k = inputs(fk, &["note", "mode", "seed", "info"]);
+    k.insert("info_hex".into(), h(s(fk, "info").as_bytes()));
+    k.insert("secret_key".into(), h(&sk.to_bytes()));
+    k.insert("public_key".into(), h(&pk));
+    out.insert("oprf_key".into(), Value::Object(k));
+
+    // Tags of identifiers: element = k·HashToGroup(input), tag = TagHash(element).
+    let k_scalar = scalar(&hex::encode(sk.to_bytes()));
+    let mut tag_out = Vec::new();
+    let mut tags = Vec::new();
+    for t in file["tags"].as_array().unwrap() {
+        let input = s(t, "input");
+        let element = (k_scalar * oprf::hash_to_group(Mode::Voprf, input.as_bytes()))
+            .compress()
+            .to_bytes();
+        let tag = oprf::tag_of_encoding(&element);
+        tags.push(tag);
+        let mut o = inputs(t, &["note", "input"]);
+        o.insert("input_hex".into(), h(input.as_bytes()));
+        o.insert("element".into(), h(&element));
+        o.insert("tag".into(), h(&tag));
+        tag_out.push(Value::Object(o));
+    }
+    out.insert("tags".into(), Value::Array(tag_out));
+
+    // Bloom seed of the key's epoch.
+    let bloom_seed = seed_for(&pk);
+    out.insert(
+        "bloom_seed".into(),
+        json!({"public_key": h(&pk), "seed": h(&bloom_seed)}),
+    );
+
+    // Filters.
+    let mut filters = Vec::new();
+    let mut filter_out = Vec::new();
+    for fv in file["filters"].as_array().unwrap() {
+        let seed: [u8; 32] = match s(fv, "seed_from") {
+            "bloom_seed" => bloom_seed,
+            "zero" => [0; 32],
+            other => panic!("unknown seed_from {other:?}"),
+        };
+        let members: Vec<Tag> = match fv.get("tag_indices") {
+            Some(_) => indices(fv, "tag_indices")
+                .iter()
+                .map(|&i| tags[i])
+                .collect(),
+            None => vec![[0u8; 32]],
+        };
+        let (capacity, fp) = (u(fv, "capacity"), f(fv, "fp_rate"));
+        let mut filter = EpochFilter::new(capacity, fp, &seed).unwrap();
+        for t in &members {
+            filter.insert(t);
+        }
+        let p = filter.params(capacity, fp);
+        let mut o = inputs(
+            fv,
+            &["note", "capacity", "fp_rate", "seed_from", "tag_indices"],
+        );
+        o.insert("seed".into(), h(&seed));
+        o.insert(
+            "tags".into(),
+            Value::Array(members.iter().map(|t| h(t)).collect()),
+        );
+        o.insert("bitmap_bytes".into(), json!(p.bitmap_bytes));
+        o.insert("hashes".into(), json!(p.hashes));
+        o.insert(
+            "positions".into(),
+            json!(members
+                .iter()
+                .map(|t| positions(t, &seed, p.hashes, filter.bits()))
+                .collect::<Vec<_>>()),
+        );
+        o.insert("bytes".into(), h(filter.as_bytes()));
+        o.insert("digest".into(), h(&filter.digest()));
+        if let Some(probes) = fv.get("probe_indices") {
+            o.insert("probe_indices".into(), probes.clone());
+            o.insert(
+                "probes".into(),
+                Value::Array(
+                    indices(fv, "probe_indices")
+                        .iter()
+                        .map(
+                            |&i| json!({"tag": h(&tags[i]), "contains": filter.contains(&tags[i])}),
+                        )
+                        .collect(),
+                ),
+            );
+        }
+        filter_out.push(Value::Object(o));
+        filters.push(filter);
+    }
+    out.insert("filters".into(), Value::Array(filter_out));
+
+    // Sizing.
+    let sizing: Vec<Value> = file["sizing"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|sv| {
+            let (c, fp) = (u(sv, "capacity"), f(sv, "fp_rate"));
+            let p = EpochFilter::new(c, fp, &[0; 32]).unwrap().params(c, fp);
+            json!({"capacity": c, "fp_rate": fp, "bitmap_bytes": p.bitmap_bytes, "hashes": p.hashes})
+        })
+        .collect();
+    out.insert("sizing".into(), Value::Array(sizing));
+
+    // Delta chains.
+    let mut delta_tags = Vec::new();
+    let mut delta_out = Vec::new();
+    for dv in file["delta"].as_array().unwrap() {
+        let start = arr::<32>(s(dv, "start"));
+        let dt: Vec<Tag> = indices(dv, "tag_indices")
+            .iter()
+            .map(|&i| tags[i])
+            .collect();
+        let mut o = inputs(dv, &["note", "start", "tag_indices"]);
+        o.insert(
+            "tags".into(),
+            Value::Array(dt.iter().map(|t| h(t)).collect()),
+        );
+        o.insert("chain".into(), h(&chain_delta(start, &dt)));
+        delta_out.push(Value::Object(o));
+        delta_tags.push(dt);
+    }
+    out.insert("delta".into(), Value::Array(delta_out));
+
+    // Signed descriptor.
+    let dv = &file["descriptor"];
+    let key = Ed25519KeyPair::from_seed_unchecked(&unhex(s(dv, "signing_seed"))).unwrap();
+    let fi = u(dv, "filter_index") as usize;
+    let di = u(dv, "delta_index") as usize;
+    let ffile = &file["filters"][fi];
+    let (cap, fp) = (u(ffile, "capacity"), f(ffile, "fp_rate"));
+    let descriptor = EpochDescriptor {
+        version: DESCRIPTOR_VERSION,
+        node: s(dv, "node").into(),
+        collection: s(dv, "collection").into(),
+        kind: s(dv, "kind").into(),
+        epoch: u(dv, "epoch"),
+        public_key: ByteArray::new(pk),
+        record_count: cap,
+        filter: filters[fi].params(cap, fp),
+        filter_digest: ByteArray::new(filters[fi].digest()),
+        delta_count: delta_tags[di].len() as u64,
+        delta_chain: ByteArray::new(chain_delta([0; 32], &delta_tags[di])),
+        issued_at: u(dv, "issued_at"),
+        not_after: u(dv, "not_after"),
+    };
+    let signed = SignedDescriptor::sign(&descriptor, &key).unwrap();
+    let mut o = inputs(
+        dv,
+        &[
+            "note",
+            "signing_seed",
+            "node",
+            "collection",
+            "kind",
+            "epoch",
+            "issued_at",
+            "not_after",
+            "filter_index",
+            "delta_index",
+            "valid_at",
+            "invalid_at",
+        ],
+    );
+    o.insert("signing_public_key".into(), h(key.public_key().as_ref()));
+    o.insert(
+        "fields".into(),
+        json!({
+            "version": descriptor.version,
+            "node": descriptor.node,
+            "collection": descriptor.collection,
+            "kind": descriptor.kind,
+            "epoch": descriptor.epoch,
+            "public_key": h(&descriptor.public_key[..]),
+            "record_count": descriptor.record_count,
+            "filter": {
+                "bitmap_bytes": descriptor.filter.bitmap_bytes,
+                "hashes": descriptor.filter.hashes,
+                "seed": h(&descriptor.filter.seed[..]),
+                "capacity": descriptor.filter.capacity,
+                "fp_rate": descriptor.filter.fp_rate,
+            },
+            "filter_digest": h(&descriptor.filter_digest[..]),
+            "delta_count": descriptor.delta_count,
+            "delta_chain": h(&descriptor.delta_chain[..]),
+            "issued_at": descriptor.issued_at,
+            "not_after": descriptor.not_after,
+        }),
+    );
+    o.insert("body".into(), h(&signed.body));
+    o.insert("body_diag".into(), Value::String(diag(&signed.body)));
+    let mut msg = DESCRIPTOR_CONTEXT.to_vec();
+    msg.extend_from_slice(&signed.body);
+    o.insert("signed_message".into(), h(&msg));
+    o.insert("signature".into(), h(&signed.signature[..]));
+    out.insert("descriptor".into(), Value::Object(o));
+
+    // One exchange with fixed blinds and proof nonce.
+    let ev = &file["exchange"];
+    let ex_inputs: Vec<Vec<u8>> = indices(ev, "input_indices")
+        .iter()
+        .map(|&i| s(&file["tags"][i], "input").as_bytes().to_vec())
+        .collect();
+    let blinds: Vec<Scalar> = ev["blinds"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| scalar(b.as_str().unwrap()))
+        .collect();
+    let refs: Vec<&[u8]> = ex_inputs.iter().map(Vec::as_slice).collect();
+    let blinded_points = oprf::blind_batch_with(Mode::Voprf, &refs, &blinds).unwrap();
+    let evaluated_points = oprf::blind_evaluate(&sk, &blinded_points);
+    let pk_full = sk.public_key();
+    let proof = oprf::generate_proof_with(
+        Mode::Voprf,
+        &sk,
+        &pk_full,
+        &blinded_points,
+        &evaluated_points,
+        scalar(s(ev, "proof_nonce")),
+    )
+    .unwrap();
+    let unblinded = oprf::unblind_batch(&blinds, &evaluated_points).unwrap();
+    let ex_tags = oprf::tags_of_elements(&unblinded);
+    let delta_set = &delta_tags[di];
+    let held: Vec<bool> = ex_tags
+        .iter()
+        .map(|t| filters[fi].contains(t) || delta_set.contains(t))
+        .collect();
+    let blinded = oprf::compress_batch(&blinded_points);
+    let evaluated = oprf::compress_batch(&evaluated_points);
+    let mut o = inputs(
+        ev,
+        &["note", "input_indices", "blinds", "proof_nonce", "query_id"],
+    );
+    o.insert(
+        "blinded".into(),
+        Value::Array(blinded.iter().map(|b| h(b)).collect()),
+    );
+    o.insert(
+        "evaluated".into(),
+        Value::Array(evaluated.iter().map(|b| h(b)).collect()),
+    );
+    o.insert("proof".into(), h(&proof.to_bytes()));
+    o.insert(
+        "tags".into(),
+        Value::Array(ex_tags.iter().map(|t| h(t)).collect()),
+    );
+    o.insert("held".into(), json!(held));
+    out.insert("exchange".into(), Value::Object(o));
+
+    let ctx = Ctx {
+        sk,
+        pk,
+        tags,
+        bloom_seed,
+        filters,
+        delta_tags,
+        signed,
+        descriptor,
+        blinded,
+        evaluated,
+        proof: proof.to_bytes(),
+        query_id: arr::<16>(s(ev, "query_id")),
+    };
+
+    // Frames.
+    let frames: Vec<Value> = file["frames"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|fv| {
+            let name = s(fv, "name");
+            let bytes = frame_bytes(name, &ctx);
+            let mut o = inputs(fv, &["name", "note"]);
+            o.insert("diag".into(), Value::String(diag(&bytes[HEADER_LEN..])));
+            o.insert("hex".into(), h(&bytes));
+            Value::Object(o)
+        })
+        .collect();
+    out.insert("frames".into(), Value::Array(frames));
+    (Value::Object(out), ctx)
+}
+
+const STALE_MESSAGE: &str =
+    "epoch 3 of `phones` is no longer current (now 4); fetch the descriptor again";
+
+enum Msg {
+    Req(PartnerRequest),
+    Resp(PartnerResponse),
+}
+
+/// The message each named frame vector carries.
+fn message(name: &str, c: &Ctx) -> Option<Msg> {
+    let collection = c.descriptor.collection.clone();
+    let epoch = c.descriptor.epoch;
+    Some(match name {
+        "get_descriptor" => Msg::Req(PartnerRequest::GetDescriptor { collection }),
+        "get_filter" => Msg::Req(PartnerRequest::GetFilter { collection, epoch }),
+        "get_delta" => Msg::Req(PartnerRequest::GetDelta {
+            collection,
+            epoch,
+            from: 0,
+        }),
+        "evaluate" => Msg::Req(PartnerRequest::Evaluate(EvaluateRequest {
+            query_id: ByteArray::new(c.query_id),
+            collection,
+            epoch,
+            blinded: pack(&c.blinded),
+        })),
+        "descriptor" => Msg::Resp(PartnerResponse::Descriptor(c.signed.clone())),
+        "filter_start" => Msg::Resp(PartnerResponse::FilterStart {
+            epoch,
+            total_bytes: c.filters[0].as_bytes().len() as u64,
+        }),
+        "filter_chunk" => Msg::Resp(PartnerResponse::FilterChunk {
+            bytes: c.filters[0].as_bytes().to_vec(),
+        }),
+        "delta" => Msg::Resp(PartnerResponse::Delta {
+            epoch,
+            from: 0,
+            tags: pack(&c.delta_tags[0]),
+        }),
+        "evaluated" => Msg::Resp(PartnerResponse::Evaluated(EvaluateResponse {
+            query_id: ByteArray::new(c.query_id),
+            epoch,
+            evaluated: pack(&c.evaluated),
+            proof: ByteArray::new(c.proof),
+        })),
+        "error" => Msg::Resp(PartnerResponse::Error(RemoteError::new(
+            ErrorCode::StaleEpoch,
+            STALE_MESSAGE,
+        ))),
+        "error_unknown_code" => return None,
+        other => panic!("no message for frame vector {other:?}"),
+    })
+}
+
+fn frame_bytes(name: &str, c: &Ctx) -> Vec<u8> {
+    match message(name, c) {
+        Some(Msg::Req(r)) => frame::encode(&r).unwrap(),
+        Some(Msg::Resp(r)) => frame::encode(&r).unwrap(),
+        None => {
+            // What a newer peer might send: an error code this build does not know.
+            #[derive(serde::Serialize)]
+            #[serde(rename_all = "snake_case")]
+            enum Newer {
+                Error { code: String, message: String },
+            }
+            frame::encode(&Newer::Error {
+                code: "rate_limited".into(),
+                message: "try again later".into(),
+            })
+            .unwrap()
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Tests
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn every_vector_matches_the_code() {
+    let file = vectors();
+    let (computed, _) = compute(&file);
+    if std::env::var_os("CORDON_PRINT_VECTORS").is_some() {
+        println!("{}", serde_json::to_string_pretty(&computed).unwrap());
+    }
+    let mut diffs = Vec::new();
+    diff("$", &file, &computed, &mut diffs);
+    assert!(
+        diffs.is_empty(),
+        "spec/vectors/cordon.json disagrees with the code:\n{}",
+        diffs.join("\n")
+    );
+}

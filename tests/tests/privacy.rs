@@ -1,0 +1,126 @@
+//! The holder never stores or logs what a partner asked about, nor a plain hash of it.
+//!
+//! Runs in its own test binary because it installs a global log subscriber that captures every
+//! node's output at the most verbose level.
+
+use std::io::Write;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use sha2::{Digest, Sha256};
+
+use cordon_protocol::ident::{self, Kind, Options};
+use cordon_tests::{hit_items, import, phones, query, Fed};
+
+#[derive(Clone, Default)]
+struct Capture(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Capture {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+fn files_under(dir: &Path, out: &mut Vec<(String, Vec<u8>)>) {
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            files_under(&p, out);
+        } else {
+            out.push((p.display().to_string(), std::fs::read(&p).unwrap()));
+        }
+    }
+}
+
+fn contains(hay: &[u8], needle: &[u8]) -> bool {
+    !needle.is_empty() && hay.windows(needle.len()).any(|w| w == needle)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn holder_keeps_no_trace_of_the_queried_items() {
+    let capture = Capture::default();
+    let c2 = capture.clone();
+    tracing_subscriber::fmt()
+        .with_env_filter("trace,quinn=debug,quinn_proto=debug,rustls=debug")
+        .with_writer(move || c2.clone())
+        .init();
+
+    let f = Fed::start(&["th", "jp"], |c| c.to_string());
+    import(&f.operator("jp"), "phones", "phone", &phones(0..500))
+        .await
+        .unwrap();
+    // th asks about numbers jp does not hold (written in national format) and a few it does.
+    let secret: Vec<String> = (0..40u32)
+        .map(|i| format!("089-{:03}-{:04}", 700 + i, 1000 + i * 7))
+        .collect();
+    let mut asked = secret.clone();
+    asked.extend(phones(0..5));
+    let r = query(&f.investigator("th"), "phones", &asked, &["jp"])
+        .await
+        .unwrap();
+    assert_eq!(hit_items(&r, "jp", &asked).unwrap().len(), 5);
+    let r = query(&f.investigator("th"), "phones", &asked, &["jp"])
+        .await
+        .unwrap();
+    assert_eq!(hit_items(&r, "jp", &asked).unwrap().len(), 5);
+    let jp_dir = f.fed.agency("jp").unwrap().dir.clone();
+    f.fed.shutdown().await.unwrap();
+
+    let mut needles: Vec<(String, Vec<u8>)> = Vec::new();
+    for raw in &secret {
+        let canon = ident::canonicalize(Kind::Phone, raw, &Options::with_region("TH")).unwrap();
+        let forms = [
+            raw.as_bytes().to_vec(),
+            canon.value().as_bytes().to_vec(),
+            canon.oprf_input(),
+        ];
+        for form in forms {
+            let h: [u8; 32] = Sha256::digest(&form).into();
+            needles.push((
+                format!("{raw} as {:?}", String::from_utf8_lossy(&form)),
+                form.clone(),
+            ));
+            needles.push((
+                format!("SHA-256 of {:?}", String::from_utf8_lossy(&form)),
+                h.to_vec(),
+            ));
+            needles.push((
+                format!("hex SHA-256 of {:?}", String::from_utf8_lossy(&form)),
+                hex::encode(h).into_bytes(),
+            ));
+        }
+        // The national digits alone, as a holder might have logged a fragment.
+        let digits: String = canon.value().chars().skip(3).collect();
+        needles.push((format!("digits {digits}"), digits.into_bytes()));
+    }
+
+    let mut files = Vec::new();
+    files_under(&jp_dir, &mut files);
+    assert!(
+        files.iter().any(|(n, _)| n.ends_with("cordon.redb")),
+        "the holder's database was scanned"
+    );
+    // Positive control: the scan does see plaintext, e.g. jp's own records in its database.
+    assert!(
+        files.iter().any(|(_, b)| contains(b, b"+66810000003")),
+        "the scan cannot see stored values"
+    );
+    let logs = capture.0.lock().unwrap().clone();
+    assert!(
+        contains(&logs, b"query answered"),
+        "the holder's log output was captured"
+    );
+    for (what, needle) in &needles {
+        for (name, bytes) in &files {
+            assert!(
+                !contains(bytes, needle),
+                "{what} found in the holder's file {name}"
+            );
+        }
+        assert!(!contains(&logs, needle), "{what} found in the log output");
+    }
+}
