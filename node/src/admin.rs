@@ -269,7 +269,7 @@ pub fn read_card(path: &Path) -> Result<Card, NodeError> {
     let text = std::fs::read_to_string(path).map_err(io("partner card", path))?;
     let c: Card = toml::from_str(&text).map_err(|e| NodeError::Config {
         path: path.to_path_buf(),
-        message: e.to_string().trim_end().to_string(),
+        message: crate::config::describe_toml_error(&text, &e),
     })?;
     let (der, _) = pki::parse_cert_pem(&c.ca_cert)?;
     if hex::encode(pki::fingerprint(&der)) != c.ca_fingerprint {

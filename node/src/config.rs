@@ -175,6 +175,20 @@ pub struct PartnerConfig {
     pub signing_key: String,
 }
 
+/// Turns a TOML error into one line: where, the offending line, and what is wrong.
+pub fn describe_toml_error(text: &str, e: &toml::de::Error) -> String {
+    let msg = e.message().trim_end().replace('\n', " ");
+    match e.span() {
+        Some(span) => {
+            let start = span.start.min(text.len());
+            let line_no = text[..start].matches('\n').count() + 1;
+            let line = text.lines().nth(line_no - 1).unwrap_or("").trim();
+            format!("line {line_no} (`{line}`): {msg}")
+        }
+        None => msg,
+    }
+}
+
 impl Config {
     /// Reads and checks `node.toml`.
     pub fn load(path: &Path) -> Result<Config, NodeError> {
@@ -196,7 +210,7 @@ impl Config {
 
     /// Parses and checks the text of a `node.toml`.
     pub fn parse(text: &str) -> Result<Config, String> {
-        let cfg: Config = toml::from_str(text).map_err(|e| e.to_string().trim_end().to_string())?;
+        let cfg: Config = toml::from_str(text).map_err(|e| describe_toml_error(text, &e))?;
         cfg.check()?;
         Ok(cfg)
     }

@@ -46,7 +46,7 @@ impl Profile {
         )))?;
         let mut p: Profile = toml::from_str(&text).map_err(|e| NodeError::Config {
             path: path.to_path_buf(),
-            message: e.to_string().trim_end().to_string(),
+            message: crate::config::describe_toml_error(&text, &e),
         })?;
         p.base_dir = path
             .parent()

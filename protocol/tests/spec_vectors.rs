@@ -700,9 +700,6 @@ fn frame_bytes(name: &str, c: &Ctx) -> Vec<u8> {
 fn every_vector_matches_the_code() {
     let file = vectors();
     let (computed, _) = compute(&file);
-    if std::env::var_os("CORDON_PRINT_VECTORS").is_some() {
-        println!("{}", serde_json::to_string_pretty(&computed).unwrap());
-    }
     let mut diffs = Vec::new();
     diff("$", &file, &computed, &mut diffs);
     assert!(
@@ -710,4 +707,220 @@ fn every_vector_matches_the_code() {
         "spec/vectors/cordon.json disagrees with the code:\n{}",
         diffs.join("\n")
     );
+}
+
+#[test]
+fn frames_decode_to_their_messages() {
+    let file = vectors();
+    let (_, ctx) = compute(&file);
+    for fv in file["frames"].as_array().unwrap() {
+        let name = s(fv, "name");
+        let bytes = unhex(s(fv, "hex"));
+        assert_eq!(bytes[0], FRAME_VERSION, "{name}: version byte");
+        let len = u32::from_be_bytes(bytes[1..5].try_into().unwrap()) as usize;
+        assert_eq!(len, bytes.len() - HEADER_LEN, "{name}: length field");
+        match message(name, &ctx) {
+            Some(Msg::Req(want)) => {
+                let got: PartnerRequest = frame::decode_frame(&bytes).unwrap();
+                assert_eq!(got, want, "{name}");
+            }
+            Some(Msg::Resp(want)) => {
+                let got: PartnerResponse = frame::decode_frame(&bytes).unwrap();
+                assert_eq!(got, want, "{name}");
+            }
+            None => {
+                let got: PartnerResponse = frame::decode_frame(&bytes).unwrap();
+                let PartnerResponse::Error(e) = got else {
+                    panic!("{name}: not an error response");
+                };
+                assert_eq!(e.code, ErrorCode::Unknown, "{name}");
+                assert_eq!(e.message, "try again later");
+            }
+        }
+        // Any byte more, or one byte less, is refused.
+        let mut longer = bytes.clone();
+        longer.push(0);
+        assert!(frame::decode_frame::<PartnerResponse>(&longer).is_err());
+        assert!(frame::decode_frame::<PartnerRequest>(&longer).is_err());
+        assert!(frame::split_frame(&bytes[..bytes.len() - 1]).is_err());
+    }
+}
+
+#[test]
+fn descriptor_verifies_and_agrees_with_the_other_vectors() {
+    let file = vectors();
+    let (_, ctx) = compute(&file);
+    let dv = &file["descriptor"];
+    let signed = SignedDescriptor {
+        body: ByteBuf::from(unhex(s(dv, "body"))),
+        signature: ByteArray::new(arr::<64>(s(dv, "signature"))),
+    };
+    assert_eq!(signed, ctx.signed);
+    let key = arr::<32>(s(dv, "signing_public_key"));
+    let (node, collection) = (s(dv, "node"), s(dv, "collection"));
+    for t in dv["valid_at"].as_array().unwrap() {
+        let d = signed
+            .verify(&key, node, collection, t.as_u64().unwrap())
+            .unwrap_or_else(|e| panic!("valid at {t}: {e}"));
+        assert_eq!(d, ctx.descriptor);
+    }
+    for t in dv["invalid_at"].as_array().unwrap() {
+        assert!(
+            signed
+                .verify(&key, node, collection, t.as_u64().unwrap())
+                .is_err(),
+            "must be refused at {t}"
+        );
+    }
+    let now = u(dv, "issued_at");
+    assert!(signed.verify(&key, "jp", collection, now).is_err());
+    assert!(signed.verify(&key, node, "emails", now).is_err());
+    assert!(signed.verify(&ctx.pk, node, collection, now).is_err());
+    let mut tampered = signed.clone();
+    tampered.body[3] ^= 1;
+    assert!(tampered.verify(&key, node, collection, now).is_err());
+
+    // The descriptor commits to the OPRF key, the filter and the delta of the other vectors.
+    let d = &ctx.descriptor;
+    assert_eq!(*d.public_key, ctx.pk);
+    assert_eq!(
+        hex::encode(*d.public_key),
+        s(&file["oprf_key"], "public_key")
+    );
+    assert_eq!(*d.filter.seed, ctx.bloom_seed);
+    assert_eq!(hex::encode(*d.filter.seed), s(&file["bloom_seed"], "seed"));
+    let f0 = &file["filters"][u(dv, "filter_index") as usize];
+    assert_eq!(hex::encode(*d.filter_digest), s(f0, "digest"));
+    assert_eq!(d.record_count, d.filter.capacity);
+    let delta = &file["delta"][u(dv, "delta_index") as usize];
+    assert_eq!(hex::encode(*d.delta_chain), s(delta, "chain"));
+    assert_eq!(
+        d.delta_count as usize,
+        delta["tags"].as_array().unwrap().len()
+    );
+}
+
+#[test]
+fn filter_bytes_follow_the_specified_layout() {
+    let file = vectors();
+    let (_, ctx) = compute(&file);
+    for (i, fv) in file["filters"].as_array().unwrap().iter().enumerate() {
+        let bytes = unhex(s(fv, "bytes"));
+        let (m, k) = (u(fv, "bitmap_bytes"), u(fv, "hashes") as u32);
+        let seed = arr::<32>(s(fv, "seed"));
+        // Header: version, bitmap length (u64 LE), k (u32 LE), seed.
+        assert_eq!(bytes[0], 1);
+        assert_eq!(u64::from_le_bytes(bytes[1..9].try_into().unwrap()), m);
+        assert_eq!(u32::from_le_bytes(bytes[9..13].try_into().unwrap()), k);
+        assert_eq!(bytes[13..45], seed);
+        assert_eq!(bytes.len() as u64, FILTER_HEADER_LEN as u64 + m);
+        // Bitmap: exactly the union of the positions, bit p at byte p/8, mask 1 << (p % 8).
+        let mut bitmap = vec![0u8; m as usize];
+        for p in fv["positions"].as_array().unwrap().iter().flat_map(|a| {
+            a.as_array()
+                .unwrap()
+                .iter()
+                .map(|x| x.as_u64().unwrap() as usize)
+                .collect::<Vec<_>>()
+        }) {
+            bitmap[p / 8] |= 1 << (p % 8);
+        }
+        assert_eq!(bitmap, bytes[45..], "filters[{i}]: bitmap");
+        // Accepted against the signed parameters and digest, and answers the probes.
+        let params = ctx.filters[i].params(u(fv, "capacity"), f(fv, "fp_rate"));
+        let g = EpochFilter::from_bytes(bytes.clone(), &params, &arr::<32>(s(fv, "digest")))
+            .unwrap_or_else(|e| panic!("filters[{i}]: {e}"));
+        if let Some(probes) = fv["probes"].as_array() {
+            for p in probes {
+                let tag = arr::<32>(s(p, "tag"));
+                assert_eq!(g.contains(&tag), p["contains"].as_bool().unwrap());
+            }
+        }
+        // A filter whose bytes are not the signed ones is refused.
+        let mut flipped = bytes;
+        let last = flipped.len() - 1;
+        flipped[last] ^= 0x80;
+        assert!(EpochFilter::from_bytes(flipped, &params, &arr::<32>(s(fv, "digest"))).is_err());
+    }
+}
+
+#[test]
+fn querier_and_holder_paths_give_the_same_tags() {
+    let file = vectors();
+    let (_, ctx) = compute(&file);
+    let inputs: Vec<Vec<u8>> = file["tags"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| s(t, "input").as_bytes().to_vec())
+        .collect();
+    let refs: Vec<&[u8]> = inputs.iter().map(Vec::as_slice).collect();
+    // The holder's batched path (epoch build).
+    assert_eq!(oprf::holder_tags(&ctx.sk, &refs).unwrap(), ctx.tags);
+    // The querier's path, over the exchange vector: verify, unblind, tag.
+    let ev = &file["exchange"];
+    let pk = oprf::PublicKey::from_bytes(&ctx.pk).unwrap();
+    let points = |name: &str| -> Vec<RistrettoPoint> {
+        ev[name]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| oprf::decode_element(&arr::<32>(x.as_str().unwrap())).unwrap())
+            .collect()
+    };
+    let (blinded, evaluated) = (points("blinded"), points("evaluated"));
+    let proof = Proof::from_bytes(&arr::<64>(s(ev, "proof"))).unwrap();
+    oprf::verify_proof(Mode::Voprf, &pk, &blinded, &evaluated, &proof).unwrap();
+    let blinds: Vec<Scalar> = ev["blinds"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| scalar(b.as_str().unwrap()))
+        .collect();
+    let tags = oprf::tags_of_elements(&oprf::unblind_batch(&blinds, &evaluated).unwrap());
+    let want: Vec<Tag> = indices(ev, "input_indices")
+        .iter()
+        .map(|&i| ctx.tags[i])
+        .collect();
+    assert_eq!(tags, want);
+    // The holder's evaluation of the packed request gives the same elements, with a proof
+    // (random nonce) that verifies.
+    let blinded_bytes = pack(&ctx.blinded);
+    let (ev_bytes, proof) = cordon_protocol::exchange::holder_evaluate(
+        &ctx.sk,
+        &pk,
+        &blinded_bytes,
+        &mut rand::rngs::OsRng,
+    )
+    .unwrap();
+    assert_eq!(unpack("evaluated", &ev_bytes).unwrap(), ctx.evaluated);
+    let proof = Proof::from_bytes(&proof).unwrap();
+    oprf::verify_proof(Mode::Voprf, &pk, &blinded, &evaluated, &proof).unwrap();
+    // Swapped answers no longer verify.
+    let swapped = vec![evaluated[1], evaluated[0], evaluated[2]];
+    assert!(oprf::verify_proof(Mode::Voprf, &pk, &blinded, &swapped, &proof).is_err());
+}
+
+#[test]
+fn vector_inputs_are_canonical_identifiers() {
+    for t in vectors()["tags"].as_array().unwrap() {
+        let input = s(t, "input");
+        let (kind, value) = input.split_once(':').unwrap();
+        let kind: Kind = kind.parse().unwrap();
+        let c = canonicalize(kind, value, &Options::default())
+            .unwrap_or_else(|e| panic!("{input}: {e}"));
+        assert_eq!(c.value(), value, "{input} is not in canonical form");
+        assert_eq!(c.oprf_input(), input.as_bytes());
+    }
+}
+
+#[test]
+fn error_codes_are_cbor_text_strings() {
+    for code in error_codes() {
+        let mut buf = Vec::new();
+        ciborium::into_writer(&code, &mut buf).unwrap();
+        assert_eq!(diag(&buf), format!("\"{}\"", code.as_str()));
+        let back: ErrorCode = ciborium::from_reader(&buf[..]).unwrap();
+        assert_eq!(back, code);
+    }
 }
