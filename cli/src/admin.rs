@@ -216,7 +216,11 @@ pub fn user(c: UserCmd) -> anyhow::Result<ExitCode> {
         UserCmd::Add { config, name, role } => {
             let role: Role = role.into();
             let profile = admin::add_user(&config, &name, role, time::OffsetDateTime::now_utc())?;
-            let article = if role.as_str().starts_with(['a', 'e', 'i', 'o', 'u']) { "an" } else { "a" };
+            let article = if role.as_str().starts_with(['a', 'e', 'i', 'o', 'u']) {
+                "an"
+            } else {
+                "a"
+            };
             println!("Issued {article} {role} certificate to `{name}`.");
             println!("Client profile: {}", profile.display());
             println!("Use it with:  export CORDON_PROFILE={}", profile.display());

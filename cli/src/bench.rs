@@ -1,7 +1,945 @@
-use clap::Args;
-use std::process::ExitCode;
+//! `cordon bench`: epoch build and query latency of a real two-node federation on loopback.
+//!
+//! Two agencies are created with [`LocalFederation`] (real folders, certificates, partner
+//! entries, profiles) and each node runs as its own child process (`cordon node run`), so the
+//! holder's peak memory can be read from `/proc/<pid>/status` and nothing is shared in-process.
+//! The holder `jp` imports `--records` synthetic identifiers through its operator's control
+//! channel (streamed in frames, generated batch by batch); `th`'s investigator then asks `jp`
+//! about queries of each size: the first query fetches `jp`'s filter, the repeats use the cached
+//! one. Half of every query is planted among `jp`'s records; the hits must be exactly those.
+//!
+//! Progress goes to stderr; the results to stdout (a table, or one JSON object with `--json`).
+
+use std::collections::BTreeSet;
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitCode, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+use clap::{Args, ValueEnum};
+use serde_json::json;
+
+use cordon_node::client::{ControlClient, IMPORT_ROWS_PER_FRAME};
+use cordon_node::control::{ImportHeader, PartnerOutcome, QueryReply, QueryRequest};
+use cordon_node::local::{Agency, LocalFederation};
+use cordon_node::profile::Profile;
+use cordon_node::Config;
+use cordon_protocol::filter::{EpochFilter, FILTER_HEADER_LEN};
+use cordon_protocol::ident::{self, Kind, Options};
+
+/// Collection name used at the holder.
+const COLLECTION: &str = "bench";
+
 #[derive(Args)]
-pub struct BenchArgs {}
-pub fn run(_a: BenchArgs) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("not yet")
+pub struct BenchArgs {
+    /// Records in the holder's collection
+    #[arg(long, default_value_t = 1_000_000, value_name = "N")]
+    records: u64,
+    /// Query sizes (items per query), comma-separated
+    #[arg(long, value_delimiter = ',', default_values_t = vec![1000usize, 10_000], value_name = "M[,M2...]")]
+    query_items: Vec<usize>,
+    /// Repeated (filter-cached) queries per size
+    #[arg(long, default_value_t = 5, value_name = "R")]
+    repeats: usize,
+    /// Identifier kind of the bench collection. `email` is cheap to canonicalise; `phone` goes
+    /// through libphonenumber metadata (the OPRF cost per record is the same)
+    #[arg(long, value_enum, default_value_t = BenchKind::Email)]
+    kind: BenchKind,
+    /// Print one JSON object instead of tables
+    #[arg(long)]
+    json: bool,
+    /// Keep the agencies' folders and node logs here (created if missing; must not already hold
+    /// a federation) [default: a temporary folder, removed at the end]
+    #[arg(long, value_name = "DIR")]
+    keep: Option<PathBuf>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum BenchKind {
+    Email,
+    Phone,
+}
+
+impl BenchKind {
+    fn name(self) -> &'static str {
+        match self {
+            BenchKind::Email => "email",
+            BenchKind::Phone => "phone",
+        }
+    }
+    fn kind(self) -> Kind {
+        match self {
+            BenchKind::Email => Kind::Email,
+            BenchKind::Phone => Kind::Phone,
+        }
+    }
+    fn value(self, i: u64) -> String {
+        match self {
+            BenchKind::Email => email_value(i),
+            BenchKind::Phone => phone_value(i),
+        }
+    }
+    /// Most distinct values [`BenchKind::value`] produces.
+    fn capacity(self) -> u64 {
+        match self {
+            BenchKind::Email => 1 << 40,
+            BenchKind::Phone => THAI_MOBILE.len() as u64 * 10_000_000,
+        }
+    }
+}
+
+const FIRST: &[&str] = &[
+    "somchai",
+    "niran",
+    "kittipong",
+    "wei",
+    "li.na",
+    "zhang",
+    "hoang",
+    "nguyen",
+    "aung",
+    "kyaw",
+    "sokha",
+    "dara",
+    "maria",
+    "jose",
+    "kenji",
+    "yuki",
+    "john",
+    "mike",
+    "anan",
+    "ploy",
+];
+const DOMAINS: &[&str] = &[
+    "gmail.com",
+    "outlook.com",
+    "yahoo.com",
+    "proton.me",
+    "163.com",
+    "qq.com",
+    "hotmail.com",
+    "mail.ru",
+    "icloud.com",
+    "gmx.de",
+];
+const THAI_MOBILE: &[&str] = &[
+    "81", "82", "83", "84", "85", "86", "87", "89", "91", "92", "93", "94", "95", "96", "97", "98",
+    "61", "62", "63", "64", "65",
+];
+
+/// The `i`-th synthetic e-mail address. Distinct for distinct `i < 2^40` by construction:
+/// multiplication by an odd constant is a bijection modulo 2^40, and the number alone makes
+/// the address unique, so no set of seen values is needed for a million records.
+fn email_value(i: u64) -> String {
+    let n = i.wrapping_mul(0x9E37_79B9_7F4B) & ((1 << 40) - 1);
+    format!(
+        "{}{n}@{}",
+        FIRST[(i % FIRST.len() as u64) as usize],
+        DOMAINS[((i / FIRST.len() as u64) % DOMAINS.len() as u64) as usize]
+    )
+}
+
+/// The `i`-th synthetic Thai mobile number in +E.164: prefix `i mod 21`, then seven digits that
+/// are a bijection of `i / 21` modulo 10^7 (the multiplier is prime to 10).
+fn phone_value(i: u64) -> String {
+    let p = THAI_MOBILE[(i % THAI_MOBILE.len() as u64) as usize];
+    let n = ((i / THAI_MOBILE.len() as u64) * 3_141_593) % 10_000_000;
+    format!("+66{p}{n:07}")
+}
+
+/// Logs progress on stderr (stdout holds only the results).
+macro_rules! progress {
+    ($($t:tt)*) => { eprintln!("[bench] {}", format!($($t)*)) };
+}
+
+/// The node child processes; terminated (SIGTERM, then SIGKILL after a grace period) when
+/// dropped, so an error anywhere never leaves nodes behind.
+struct Nodes {
+    children: Vec<(String, Child, PathBuf)>,
+}
+
+impl Nodes {
+    fn pid(&self, name: &str) -> Option<u32> {
+        self.children
+            .iter()
+            .find(|(n, _, _)| n == name)
+            .map(|(_, c, _)| c.id())
+    }
+
+    /// Fails if a node process has exited, quoting the end of its log.
+    fn check_alive(&mut self) -> anyhow::Result<()> {
+        for (name, child, log) in &mut self.children {
+            if let Some(status) = child.try_wait()? {
+                bail!(
+                    "node `{name}` exited ({status}); the end of its log {}:\n{}",
+                    log.display(),
+                    tail(log, 20)
+                );
+            }
+        }
+        Ok(())
+    }
+
+    fn stop_all(&mut self) {
+        for (_, child, _) in &mut self.children {
+            if matches!(child.try_wait(), Ok(None)) {
+                let _ = Command::new("kill")
+                    .arg("-TERM")
+                    .arg(child.id().to_string())
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::null())
+                    .status();
+            }
+        }
+        let deadline = Instant::now() + Duration::from_secs(15);
+        for (_, child, _) in &mut self.children {
+            loop {
+                match child.try_wait() {
+                    Ok(Some(_)) | Err(_) => break,
+                    Ok(None) if Instant::now() >= deadline => {
+                        let _ = child.kill();
+                        let _ = child.wait();
+                        break;
+                    }
+                    Ok(None) => std::thread::sleep(Duration::from_millis(50)),
+                }
+            }
+        }
+        self.children.clear();
+    }
+}
+
+impl Drop for Nodes {
+    fn drop(&mut self) {
+        self.stop_all();
+    }
+}
+
+fn tail(path: &Path, lines: usize) -> String {
+    let s = std::fs::read_to_string(path).unwrap_or_default();
+    let v: Vec<&str> = s.lines().collect();
+    v[v.len().saturating_sub(lines)..].join("\n")
+}
+
+/// Starts `cordon node run --config …` for an agency, its output to `<dir>/<name>.log`.
+fn spawn_node(dir: &Path, a: &Agency) -> anyhow::Result<(String, Child, PathBuf)> {
+    let exe = std::env::current_exe().context("cannot locate the cordon executable")?;
+    let log = dir.join(format!("{}.log", a.name));
+    let out = File::create(&log).with_context(|| format!("cannot create {}", log.display()))?;
+    let child = Command::new(exe)
+        .arg("node")
+        .arg("run")
+        .arg("--config")
+        .arg(&a.config_path)
+        .stdin(Stdio::null())
+        .stdout(out.try_clone()?)
+        .stderr(out)
+        .spawn()
+        .with_context(|| format!("cannot start node `{}`", a.name))?;
+    Ok((a.name.clone(), child, log))
+}
+
+/// Connects to a node, retrying while it starts (bounded: 30 s).
+async fn connect_when_up(nodes: &mut Nodes, profile: &Profile) -> anyhow::Result<ControlClient> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        nodes.check_alive()?;
+        let attempt = tokio::time::timeout(Duration::from_millis(1000), async {
+            let c = ControlClient::connect(profile).await?;
+            c.status().await?;
+            Ok::<_, cordon_node::NodeError>(c)
+        })
+        .await;
+        match attempt {
+            Ok(Ok(c)) => return Ok(c),
+            Ok(Err(e)) if Instant::now() >= deadline => {
+                bail!("node `{}` did not come up within 30 s: {e}", profile.node)
+            }
+            Err(_) if Instant::now() >= deadline => {
+                bail!("node `{}` did not come up within 30 s", profile.node)
+            }
+            _ => tokio::time::sleep(Duration::from_millis(100)).await,
+        }
+    }
+}
+
+/// `VmHWM` and `VmRSS` of a process, in bytes.
+fn memory(pid: u32) -> (Option<u64>, Option<u64>) {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let field = |name: &str| {
+        s.lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|v| v.parse::<u64>().ok())
+            .map(|kb| kb * 1024)
+    };
+    (field("VmHWM:"), field("VmRSS:"))
+}
+
+/// Clock ticks per second of `/proc/<pid>/stat` times.
+fn clock_ticks() -> f64 {
+    Command::new("getconf")
+        .arg("CLK_TCK")
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8(o.stdout).ok())
+        .and_then(|s| s.trim().parse::<f64>().ok())
+        .filter(|t| *t > 0.0)
+        .unwrap_or(100.0)
+}
+
+/// CPU seconds (user + system, all threads) a process has used so far.
+fn cpu_seconds(pid: u32, ticks: f64) -> Option<f64> {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command name (which may hold spaces): state is field 3, utime 14, stime 15.
+    let rest = &s[s.rfind(')')? + 1..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let utime: f64 = f.get(11)?.parse().ok()?;
+    let stime: f64 = f.get(12)?.parse().ok()?;
+    Some((utime + stime) / ticks)
+}
+
+/// CPU seconds used by the two nodes together.
+struct CpuProbe {
+    pids: [u32; 2],
+    ticks: f64,
+}
+
+impl CpuProbe {
+    fn read(&self) -> [f64; 2] {
+        self.pids
+            .map(|p| cpu_seconds(p, self.ticks).unwrap_or(f64::NAN))
+    }
+}
+
+fn cpu_model() -> String {
+    std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split_once(':'))
+                .map(|(_, v)| v.trim().to_string())
+        })
+        .unwrap_or_else(|| "unknown".into())
+}
+
+fn cores() -> usize {
+    std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+}
+
+fn loadavg() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_default()
+}
+
+/// Single-threaded canonicalisation cost of `kind`, in seconds per row, over `n` values.
+fn canon_cost(kind: BenchKind, n: u64) -> anyhow::Result<f64> {
+    let values: Vec<String> = (0..n).map(|i| kind.value(i)).collect();
+    let opts = Options::with_region("TH");
+    let t = Instant::now();
+    for v in &values {
+        let c = ident::canonicalize(kind.kind(), v, &opts)
+            .with_context(|| format!("generated {} value {v:?} is invalid", kind.name()))?;
+        std::hint::black_box(c);
+    }
+    Ok(t.elapsed().as_secs_f64() / n as f64)
+}
+
+/// One query's measurement.
+#[derive(Clone)]
+struct Sample {
+    wall_s: f64,
+    /// CPU seconds used by the querier node (th) and the holder node (jp) during the query.
+    cpu_th: f64,
+    cpu_jp: f64,
+    elapsed_ms: u64,
+    filter: String,
+    bytes_sent: u64,
+    bytes_received: u64,
+    hits: usize,
+    partner_records: u64,
+}
+
+impl Sample {
+    fn bytes(&self) -> u64 {
+        self.bytes_sent + self.bytes_received
+    }
+    fn json(&self, items: usize) -> serde_json::Value {
+        json!({
+            "s": self.wall_s,
+            "cpu_s_querier": self.cpu_th,
+            "cpu_s_holder": self.cpu_jp,
+            "elapsed_ms": self.elapsed_ms,
+            "filter": self.filter,
+            "bytes_sent": self.bytes_sent,
+            "bytes_received": self.bytes_received,
+            "bytes_per_item": self.bytes() as f64 / items as f64,
+            "hits": self.hits,
+        })
+    }
+}
+
+/// The query of `m` items: even positions planted among the holder's records (spread over
+/// the whole collection), the rest new. Returns the items and the lines expected to hit.
+fn make_query(
+    kind: BenchKind,
+    records: u64,
+    m: usize,
+    miss_base: u64,
+) -> (Vec<(u64, String)>, BTreeSet<u64>) {
+    let hits = (m / 2) as u64;
+    let mut items = Vec::with_capacity(m);
+    let mut expect = BTreeSet::new();
+    let mut misses = 0u64;
+    for pos in 0..m as u64 {
+        let line = pos + 1;
+        let value = if pos % 2 == 0 && pos / 2 < hits {
+            expect.insert(line);
+            kind.value((pos / 2) * records / hits.max(1))
+        } else {
+            misses += 1;
+            kind.value(miss_base + misses)
+        };
+        items.push((line, value));
+    }
+    (items, expect)
+}
+
+async fn run_query(
+    client: &ControlClient,
+    cpu: &CpuProbe,
+    items: &[(u64, String)],
+    expect: &BTreeSet<u64>,
+) -> anyhow::Result<Sample> {
+    let req = QueryRequest {
+        collection: COLLECTION.into(),
+        kind: None,
+        region: None,
+        items: items.to_vec(),
+        case_ref: "BENCH".into(),
+        purpose: "benchmark".into(),
+        partners: vec![],
+    };
+    let c0 = cpu.read();
+    let t = Instant::now();
+    let r: QueryReply = client.query(req).await?;
+    let wall_s = t.elapsed().as_secs_f64();
+    let c1 = cpu.read();
+    let p = r
+        .partners
+        .iter()
+        .find(|p| p.partner == "jp")
+        .context("the reply has no answer from jp")?;
+    match &p.outcome {
+        PartnerOutcome::Answered {
+            partner_records,
+            hits,
+            filter,
+            bytes_sent,
+            bytes_received,
+            ..
+        } => {
+            let got: BTreeSet<u64> = hits.iter().map(|h| h.line).collect();
+            if &got != expect {
+                bail!(
+                    "jp gave {} hits for a query of {} items, {} were planted (hits differ from the planted lines)",
+                    got.len(),
+                    items.len(),
+                    expect.len()
+                );
+            }
+            Ok(Sample {
+                wall_s,
+                cpu_th: c1[0] - c0[0],
+                cpu_jp: c1[1] - c0[1],
+                elapsed_ms: p.elapsed_ms,
+                filter: filter.clone(),
+                bytes_sent: *bytes_sent,
+                bytes_received: *bytes_received,
+                hits: hits.len(),
+                partner_records: *partner_records,
+            })
+        }
+        PartnerOutcome::Failed { code, message } => {
+            bail!(
+                "jp failed the query of {} items ({code}): {message}",
+                items.len()
+            )
+        }
+    }
+}
+
+fn median(v: &[f64]) -> f64 {
+    let mut s = v.to_vec();
+    s.sort_by(|a, b| a.total_cmp(b));
+    let n = s.len();
+    if n == 0 {
+        f64::NAN
+    } else if n % 2 == 1 {
+        s[n / 2]
+    } else {
+        (s[n / 2 - 1] + s[n / 2]) / 2.0
+    }
+}
+
+fn min_max(v: &[f64]) -> (f64, f64) {
+    v.iter()
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &x| {
+            (lo.min(x), hi.max(x))
+        })
+}
+
+struct SizeResult {
+    items: usize,
+    planted: usize,
+    first: Sample,
+    repeats: Vec<Sample>,
+}
+
+impl SizeResult {
+    fn walls(&self) -> Vec<f64> {
+        self.repeats.iter().map(|s| s.wall_s).collect()
+    }
+    fn elapsed(&self) -> Vec<f64> {
+        self.repeats.iter().map(|s| s.elapsed_ms as f64).collect()
+    }
+    fn cpu(&self) -> (f64, f64) {
+        let th: Vec<f64> = self.repeats.iter().map(|s| s.cpu_th).collect();
+        let jp: Vec<f64> = self.repeats.iter().map(|s| s.cpu_jp).collect();
+        (median(&th), median(&jp))
+    }
+    fn cached_bytes(&self) -> Vec<f64> {
+        self.repeats.iter().map(|s| s.bytes() as f64).collect()
+    }
+}
+
+pub fn run(a: BenchArgs) -> anyhow::Result<ExitCode> {
+    if a.records == 0 {
+        bail!("--records must be at least 1");
+    }
+    if a.repeats == 0 {
+        bail!("--repeats must be at least 1");
+    }
+    if a.query_items.is_empty() || a.query_items.contains(&0) {
+        bail!("--query-items needs one or more sizes of at least 1 item");
+    }
+    let largest = *a.query_items.iter().max().unwrap_or(&1);
+    if (largest / 2) as u64 > a.records {
+        bail!(
+            "--records {} is too small to plant {} hits in a query of {largest} items",
+            a.records,
+            largest / 2
+        );
+    }
+    if a.records + largest as u64 + 1 >= a.kind.capacity() {
+        bail!(
+            "--records {} is more than the {} distinct `{}` values the generator makes",
+            a.records,
+            a.kind.capacity(),
+            a.kind.name()
+        );
+    }
+    let (_tmp, dir) = match &a.keep {
+        Some(d) => {
+            if d.join("th").exists() || d.join("jp").exists() {
+                bail!(
+                    "{} already holds a federation (th/ or jp/ exists); choose another --keep or delete it",
+                    d.display()
+                );
+            }
+            std::fs::create_dir_all(d).with_context(|| format!("cannot create {}", d.display()))?;
+            (None, d.clone())
+        }
+        None => {
+            let t = tempfile::Builder::new().prefix("cordon-bench-").tempdir()?;
+            let p = t.path().to_path_buf();
+            (Some(t), p)
+        }
+    };
+    let rt = crate::runtime()?;
+    rt.block_on(bench(&a, &dir))
+}
+
+async fn bench(a: &BenchArgs, dir: &Path) -> anyhow::Result<ExitCode> {
+    let cpu = cpu_model();
+    let ncores = cores();
+    let load_start = loadavg();
+    progress!("machine: {cpu}, {ncores} cores, load average {load_start}");
+    progress!("folders and node logs in {}", dir.display());
+
+    // Canonicalisation cost per row of both kinds, single-threaded, in this process.
+    let canon_phone = canon_cost(BenchKind::Phone, 20_000)?;
+    let canon_email = canon_cost(BenchKind::Email, 20_000)?;
+    progress!(
+        "canonicalisation, one core: phone {:.2} µs/row, email {:.2} µs/row",
+        canon_phone * 1e6,
+        canon_email * 1e6
+    );
+
+    let t_fed = Instant::now();
+    let agencies = LocalFederation::create(dir, &["th", "jp"], Some("TH"))?.into_agencies();
+    let th = agencies
+        .iter()
+        .find(|g| g.name == "th")
+        .context("no agency th")?
+        .clone();
+    let jp = agencies
+        .iter()
+        .find(|g| g.name == "jp")
+        .context("no agency jp")?
+        .clone();
+    let jp_cfg = Config::load(&jp.config_path)?;
+    let mut nodes = Nodes {
+        children: Vec::new(),
+    };
+    nodes.children.push(spawn_node(dir, &th)?);
+    nodes.children.push(spawn_node(dir, &jp)?);
+    let jp_ops = connect_when_up(&mut nodes, &Profile::load(&jp.operator)?).await?;
+    let th_profile = Profile::load(&th.investigator)?;
+    let t_conn = Instant::now();
+    let investigator = connect_when_up(&mut nodes, &th_profile).await?;
+    let connect_s = t_conn.elapsed().as_secs_f64();
+    progress!(
+        "nodes th (pid {}) and jp (pid {}) up in {:.1} s",
+        nodes.pid("th").unwrap_or(0),
+        nodes.pid("jp").unwrap_or(0),
+        t_fed.elapsed().as_secs_f64()
+    );
+    let jp_pid = nodes.pid("jp").context("jp not running")?;
+    let th_pid = nodes.pid("th").context("th not running")?;
+    let (jp_hwm_idle, _) = memory(jp_pid);
+    let cpu = CpuProbe {
+        pids: [th_pid, jp_pid],
+        ticks: clock_ticks(),
+    };
+
+    // Import: generated batch by batch, streamed in frames.
+    let n = a.records;
+    progress!(
+        "importing {n} `{}` records into jp (frames of {IMPORT_ROWS_PER_FRAME} rows)...",
+        a.kind.name()
+    );
+    let jp_cpu0 = cpu.read()[1];
+    let t_import = Instant::now();
+    let mut session = jp_ops
+        .import(ImportHeader {
+            collection: COLLECTION.into(),
+            kind: a.kind.name().into(),
+            region: None,
+            skip_bad: false,
+            source: "bench".into(),
+        })
+        .await?;
+    let mut next = 0u64;
+    while next < n {
+        let end = (next + IMPORT_ROWS_PER_FRAME as u64).min(n);
+        let rows: Vec<(u64, String)> = (next..end).map(|i| (i + 1, a.kind.value(i))).collect();
+        session.send(rows).await?;
+        next = end;
+    }
+    let stream_s = t_import.elapsed().as_secs_f64();
+    let reply = session.finish().await?;
+    let import_s = t_import.elapsed().as_secs_f64();
+    jp_ops.close().await;
+    if reply.rejected_count > 0 {
+        bail!(
+            "jp rejected {} generated rows, e.g. {:?}",
+            reply.rejected_count,
+            reply.rejected.first()
+        );
+    }
+    if reply.added != n || reply.records != n || !reply.rebuilt {
+        bail!(
+            "the import added {} of {n} records ({} held, rebuilt: {}); expected a fresh epoch of all of them",
+            reply.added,
+            reply.records,
+            reply.rebuilt
+        );
+    }
+    let import_cpu_s = cpu.read()[1] - jp_cpu0;
+    let build_s = reply.epoch_seconds;
+    let records_per_s = n as f64 / build_s;
+    let (jp_hwm_import, jp_rss_import) = memory(jp_pid);
+    progress!(
+        "imported in {import_s:.2} s (rows streamed in {stream_s:.2} s, holder CPU {import_cpu_s:.1} s); epoch {} built in {build_s:.2} s = {records_per_s:.0} records/s",
+        reply.epoch
+    );
+
+    // Exact filter size: the same crate and parameters as the holder's build (the bitmap size
+    // depends only on the record count and the rate, not on the seed or the tags).
+    let fp_rate = jp_cfg.epochs.fp_rate;
+    let bitmap_bytes = EpochFilter::new(n, fp_rate, &[0; 32])
+        .map_err(anyhow::Error::msg)?
+        .params(n, fp_rate)
+        .bitmap_bytes;
+    let filter_bytes = bitmap_bytes + FILTER_HEADER_LEN as u64;
+    let filter_bits_per_record = filter_bytes as f64 * 8.0 / n as f64;
+    let optimum_bits = -fp_rate.ln() / (2f64.ln() * 2f64.ln());
+
+    // Queries.
+    let mut results = Vec::new();
+    let mut miss_base = n + 1_000;
+    for &m in &a.query_items {
+        let (items, expect) = make_query(a.kind, n, m, miss_base);
+        miss_base += m as u64 + 1;
+        progress!("query of {m} items ({} planted): first...", expect.len());
+        let first = run_query(&investigator, &cpu, &items, &expect).await?;
+        progress!(
+            "  first: {:.3} s (node {} ms), filter {}, {} B sent, {} B received",
+            first.wall_s,
+            first.elapsed_ms,
+            first.filter,
+            first.bytes_sent,
+            first.bytes_received
+        );
+        let mut repeats = Vec::new();
+        for r in 0..a.repeats {
+            let s = run_query(&investigator, &cpu, &items, &expect).await?;
+            if s.filter != "cached" {
+                bail!(
+                    "repeat {} of the {m}-item query got filter `{}`, expected `cached`",
+                    r + 1,
+                    s.filter
+                );
+            }
+            progress!(
+                "  repeat {}: {:.3} s (node {} ms), {} B, CPU th {:.2} s + jp {:.2} s",
+                r + 1,
+                s.wall_s,
+                s.elapsed_ms,
+                s.bytes(),
+                s.cpu_th,
+                s.cpu_jp
+            );
+            repeats.push(s);
+        }
+        if first.partner_records != n {
+            bail!(
+                "jp reported {} records, {n} were imported",
+                first.partner_records
+            );
+        }
+        results.push(SizeResult {
+            items: m,
+            planted: expect.len(),
+            first,
+            repeats,
+        });
+        nodes.check_alive()?;
+    }
+    investigator.close().await;
+    let (jp_hwm, jp_rss) = memory(jp_pid);
+    let (th_hwm, _) = memory(th_pid);
+    let load_end = loadavg();
+    nodes.stop_all();
+
+    // The filter as measured on the wire: the full fetch minus a cached query of the same size.
+    let measured_filter_wire = results
+        .iter()
+        .find(|r| r.first.filter == "full")
+        .map(|r| r.first.bytes() as i64 - median(&r.cached_bytes()) as i64);
+
+    let largest = results
+        .iter()
+        .max_by_key(|r| r.items)
+        .context("no query sizes")?;
+    let query_s = median(&largest.walls());
+
+    if a.json {
+        let sizes: Vec<serde_json::Value> = results
+            .iter()
+            .map(|r| {
+                let w = r.walls();
+                let (lo, hi) = min_max(&w);
+                let e = r.elapsed();
+                let (elo, ehi) = min_max(&e);
+                let b = r.cached_bytes();
+                let (cth, cjp) = r.cpu();
+                json!({
+                    "items": r.items,
+                    "planted_hits": r.planted,
+                    "first": r.first.json(r.items),
+                    "cached": {
+                        "median_s": median(&w),
+                        "min_s": lo,
+                        "max_s": hi,
+                        "all_s": w,
+                        "elapsed_ms_median": median(&e),
+                        "elapsed_ms_min": elo,
+                        "elapsed_ms_max": ehi,
+                        "bytes_median": median(&b),
+                        "bytes_per_item": median(&b) / r.items as f64,
+                        "bytes_sent": r.repeats[0].bytes_sent,
+                        "bytes_received": r.repeats[0].bytes_received,
+                        "items_per_s": r.items as f64 / median(&w),
+                        "cpu_s_querier_median": cth,
+                        "cpu_s_holder_median": cjp,
+                    },
+                })
+            })
+            .collect();
+        let out = json!({
+            "cpu": cpu,
+            "cores": ncores,
+            "loadavg_start": load_start,
+            "loadavg_end": load_end,
+            "kind": a.kind.name(),
+            "records": n,
+            "repeats": a.repeats,
+            "canonicalise_s_per_row": { "phone": canon_phone, "email": canon_email },
+            "import_s": import_s,
+            "import_cpu_s_holder": import_cpu_s,
+            "stream_s": stream_s,
+            "build_s": build_s,
+            "records_per_s": records_per_s,
+            "epoch": reply.epoch,
+            "query_s": query_s,
+            "query_items": largest.items,
+            "control_connect_s": connect_s,
+            "fp_rate": fp_rate,
+            "filter_bytes": filter_bytes,
+            "filter_bytes_measured_on_wire": measured_filter_wire,
+            "filter_bits_per_record": filter_bits_per_record,
+            "filter_bytes_per_record": filter_bytes as f64 / n as f64,
+            "bloom_optimum_bits_per_record": optimum_bits,
+            "filter_ratio_to_optimum": filter_bits_per_record / optimum_bits,
+            "holder_vmhwm_bytes": jp_hwm,
+            "holder_vmhwm_before_import_bytes": jp_hwm_idle,
+            "holder_vmhwm_after_import_bytes": jp_hwm_import,
+            "holder_vmrss_after_import_bytes": jp_rss_import,
+            "holder_vmrss_end_bytes": jp_rss,
+            "querier_vmhwm_bytes": th_hwm,
+            "sizes": sizes,
+        });
+        println!("{}", serde_json::to_string_pretty(&out)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+
+    let mib = |b: Option<u64>| {
+        b.map(|b| format!("{:.0} MiB", b as f64 / (1 << 20) as f64))
+            .unwrap_or_else(|| "n/a".into())
+    };
+    println!("Cordon bench: two nodes (th queries jp) as separate processes, QUIC + mutual TLS on loopback");
+    println!("machine        {cpu}, {ncores} cores (load average {load_start} at start, {load_end} at end)");
+    println!(
+        "collection     {n} `{}` records at jp; fp rate {fp_rate:e}; {} repeats per size",
+        a.kind.name(),
+        a.repeats
+    );
+    println!(
+        "canonicalise   phone {:.2} µs/row, email {:.2} µs/row (one core, in the CLI process)",
+        canon_phone * 1e6,
+        canon_email * 1e6
+    );
+    println!();
+    println!(
+        "{}",
+        crate::output::table(
+            &["holder (jp)", "value"],
+            &[
+                vec!["epoch build".into(), format!("{build_s:.2} s  ({records_per_s:.0} records/s)")],
+                vec!["import total".into(), format!("{import_s:.2} s  (rows streamed in {stream_s:.2} s; holder CPU {import_cpu_s:.1} s)")],
+                vec![
+                    "filter".into(),
+                    format!(
+                        "{filter_bytes} B = {:.2} B/record = {filter_bits_per_record:.2} bits/record; Bloom optimum {optimum_bits:.2} bits/record; ratio {:.3}",
+                        filter_bytes as f64 / n as f64,
+                        filter_bits_per_record / optimum_bits
+                    ),
+                ],
+                vec![
+                    "filter on the wire".into(),
+                    measured_filter_wire
+                        .map(|b| format!("{b} B (full fetch minus cached query, framing included)"))
+                        .unwrap_or_else(|| "n/a".into()),
+                ],
+                vec![
+                    "peak memory (VmHWM)".into(),
+                    format!(
+                        "{} (idle {}, after import {}); querier th {}",
+                        mib(jp_hwm),
+                        mib(jp_hwm_idle),
+                        mib(jp_hwm_import),
+                        mib(th_hwm)
+                    ),
+                ],
+            ],
+        )
+    );
+    let mut rows = Vec::new();
+    for r in &results {
+        let w = r.walls();
+        let (lo, hi) = min_max(&w);
+        let e = r.elapsed();
+        let b = r.cached_bytes();
+        let (cth, cjp) = r.cpu();
+        rows.push(vec![
+            r.items.to_string(),
+            format!("{}/{}", r.first.hits, r.planted),
+            format!("{:.3} s ({})", r.first.wall_s, r.first.filter),
+            format!("{} B", r.first.bytes()),
+            format!("{:.3} s", median(&w)),
+            format!("{lo:.3}–{hi:.3} s"),
+            format!("{:.0} ms", median(&e)),
+            format!("{cth:.2} + {cjp:.2} s"),
+            format!("{:.0}", r.items as f64 / median(&w)),
+            format!("{:.1}", median(&b) / r.items as f64),
+        ]);
+    }
+    println!(
+        "{}",
+        crate::output::table(
+            &[
+                "items",
+                "hits",
+                "first query",
+                "first bytes",
+                "cached median",
+                "cached min–max",
+                "node ms",
+                "CPU th + jp",
+                "items/s",
+                "B/item cached",
+            ],
+            &rows,
+        )
+    );
+    println!(
+        "query_s (median cached latency, {} items): {query_s:.3} s; control connect {connect_s:.3} s",
+        largest.items
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generated_values_are_distinct_and_canonical() {
+        for kind in [BenchKind::Email, BenchKind::Phone] {
+            let mut seen = std::collections::HashSet::new();
+            let opts = Options::with_region("TH");
+            for i in 0..50_000u64 {
+                let v = kind.value(i);
+                let c = ident::canonicalize(kind.kind(), &v, &opts).unwrap();
+                assert_eq!(c.value(), v);
+                assert!(seen.insert(v));
+            }
+        }
+    }
+
+    #[test]
+    fn queries_plant_half() {
+        let (items, expect) = make_query(BenchKind::Email, 1000, 11, 2000);
+        assert_eq!(items.len(), 11);
+        assert_eq!(expect.len(), 5);
+        let (_, expect) = make_query(BenchKind::Email, 1000, 10_000, 2000);
+        assert_eq!(expect.len(), 5000);
+    }
 }

@@ -34,8 +34,19 @@ fn read(what: &'static str, path: &std::path::Path) -> Result<String, NodeError>
 impl ControlClient {
     /// Connects with the profile's certificate. Must be called inside a tokio runtime.
     pub async fn connect(profile: &Profile) -> Result<ControlClient, NodeError> {
+        let cert_path = profile.path(&profile.cert);
+        let cert_pem = read("certificate", &cert_path)?;
+        let (_, info) = pki::parse_cert_pem(&cert_pem)?;
+        let now = time::OffsetDateTime::now_utc();
+        if now > info.not_after {
+            return Err(NodeError::Misuse(format!(
+                "your certificate {} expired on {}; ask your node's operator for a new one (`cordon user add`)",
+                cert_path.display(),
+                info.not_after.date()
+            )));
+        }
         let identity = tls::TlsIdentity::from_pem(
-            &read("certificate", &profile.path(&profile.cert))?,
+            &cert_pem,
             &read("private key", &profile.path(&profile.key))?,
         )?;
         let (ca, _) =

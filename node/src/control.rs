@@ -207,3 +207,98 @@ pub struct Hit {
     /// The hit reference to cite in a follow-up request (hex of the tag).
     pub reference: String,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cordon_protocol::frame::{decode_frame, encode};
+
+    fn rt<T: Serialize + serde::de::DeserializeOwned + PartialEq + std::fmt::Debug>(v: T) {
+        let back: T = decode_frame(&encode(&v).unwrap()).unwrap();
+        assert_eq!(back, v);
+    }
+
+    #[test]
+    fn every_control_message_round_trips() {
+        rt(ControlRequest::Status);
+        rt(ControlRequest::Import(ImportHeader {
+            collection: "phones".into(),
+            kind: "phone".into(),
+            region: Some("TH".into()),
+            skip_bad: true,
+            source: "a.csv".into(),
+        }));
+        rt(ImportFrame::Rows(vec![(1, "+66812345678".into())]));
+        rt(ImportFrame::End);
+        rt(ControlRequest::Query(QueryRequest {
+            collection: "phones".into(),
+            kind: None,
+            region: None,
+            items: vec![(3, "x".into())],
+            case_ref: "C".into(),
+            purpose: "p".into(),
+            partners: vec!["jp".into()],
+        }));
+        rt(ControlResponse::Status(StatusReply {
+            node: "th".into(),
+            user: "u".into(),
+            role: "operator".into(),
+            collections: vec![CollectionStatus {
+                name: "phones".into(),
+                kind: "phone".into(),
+                records: 3,
+                epoch: Some(1),
+                delta: 0,
+            }],
+            partners: vec!["jp".into()],
+        }));
+        rt(ControlResponse::Imported(ImportReply {
+            rows: 3,
+            added: 2,
+            duplicates: 1,
+            rejected: vec![(4, "bad".into())],
+            rejected_count: 1,
+            epoch: 1,
+            rebuilt: true,
+            epoch_seconds: 0.5,
+            records: 2,
+        }));
+        rt(ControlResponse::Query(QueryReply {
+            query_id: "00".into(),
+            collection: "phones".into(),
+            kind: "phone".into(),
+            items: 1,
+            partners: vec![
+                PartnerResult {
+                    partner: "jp".into(),
+                    outcome: PartnerOutcome::Answered {
+                        epoch: 1,
+                        partner_records: 5,
+                        hits: vec![Hit {
+                            index: 0,
+                            line: 1,
+                            reference: "ab".into(),
+                        }],
+                        filter: "cached".into(),
+                        bytes_sent: 1,
+                        bytes_received: 2,
+                    },
+                    elapsed_ms: 3,
+                },
+                PartnerResult {
+                    partner: "us".into(),
+                    outcome: PartnerOutcome::Failed {
+                        code: "timeout".into(),
+                        message: "m".into(),
+                    },
+                    elapsed_ms: 4,
+                },
+            ],
+        }));
+        rt(ControlResponse::Error(ControlError {
+            code: ErrorCode::NotAuthorized,
+            message: "m".into(),
+            details: vec!["d".into()],
+        }));
+    }
+}

@@ -101,6 +101,44 @@ fn read(what: &'static str, path: &std::path::Path) -> Result<String, NodeError>
     })
 }
 
+/// Refuses to start with a node certificate that names another node or is outside its
+/// validity period: partners would refuse every handshake, with a far less clear error.
+fn check_own_certificate(
+    pem: &str,
+    path: &std::path::Path,
+    name: &str,
+    now: u64,
+) -> Result<(), NodeError> {
+    let (_, info) = pki::parse_cert_pem(pem)?;
+    let misuse = |m: String| {
+        Err(NodeError::Misuse(format!(
+            "node certificate {}: {m}",
+            path.display()
+        )))
+    };
+    if info.subject_cn != name {
+        return misuse(format!(
+            "it is issued to `{}` but node.name is `{name}`; point tls.cert at this node's certificate",
+            info.subject_cn
+        ));
+    }
+    let now = time::OffsetDateTime::from_unix_timestamp(now as i64)
+        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+    if now > info.not_after {
+        return misuse(format!(
+            "it expired on {}; issue a new node certificate from the agency CA",
+            info.not_after.date()
+        ));
+    }
+    if now < info.not_before {
+        return misuse(format!(
+            "it is not valid before {}; check the system clock",
+            info.not_before
+        ));
+    }
+    Ok(())
+}
+
 /// Decodes a partner's descriptor key as written in `node.toml` (base64 of 32 bytes).
 pub fn parse_signing_public_key(s: &str) -> Result<[u8; 32], String> {
     let bytes = base64::engine::general_purpose::STANDARD
@@ -136,8 +174,11 @@ impl Node {
     ) -> Result<Node, NodeError> {
         let ca_pem = read("CA certificate", &config.path(&config.tls.ca_cert))?;
         let (ca_der, _) = pki::parse_cert_pem(&ca_pem)?;
+        let cert_path = config.path(&config.tls.cert);
+        let cert_pem = read("node certificate", &cert_path)?;
+        check_own_certificate(&cert_pem, &cert_path, &config.node.name, clock.now_unix())?;
         let identity = tls::TlsIdentity::from_pem(
-            &read("node certificate", &config.path(&config.tls.cert))?,
+            &cert_pem,
             &read("node key", &config.path(&config.tls.key))?,
         )?;
         let signing = admin::load_signing_key(&config.path(&config.tls.signing_key))?;

@@ -1,18 +1,32 @@
 //! One OPRF exchange, both sides, as plain functions over bytes: no I/O, no clock.
 //!
 //! ```text
-//! querier                                     holder (key k, public key pk in signed descriptor)
+//! querier                                        holder (key k, pk = k·G in the signed descriptor)
 //! P_i = HashToGroup(input_i)
-//! r_i random, B_i = r_i·P_i  ── blinded ──▶  E_i = k·B_i, proof π that log_G(pk) = log_B(E)
-//! verify π against pk       ◀── E, π ─────
-//! U_i = r_i⁻¹·E_i = k·P_i,  tag_i = TagHash(U_i)
+//! r_i random, B_i = P_i + r_i·G   ── blinded ──▶  E_i = k·B_i, proof π that log_G(pk) = log_B(E)
+//! verify π against pk            ◀── E, π ─────
+//! U_i = E_i − r_i·pk = k·P_i,  tag_i = TagHash(U_i)
 //! hit_i = tag_i ∈ filter ∪ delta
 //! ```
+//!
+//! **Additive blinding.** RFC 9497 blinds multiplicatively (`B = r·P`, unblind with `r⁻¹`),
+//! which costs the querier two variable-base scalar multiplications per item. Cordon blinds
+//! additively: `r·G` and `r·pk` are fixed-base multiplications with precomputed tables (`pk` is
+//! fixed per epoch and known before the query, from the signed descriptor), about four times
+//! cheaper. The holder's side is unchanged (it evaluates `k·B` and proves it with the RFC's
+//! batched DLEQ proof) and cannot tell the difference. Why it is as private: `r_i·G` is uniform
+//! in the group for uniform `r_i`, so `B_i` is uniform and independent of `P_i`. Why it is as
+//! correct: the proof shows `E_i = k·B_i` for the `k` of the pinned `pk`, so
+//! `E_i − r_i·pk = k·P_i + k·r_i·G − r_i·k·G = k·P_i`. Additive blinding needs `pk` to be known
+//! and verified *before* unblinding, which the signed descriptor and the proof provide; it is
+//! not used where one blind covers a whole batch (count mode), because differences
+//! `B_i − B_j = P_i − P_j` would then leak. See `spec/PROTOCOL.md`, "Blinding".
 //!
 //! The querier learns, per item, whether the holder holds it (and nothing about the holder's
 //! other records beyond the filter's size); the holder learns only how many items were asked.
 
-use curve25519_dalek::ristretto::RistrettoPoint;
+use curve25519_dalek::constants::RISTRETTO_BASEPOINT_TABLE;
+use curve25519_dalek::ristretto::{RistrettoBasepointTable, RistrettoPoint};
 use curve25519_dalek::scalar::Scalar;
 use rand_core::{CryptoRng, RngCore};
 use rayon::prelude::*;
@@ -55,23 +69,19 @@ pub struct BlindedBatch {
 }
 
 impl BlindedBatch {
-    /// Blinds every hashed input with a fresh random scalar (fresh per partner, so two partners
-    /// cannot link the requests they received).
+    /// Blinds every hashed input additively with a fresh random scalar (fresh per partner, so
+    /// two partners cannot link the requests they received).
     pub fn new<R: RngCore + CryptoRng>(inputs: &HashedInputs, rng: &mut R) -> Self {
         // Draw blinds sequentially from the caller's RNG, multiply in parallel.
         let blinds: Vec<Scalar> = (0..inputs.points.len())
-            .map(|_| loop {
-                let s = Scalar::random(rng);
-                if s != Scalar::ZERO {
-                    break s;
-                }
-            })
+            .map(|_| Scalar::random(rng))
             .collect();
         let blinded: Vec<RistrettoPoint> = inputs
             .points
             .par_iter()
             .zip(blinds.par_iter())
-            .map(|(p, r)| p * r)
+            // Constant-time fixed-base multiplication: the blinds are secret.
+            .map(|(p, r)| p + r * RISTRETTO_BASEPOINT_TABLE)
             .collect();
         let blinded_bytes = oprf::compress_batch(&blinded);
         BlindedBatch {
@@ -109,10 +119,23 @@ impl BlindedBatch {
         })?;
         let proof =
             Proof::from_bytes(proof).map_err(|_| FinishError::Verify(VerifyError::Proof))?;
-        oprf::verify_proof(Mode::Voprf, &pk, &self.blinded, &points, &proof)
-            .map_err(|_| FinishError::Verify(VerifyError::Proof))?;
-        let unblinded = oprf::unblind_batch(&self.blinds, &points)
-            .map_err(|_| FinishError::Verify(VerifyError::Proof))?;
+        oprf::verify_proof_encoded(
+            Mode::Voprf,
+            &pk,
+            &self.blinded,
+            &self.blinded_bytes,
+            &points,
+            &raw,
+            &proof,
+        )
+        .map_err(|_| FinishError::Verify(VerifyError::Proof))?;
+        // Fixed-base table for pk: built once per answer, used for every item.
+        let table = RistrettoBasepointTable::create(pk.as_point());
+        let unblinded: Vec<RistrettoPoint> = points
+            .par_iter()
+            .zip(self.blinds.par_iter())
+            .map(|(e, r)| e - r * &table)
+            .collect();
         Ok(oprf::tags_of_elements(&unblinded))
     }
 }

@@ -695,6 +695,18 @@ fn composite_weights(
     c: &[RistrettoPoint],
     d: &[RistrettoPoint],
 ) -> Vec<Scalar> {
+    let (c_enc, d_enc) = rayon::join(|| compress_batch(c), || compress_batch(d));
+    composite_weights_encoded(mode, pk_bytes, &c_enc, &d_enc)
+}
+
+/// [`composite_weights`] from the elements' encodings, which both sides already hold when the
+/// elements came off the wire: it saves two point compressions per item.
+fn composite_weights_encoded(
+    mode: Mode,
+    pk_bytes: &[u8; ELEMENT_LEN],
+    c: &[[u8; ELEMENT_LEN]],
+    d: &[[u8; ELEMENT_LEN]],
+) -> Vec<Scalar> {
     let seed_dst = dst_parts(b"Seed-", mode);
     let seed_dst_len: usize = seed_dst.iter().map(|p| p.len()).sum();
     let mut h = Sha512::new();
@@ -710,8 +722,7 @@ fn composite_weights(
     const LEN_SEED: [u8; 2] = (OUTPUT_LEN as u16).to_be_bytes();
     const LEN_ELEMENT: [u8; 2] = (ELEMENT_LEN as u16).to_be_bytes();
     par_collect(c.len(), |i| {
-        let ci = c[i].compress();
-        let di = d[i].compress();
+        let (ci, di) = (&c[i], &d[i]);
         let index = (i as u16).to_be_bytes(); // i < MAX_BATCH = 2^16, checked by check_batch
         hash_to_scalar_dst(
             &[
@@ -719,9 +730,9 @@ fn composite_weights(
                 &seed,
                 &index,
                 &LEN_ELEMENT,
-                ci.as_bytes(),
+                ci,
                 &LEN_ELEMENT,
-                di.as_bytes(),
+                di,
                 b"Composite",
             ],
             &h2s_dst,
@@ -811,6 +822,93 @@ pub fn generate_proof_with(
     let c = challenge(mode, &pk.bytes, &m, &z, &t2, &t3);
     let s = r - c * sk.0;
     Ok(Proof { c, s })
+}
+
+/// [`generate_proof`] for a batch whose blinded elements arrived as `c_enc` (decoded to
+/// `c_list`) and whose evaluations were encoded as `d_enc`: the same proof, without
+/// re-encoding any element, and without needing the evaluated points themselves
+/// (`ComputeCompositesFast` only needs `M`).
+pub fn generate_proof_encoded(
+    mode: Mode,
+    sk: &SecretKey,
+    pk: &PublicKey,
+    c_list: &[RistrettoPoint],
+    c_enc: &[[u8; ELEMENT_LEN]],
+    d_enc: &[[u8; ELEMENT_LEN]],
+    rng: &mut (impl RngCore + CryptoRng),
+) -> Result<Proof, OprfError> {
+    check_batch(c_list.len(), d_enc.len())?;
+    check_batch(c_enc.len(), d_enc.len())?;
+    let r = random_nonzero_scalar(rng);
+    let weights = composite_weights_encoded(mode, &pk.bytes, c_enc, d_enc);
+    let m = msm_vartime(&weights, c_list);
+    let z = sk.0 * m;
+    let t2 = &r * RISTRETTO_BASEPOINT_TABLE;
+    let t3 = r * m;
+    let c = challenge(mode, &pk.bytes, &m, &z, &t2, &t3);
+    let s = r - c * sk.0;
+    Ok(Proof { c, s })
+}
+
+/// [`verify_proof`] with the elements' encodings supplied (as sent and received), saving two
+/// point compressions per item. The encodings must be those of the points.
+pub fn verify_proof_encoded(
+    mode: Mode,
+    pk: &PublicKey,
+    blinded: &[RistrettoPoint],
+    blinded_enc: &[[u8; ELEMENT_LEN]],
+    evaluated: &[RistrettoPoint],
+    evaluated_enc: &[[u8; ELEMENT_LEN]],
+    proof: &Proof,
+) -> Result<(), OprfError> {
+    check_batch(blinded.len(), evaluated.len())?;
+    check_batch(blinded_enc.len(), evaluated_enc.len())?;
+    check_batch(blinded.len(), evaluated_enc.len())?;
+    let weights = composite_weights_encoded(mode, &pk.bytes, blinded_enc, evaluated_enc);
+    let (m, z) = rayon::join(
+        || msm_vartime(&weights, blinded),
+        || msm_vartime(&weights, evaluated),
+    );
+    let t2 = RistrettoPoint::vartime_double_scalar_mul_basepoint(&proof.c, &pk.point, &proof.s);
+    let t3 = RistrettoPoint::vartime_multiscalar_mul([proof.s, proof.c], [m, z]);
+    let expected = challenge(mode, &pk.bytes, &m, &z, &t2, &t3);
+    if bool::from(expected.ct_eq(&proof.c)) {
+        Ok(())
+    } else {
+        Err(OprfError::ProofInvalid)
+    }
+}
+
+/// [`blind_evaluate`] returning the encodings of `k·B_i` directly: each chunk computes
+/// `(k/2)·B_i` and encodes the doubles with one shared field inversion
+/// (`double_and_compress_batch`), instead of one inverse square root per element.
+/// The blinded elements must not be the identity ([`decode_elements`] guarantees it).
+pub fn blind_evaluate_encoded(
+    sk: &SecretKey,
+    blinded: &[RistrettoPoint],
+) -> Vec<[u8; ELEMENT_LEN]> {
+    let half_k = sk.0 * Scalar::from(2u64).invert();
+    let mut out = vec![[0u8; ELEMENT_LEN]; blinded.len()];
+    let work = |(o, chunk): (&mut [[u8; ELEMENT_LEN]], &[RistrettoPoint])| {
+        // Constant time: k is secret. Never the identity (k ≠ 0, B ≠ 0, prime order).
+        let halves: Vec<RistrettoPoint> = chunk.iter().map(|b| half_k * b).collect();
+        for (slot, enc) in o
+            .iter_mut()
+            .zip(RistrettoPoint::double_and_compress_batch(&halves))
+        {
+            *slot = enc.to_bytes();
+        }
+    };
+    if blinded.len() < PAR_MIN {
+        out.chunks_mut(TAG_CHUNK)
+            .zip(blinded.chunks(TAG_CHUNK))
+            .for_each(work);
+    } else {
+        out.par_chunks_mut(TAG_CHUNK)
+            .zip(blinded.par_chunks(TAG_CHUNK))
+            .for_each(work);
+    }
+    out
 }
 
 /// RFC 9497 `VerifyProof`: checks that `evaluated[i] = k·blinded[i]` for the `k` of `pk`.
@@ -1056,5 +1154,52 @@ mod tests {
         let shown = format!("{sk:?}");
         assert!(!shown.contains("07"), "{shown}");
         assert!(shown.contains("redacted"));
+    }
+}
+
+#[cfg(test)]
+mod encoded_tests {
+    use super::*;
+    use rand::rngs::OsRng;
+
+    #[test]
+    fn encoded_variants_agree_with_the_plain_ones() {
+        let (sk, pk) = generate_key_pair(&mut OsRng);
+        let inputs: Vec<Vec<u8>> = (0..300u32).map(|i| i.to_be_bytes().to_vec()).collect();
+        let blinded: Vec<RistrettoPoint> = inputs
+            .iter()
+            .map(|i| blind(Mode::Voprf, i, &mut OsRng).unwrap().1)
+            .collect();
+        let c_enc = compress_batch(&blinded);
+        let d_points = blind_evaluate(&sk, &blinded);
+        let d_enc = blind_evaluate_encoded(&sk, &blinded);
+        assert_eq!(d_enc, compress_batch(&d_points));
+        let proof =
+            generate_proof_encoded(Mode::Voprf, &sk, &pk, &blinded, &c_enc, &d_enc, &mut OsRng)
+                .unwrap();
+        verify_proof(Mode::Voprf, &pk, &blinded, &d_points, &proof).unwrap();
+        verify_proof_encoded(
+            Mode::Voprf,
+            &pk,
+            &blinded,
+            &c_enc,
+            &d_points,
+            &d_enc,
+            &proof,
+        )
+        .unwrap();
+        // Encodings that do not match the points make the proof fail, never pass.
+        let mut wrong = d_enc.clone();
+        wrong.swap(0, 1);
+        assert!(verify_proof_encoded(
+            Mode::Voprf,
+            &pk,
+            &blinded,
+            &c_enc,
+            &d_points,
+            &wrong,
+            &proof
+        )
+        .is_err());
     }
 }

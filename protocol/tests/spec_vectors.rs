@@ -5,6 +5,10 @@
 // descriptor signing, constants or the wire encoding breaks it. It then checks the decoding
 // direction (frames decode to the same messages, the descriptor verifies, the filter
 // round-trips through `EpochFilter::from_bytes`) and that the vectors agree with each other.
+//
+// When a wire change is intended, the failure lists every JSON path that differs: update those
+// outputs in the file and the text of `spec/PROTOCOL.md` together (and bump the version that
+// the change affects). Never edit the file to make an unintended change pass.
 
 use cordon_protocol::descriptor::{
     EpochDescriptor, SignedDescriptor, DESCRIPTOR_CONTEXT, DESCRIPTOR_VERSION,
