@@ -177,7 +177,7 @@ pub fn partner(c: PartnerCmd) -> anyhow::Result<ExitCode> {
 }
 
 #[derive(Clone, Copy, ValueEnum)]
-enum RoleArg {
+pub enum RoleArg {
     Investigator,
     Operator,
     Supervisor,

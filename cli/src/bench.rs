@@ -300,6 +300,58 @@ fn cpu_seconds(pid: u32, ticks: f64) -> Option<f64> {
     Some((utime + stime) / ticks)
 }
 
+/// CPU seconds the calling thread has used so far.
+fn thread_cpu_seconds(ticks: f64) -> Option<f64> {
+    let s = std::fs::read_to_string("/proc/thread-self/stat").ok()?;
+    let rest = &s[s.rfind(')')? + 1..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let utime: f64 = f.get(11)?.parse().ok()?;
+    let stime: f64 = f.get(12)?.parse().ok()?;
+    Some((utime + stime) / ticks)
+}
+
+/// Per-core rates of the two operations an epoch build does per record, on one thread of this
+/// process: hash-to-group (RFC 9497, ristretto255-SHA512) and the constant-time variable-base
+/// scalar multiplication `k·P`. Rates are per CPU-second of the thread (so other load on the
+/// machine does not lower them), with the wall-clock rates alongside.
+struct CryptoRates {
+    hash_cpu: f64,
+    hash_wall: f64,
+    mul_cpu: f64,
+    mul_wall: f64,
+}
+
+fn crypto_rates(ticks: f64) -> CryptoRates {
+    use cordon_protocol::oprf::{self, Mode};
+    const HASHES: usize = 40_000;
+    const MULS: usize = 25_000;
+    let inputs: Vec<Vec<u8>> = (0..HASHES as u64)
+        .map(|i| cordon_node::epoch::oprf_input("email", &email_value(i)))
+        .collect();
+    let (sk, _) = oprf::generate_key_pair(&mut rand::rngs::OsRng);
+    let c0 = thread_cpu_seconds(ticks).unwrap_or(f64::NAN);
+    let t0 = Instant::now();
+    let points: Vec<_> = inputs
+        .iter()
+        .map(|i| oprf::hash_to_group(Mode::Voprf, i))
+        .collect();
+    let hash_wall = t0.elapsed().as_secs_f64();
+    let c1 = thread_cpu_seconds(ticks).unwrap_or(f64::NAN);
+    let t1 = Instant::now();
+    // Batches below rayon's threshold run on this thread.
+    for chunk in points[..MULS].chunks(32) {
+        std::hint::black_box(oprf::blind_evaluate(&sk, chunk));
+    }
+    let mul_wall = t1.elapsed().as_secs_f64();
+    let c2 = thread_cpu_seconds(ticks).unwrap_or(f64::NAN);
+    CryptoRates {
+        hash_cpu: HASHES as f64 / (c1 - c0),
+        hash_wall: HASHES as f64 / hash_wall,
+        mul_cpu: MULS as f64 / (c2 - c1),
+        mul_wall: MULS as f64 / mul_wall,
+    }
+}
+
 /// CPU seconds used by the two nodes together.
 struct CpuProbe {
     pids: [u32; 2],
@@ -307,10 +359,39 @@ struct CpuProbe {
 }
 
 impl CpuProbe {
-    fn read(&self) -> [f64; 2] {
-        self.pids
-            .map(|p| cpu_seconds(p, self.ticks).unwrap_or(f64::NAN))
+    /// CPU seconds so far of th, jp, this process, and the whole machine (busy time of all
+    /// cores from `/proc/stat`).
+    fn read(&self) -> [f64; 4] {
+        let [th, jp] = self
+            .pids
+            .map(|p| cpu_seconds(p, self.ticks).unwrap_or(f64::NAN));
+        let me = cpu_seconds(std::process::id(), self.ticks).unwrap_or(f64::NAN);
+        [
+            th,
+            jp,
+            me,
+            machine_busy_seconds(self.ticks).unwrap_or(f64::NAN),
+        ]
     }
+
+    /// CPU seconds other processes used between two readings.
+    fn others(c0: &[f64; 4], c1: &[f64; 4]) -> f64 {
+        ((c1[3] - c0[3]) - (c1[0] - c0[0]) - (c1[1] - c0[1]) - (c1[2] - c0[2])).max(0.0)
+    }
+}
+
+/// Busy seconds of all cores together since boot (`/proc/stat`: user, nice, system, irq,
+/// softirq, steal).
+fn machine_busy_seconds(ticks: f64) -> Option<f64> {
+    let s = std::fs::read_to_string("/proc/stat").ok()?;
+    let line = s.lines().find(|l| l.starts_with("cpu "))?;
+    let f: Vec<f64> = line
+        .split_whitespace()
+        .skip(1)
+        .filter_map(|v| v.parse().ok())
+        .collect();
+    let get = |i: usize| f.get(i).copied().unwrap_or(0.0);
+    Some((get(0) + get(1) + get(2) + get(5) + get(6) + get(7)) / ticks)
 }
 
 fn cpu_model() -> String {
@@ -357,6 +438,8 @@ struct Sample {
     /// CPU seconds used by the querier node (th) and the holder node (jp) during the query.
     cpu_th: f64,
     cpu_jp: f64,
+    /// CPU seconds other processes on the machine used meanwhile.
+    cpu_others: f64,
     elapsed_ms: u64,
     filter: String,
     bytes_sent: u64,
@@ -374,6 +457,7 @@ impl Sample {
             "s": self.wall_s,
             "cpu_s_querier": self.cpu_th,
             "cpu_s_holder": self.cpu_jp,
+            "cpu_s_other_processes": self.cpu_others,
             "elapsed_ms": self.elapsed_ms,
             "filter": self.filter,
             "bytes_sent": self.bytes_sent,
@@ -412,7 +496,7 @@ fn make_query(
 
 async fn run_query(
     client: &ControlClient,
-    cpu: &CpuProbe,
+    probe: &CpuProbe,
     items: &[(u64, String)],
     expect: &BTreeSet<u64>,
 ) -> anyhow::Result<Sample> {
@@ -425,11 +509,11 @@ async fn run_query(
         purpose: "benchmark".into(),
         partners: vec![],
     };
-    let c0 = cpu.read();
+    let c0 = probe.read();
     let t = Instant::now();
     let r: QueryReply = client.query(req).await?;
     let wall_s = t.elapsed().as_secs_f64();
-    let c1 = cpu.read();
+    let c1 = probe.read();
     let p = r
         .partners
         .iter()
@@ -457,6 +541,7 @@ async fn run_query(
                 wall_s,
                 cpu_th: c1[0] - c0[0],
                 cpu_jp: c1[1] - c0[1],
+                cpu_others: CpuProbe::others(&c0, &c1),
                 elapsed_ms: p.elapsed_ms,
                 filter: filter.clone(),
                 bytes_sent: *bytes_sent,
@@ -508,10 +593,11 @@ impl SizeResult {
     fn elapsed(&self) -> Vec<f64> {
         self.repeats.iter().map(|s| s.elapsed_ms as f64).collect()
     }
-    fn cpu(&self) -> (f64, f64) {
+    fn cpu(&self) -> (f64, f64, f64) {
         let th: Vec<f64> = self.repeats.iter().map(|s| s.cpu_th).collect();
         let jp: Vec<f64> = self.repeats.iter().map(|s| s.cpu_jp).collect();
-        (median(&th), median(&jp))
+        let o: Vec<f64> = self.repeats.iter().map(|s| s.cpu_others).collect();
+        (median(&th), median(&jp), median(&o))
     }
     fn cached_bytes(&self) -> Vec<f64> {
         self.repeats.iter().map(|s| s.bytes() as f64).collect()
@@ -581,6 +667,18 @@ async fn bench(a: &BenchArgs, dir: &Path) -> anyhow::Result<ExitCode> {
         canon_email * 1e6
     );
 
+    let ticks = clock_ticks();
+    let rates = crypto_rates(ticks);
+    progress!(
+        "crypto, one thread: hash-to-group {:.0}/CPU-s ({:.0}/s wall), k·P {:.0}/CPU-s ({:.0}/s wall)",
+        rates.hash_cpu,
+        rates.hash_wall,
+        rates.mul_cpu,
+        rates.mul_wall
+    );
+    // What one build costs in those two operations, per record, on one core.
+    let ceiling_cpu_per_record = 1.0 / rates.hash_cpu + 1.0 / rates.mul_cpu;
+
     let t_fed = Instant::now();
     let agencies = LocalFederation::create(dir, &["th", "jp"], Some("TH"))?.into_agencies();
     let th = agencies
@@ -613,9 +711,9 @@ async fn bench(a: &BenchArgs, dir: &Path) -> anyhow::Result<ExitCode> {
     let jp_pid = nodes.pid("jp").context("jp not running")?;
     let th_pid = nodes.pid("th").context("th not running")?;
     let (jp_hwm_idle, _) = memory(jp_pid);
-    let cpu = CpuProbe {
+    let probe = CpuProbe {
         pids: [th_pid, jp_pid],
-        ticks: clock_ticks(),
+        ticks,
     };
 
     // Import: generated batch by batch, streamed in frames.
@@ -624,7 +722,7 @@ async fn bench(a: &BenchArgs, dir: &Path) -> anyhow::Result<ExitCode> {
         "importing {n} `{}` records into jp (frames of {IMPORT_ROWS_PER_FRAME} rows)...",
         a.kind.name()
     );
-    let jp_cpu0 = cpu.read()[1];
+    let cpu0 = probe.read();
     let t_import = Instant::now();
     let mut session = jp_ops
         .import(ImportHeader {
@@ -661,12 +759,14 @@ async fn bench(a: &BenchArgs, dir: &Path) -> anyhow::Result<ExitCode> {
             reply.rebuilt
         );
     }
-    let import_cpu_s = cpu.read()[1] - jp_cpu0;
+    let cpu1 = probe.read();
+    let import_cpu_s = cpu1[1] - cpu0[1];
+    let import_others_s = CpuProbe::others(&cpu0, &cpu1);
     let build_s = reply.epoch_seconds;
     let records_per_s = n as f64 / build_s;
     let (jp_hwm_import, jp_rss_import) = memory(jp_pid);
     progress!(
-        "imported in {import_s:.2} s (rows streamed in {stream_s:.2} s, holder CPU {import_cpu_s:.1} s); epoch {} built in {build_s:.2} s = {records_per_s:.0} records/s",
+        "imported in {import_s:.2} s (rows streamed in {stream_s:.2} s, holder CPU {import_cpu_s:.1} s, other processes {import_others_s:.1} CPU-s); epoch {} built in {build_s:.2} s = {records_per_s:.0} records/s",
         reply.epoch
     );
 
@@ -688,7 +788,7 @@ async fn bench(a: &BenchArgs, dir: &Path) -> anyhow::Result<ExitCode> {
         let (items, expect) = make_query(a.kind, n, m, miss_base);
         miss_base += m as u64 + 1;
         progress!("query of {m} items ({} planted): first...", expect.len());
-        let first = run_query(&investigator, &cpu, &items, &expect).await?;
+        let first = run_query(&investigator, &probe, &items, &expect).await?;
         progress!(
             "  first: {:.3} s (node {} ms), filter {}, {} B sent, {} B received",
             first.wall_s,
@@ -699,7 +799,7 @@ async fn bench(a: &BenchArgs, dir: &Path) -> anyhow::Result<ExitCode> {
         );
         let mut repeats = Vec::new();
         for r in 0..a.repeats {
-            let s = run_query(&investigator, &cpu, &items, &expect).await?;
+            let s = run_query(&investigator, &probe, &items, &expect).await?;
             if s.filter != "cached" {
                 bail!(
                     "repeat {} of the {m}-item query got filter `{}`, expected `cached`",
@@ -708,13 +808,14 @@ async fn bench(a: &BenchArgs, dir: &Path) -> anyhow::Result<ExitCode> {
                 );
             }
             progress!(
-                "  repeat {}: {:.3} s (node {} ms), {} B, CPU th {:.2} s + jp {:.2} s",
+                "  repeat {}: {:.3} s (node {} ms), {} B, CPU th {:.2} s + jp {:.2} s, others {:.2} s",
                 r + 1,
                 s.wall_s,
                 s.elapsed_ms,
                 s.bytes(),
                 s.cpu_th,
-                s.cpu_jp
+                s.cpu_jp,
+                s.cpu_others
             );
             repeats.push(s);
         }
@@ -759,7 +860,7 @@ async fn bench(a: &BenchArgs, dir: &Path) -> anyhow::Result<ExitCode> {
                 let e = r.elapsed();
                 let (elo, ehi) = min_max(&e);
                 let b = r.cached_bytes();
-                let (cth, cjp) = r.cpu();
+                let (cth, cjp, coth) = r.cpu();
                 json!({
                     "items": r.items,
                     "planted_hits": r.planted,
@@ -779,6 +880,7 @@ async fn bench(a: &BenchArgs, dir: &Path) -> anyhow::Result<ExitCode> {
                         "items_per_s": r.items as f64 / median(&w),
                         "cpu_s_querier_median": cth,
                         "cpu_s_holder_median": cjp,
+                        "cpu_s_other_processes_median": coth,
                     },
                 })
             })
@@ -792,8 +894,18 @@ async fn bench(a: &BenchArgs, dir: &Path) -> anyhow::Result<ExitCode> {
             "records": n,
             "repeats": a.repeats,
             "canonicalise_s_per_row": { "phone": canon_phone, "email": canon_email },
+            "crypto_per_core": {
+                "hash_to_group_per_cpu_s": rates.hash_cpu,
+                "hash_to_group_per_wall_s": rates.hash_wall,
+                "scalar_mul_per_cpu_s": rates.mul_cpu,
+                "scalar_mul_per_wall_s": rates.mul_wall,
+                "build_cpu_s_per_record_crypto_only": ceiling_cpu_per_record,
+            },
+            "build_ceiling_s_all_cores": ceiling_cpu_per_record * n as f64 / ncores as f64,
+            "import_cpu_s_per_record": import_cpu_s / n as f64,
             "import_s": import_s,
             "import_cpu_s_holder": import_cpu_s,
+            "import_cpu_s_other_processes": import_others_s,
             "stream_s": stream_s,
             "build_s": build_s,
             "records_per_s": records_per_s,
@@ -836,6 +948,13 @@ async fn bench(a: &BenchArgs, dir: &Path) -> anyhow::Result<ExitCode> {
         canon_phone * 1e6,
         canon_email * 1e6
     );
+    println!(
+        "crypto         one thread: hash-to-group {:.0}/CPU-s, k·P {:.0}/CPU-s; build ceiling {:.1} µs CPU/record = {:.1} s for {n} records on {ncores} cores",
+        rates.hash_cpu,
+        rates.mul_cpu,
+        ceiling_cpu_per_record * 1e6,
+        ceiling_cpu_per_record * n as f64 / ncores as f64
+    );
     println!();
     println!(
         "{}",
@@ -843,7 +962,7 @@ async fn bench(a: &BenchArgs, dir: &Path) -> anyhow::Result<ExitCode> {
             &["holder (jp)", "value"],
             &[
                 vec!["epoch build".into(), format!("{build_s:.2} s  ({records_per_s:.0} records/s)")],
-                vec!["import total".into(), format!("{import_s:.2} s  (rows streamed in {stream_s:.2} s; holder CPU {import_cpu_s:.1} s)")],
+                vec!["import total".into(), format!("{import_s:.2} s  (rows streamed in {stream_s:.2} s; CPU: holder {import_cpu_s:.1} s, other processes {import_others_s:.1} s)")],
                 vec![
                     "filter".into(),
                     format!(
@@ -877,7 +996,7 @@ async fn bench(a: &BenchArgs, dir: &Path) -> anyhow::Result<ExitCode> {
         let (lo, hi) = min_max(&w);
         let e = r.elapsed();
         let b = r.cached_bytes();
-        let (cth, cjp) = r.cpu();
+        let (cth, cjp, coth) = r.cpu();
         rows.push(vec![
             r.items.to_string(),
             format!("{}/{}", r.first.hits, r.planted),
@@ -887,6 +1006,7 @@ async fn bench(a: &BenchArgs, dir: &Path) -> anyhow::Result<ExitCode> {
             format!("{lo:.3}–{hi:.3} s"),
             format!("{:.0} ms", median(&e)),
             format!("{cth:.2} + {cjp:.2} s"),
+            format!("{coth:.2} s"),
             format!("{:.0}", r.items as f64 / median(&w)),
             format!("{:.1}", median(&b) / r.items as f64),
         ]);
@@ -903,6 +1023,7 @@ async fn bench(a: &BenchArgs, dir: &Path) -> anyhow::Result<ExitCode> {
                 "cached min–max",
                 "node ms",
                 "CPU th + jp",
+                "CPU others",
                 "items/s",
                 "B/item cached",
             ],

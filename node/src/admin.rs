@@ -194,7 +194,7 @@ query_timeout = "30s"
 # Time allowed for a QUIC handshake with a partner.
 connect_timeout = "5s"
 # Most items in one query.
-max_items_per_query = 100000
+max_items_per_query = 65536
 # Time in-flight requests get to finish at shutdown.
 shutdown_grace = "10s"
 

@@ -216,9 +216,11 @@ impl Config {
     }
 
     fn check(&self) -> Result<(), String> {
-        if !(self.epochs.fp_rate > 0.0 && self.epochs.fp_rate < 0.01) {
+        if !(self.epochs.fp_rate > 0.0
+            && self.epochs.fp_rate <= crate::partner_client::MAX_ACCEPTED_FP_RATE)
+        {
             return Err(format!(
-                "key `epochs.fp_rate` = {} is out of range; use a rate below 0.01 such as 1e-9",
+                "key `epochs.fp_rate` = {} is out of range; partners accept at most 1e-6, use e.g. 1e-9",
                 self.epochs.fp_rate
             ));
         }

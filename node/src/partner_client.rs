@@ -8,7 +8,7 @@ use std::time::Duration;
 use tokio::sync::Mutex;
 
 use cordon_protocol::descriptor::{EpochDescriptor, SignedDescriptor};
-use cordon_protocol::filter::{chain_delta, EpochFilter};
+use cordon_protocol::filter::{chain_delta, EpochFilter, FILTER_HEADER_LEN};
 use cordon_protocol::messages::{unpack, PartnerRequest, PartnerResponse};
 use cordon_protocol::oprf::Tag;
 use cordon_protocol::VerifyError;
@@ -131,25 +131,27 @@ impl PartnerClient {
         Ok(self.open(partner, req, t).await?.1)
     }
 
-    /// Fetches a whole filter.
+    /// Fetches the whole filter of the epoch `d` describes. Its announced size must be the one
+    /// the signed parameters imply before any memory is reserved for it.
     pub async fn fetch_filter(
         &self,
         partner: &str,
-        collection: &str,
-        epoch: u64,
+        d: &EpochDescriptor,
         t: &mut Traffic,
     ) -> Result<Vec<u8>, NodeError> {
         let req = PartnerRequest::GetFilter {
-            collection: collection.to_string(),
-            epoch,
+            collection: d.collection.clone(),
+            epoch: d.epoch,
         };
         let (mut recv, first) = self.open(partner, &req, t).await?;
-        let PartnerResponse::FilterStart { total_bytes, .. } = first else {
+        let PartnerResponse::FilterStart { total_bytes, epoch } = first else {
             return Err(unexpected("filter_start", &first));
         };
-        if total_bytes > cordon_protocol::filter::MAX_BITMAP_BYTES + 64 {
+        let expected = FILTER_HEADER_LEN as u64 + d.filter.bitmap_bytes;
+        if epoch != d.epoch || total_bytes != expected {
             return Err(NodeError::Verify(VerifyError::FilterMismatch(format!(
-                "{total_bytes}-byte filter announced"
+                "a {total_bytes}-byte filter of epoch {epoch} announced; the descriptor signs {expected} bytes of epoch {}",
+                d.epoch
             ))));
         }
         let mut out = Vec::with_capacity(total_bytes as usize);
@@ -170,7 +172,9 @@ impl PartnerClient {
 
     /// Brings the cached epoch of `partner`/`collection` up to the verified descriptor `d`:
     /// reuses it, extends it with a delta, or replaces it. Returns the epoch and how
-    /// (`cached`, `delta`, `full`).
+    /// (`cached`, `delta`, `full`). A descriptor that goes back on what the partner signed
+    /// before (an older epoch, the same epoch with another key or filter, a shorter delta) is
+    /// an error, never a silent re-sync.
     pub async fn sync(
         &self,
         partner: &str,
@@ -179,26 +183,39 @@ impl PartnerClient {
         cached: Option<Arc<PartnerEpoch>>,
         t: &mut Traffic,
     ) -> Result<(Arc<PartnerEpoch>, &'static str), NodeError> {
+        EpochFilter::check_params(&d.filter, &d.public_key, MAX_ACCEPTED_FP_RATE)?;
         if let Some(c) = cached {
-            let same_epoch = c.descriptor.epoch == d.epoch
-                && c.descriptor.public_key == d.public_key
-                && c.descriptor.filter_digest == d.filter_digest
-                && c.descriptor.delta_count <= d.delta_count;
-            if same_epoch && c.descriptor.delta_count == d.delta_count {
-                if c.descriptor.delta_chain != d.delta_chain {
-                    return Err(VerifyError::DeltaMismatch(
-                        "same delta count but a different chain than the cached one".into(),
-                    )
-                    .into());
-                }
-                return Ok((c, "cached"));
+            let old = &c.descriptor;
+            if d.epoch < old.epoch {
+                return Err(rollback(format!(
+                    "epoch {} after epoch {} was signed",
+                    d.epoch, old.epoch
+                )));
             }
-            if same_epoch {
-                let tags = self
-                    .fetch_delta(partner, &d, c.descriptor.delta_count, t)
-                    .await?;
-                let chain = chain_delta(*c.descriptor.delta_chain, &tags);
-                if chain != *d.delta_chain {
+            if d.epoch == old.epoch {
+                if d.public_key != old.public_key
+                    || d.filter_digest != old.filter_digest
+                    || d.record_count != old.record_count
+                {
+                    return Err(rollback(format!(
+                        "epoch {} signed again with another key or filter",
+                        d.epoch
+                    )));
+                }
+                if d.delta_count < old.delta_count {
+                    return Err(rollback(format!(
+                        "epoch {} now signs {} delta records, after {} were signed",
+                        d.epoch, d.delta_count, old.delta_count
+                    )));
+                }
+                if d.delta_count == old.delta_count {
+                    if d.delta_chain != old.delta_chain {
+                        return Err(rollback("the same delta count with another chain".into()));
+                    }
+                    return Ok((c, "cached"));
+                }
+                let tags = self.fetch_delta(partner, &d, old.delta_count, t).await?;
+                if chain_delta(*old.delta_chain, &tags) != *d.delta_chain {
                     return Err(VerifyError::DeltaMismatch(
                         "the delta tags do not chain to the signed digest".into(),
                     )
@@ -221,9 +238,7 @@ impl PartnerClient {
                 return Ok((Arc::new(e), "delta"));
             }
         }
-        let bytes = self
-            .fetch_filter(partner, &d.collection, d.epoch, t)
-            .await?;
+        let bytes = self.fetch_filter(partner, &d, t).await?;
         let filter = EpochFilter::from_bytes(bytes, &d.filter, &d.filter_digest)?;
         let delta_list = if d.delta_count > 0 {
             let tags = self.fetch_delta(partner, &d, 0, t).await?;
@@ -247,6 +262,7 @@ impl PartnerClient {
         Ok((Arc::new(e), "full"))
     }
 
+    /// Fetches delta tags `from..d.delta_count`, in as many requests as the holder needs.
     async fn fetch_delta(
         &self,
         partner: &str,
@@ -254,30 +270,36 @@ impl PartnerClient {
         from: u64,
         t: &mut Traffic,
     ) -> Result<Vec<Tag>, NodeError> {
-        let req = PartnerRequest::GetDelta {
-            collection: d.collection.clone(),
-            epoch: d.epoch,
-            from,
-        };
-        match self.request(partner, &req, t).await? {
-            PartnerResponse::Delta {
-                tags,
-                from: f,
-                epoch,
-            } if f == from && epoch == d.epoch => {
-                let tags = unpack("tags", &tags)?;
-                if from + tags.len() as u64 != d.delta_count {
-                    return Err(VerifyError::DeltaMismatch(format!(
-                        "{} tags from position {from}, but the descriptor signs {}",
-                        tags.len(),
-                        d.delta_count
-                    ))
-                    .into());
+        let mut out = Vec::new();
+        let mut at = from;
+        while at < d.delta_count {
+            let req = PartnerRequest::GetDelta {
+                collection: d.collection.clone(),
+                epoch: d.epoch,
+                from: at,
+            };
+            match self.request(partner, &req, t).await? {
+                PartnerResponse::Delta {
+                    tags,
+                    from: f,
+                    epoch,
+                } if f == at && epoch == d.epoch => {
+                    let tags = unpack("tags", &tags)?;
+                    if tags.is_empty() || at + tags.len() as u64 > d.delta_count {
+                        return Err(VerifyError::DeltaMismatch(format!(
+                            "{} tags from position {at}, but the descriptor signs {}",
+                            tags.len(),
+                            d.delta_count
+                        ))
+                        .into());
+                    }
+                    at += tags.len() as u64;
+                    out.extend(tags);
                 }
-                Ok(tags)
+                other => return Err(unexpected("delta", &other)),
             }
-            other => Err(unexpected("delta", &other)),
         }
+        Ok(out)
     }
 
     /// Closes every connection (at shutdown).
@@ -316,6 +338,15 @@ impl PartnerEpoch {
             delta_list,
         })
     }
+}
+
+/// The weakest false-positive rate a querier accepts in a partner's filter.
+pub const MAX_ACCEPTED_FP_RATE: f64 = 1e-6;
+
+fn rollback(what: String) -> NodeError {
+    NodeError::Verify(VerifyError::DescriptorMismatch(format!(
+        "the partner went back on what it signed before: {what}"
+    )))
 }
 
 fn unexpected(wanted: &str, got: &PartnerResponse) -> NodeError {

@@ -199,18 +199,7 @@ pub async fn run_query(
             let remaining = timeout.saturating_sub(started.elapsed());
             let work = async {
                 let (signed, d) = desc?;
-                ask_partner(
-                    &shared,
-                    &p,
-                    &collection,
-                    kind,
-                    qid,
-                    signed,
-                    d,
-                    &hashed,
-                    &lines,
-                )
-                .await
+                ask_partner(&shared, &p, &collection, kind, signed, d, &hashed, &lines).await
             };
             let outcome = match tokio::time::timeout(remaining, work).await {
                 Ok(Ok(o)) => o,
@@ -268,101 +257,137 @@ async fn fetch_descriptor(
     }
 }
 
+/// One partner's whole answer: retried once from a fresh descriptor when the holder says our
+/// epoch went stale between the descriptor and a later request (it rotated meanwhile).
 #[allow(clippy::too_many_arguments)]
 async fn ask_partner(
     shared: &Arc<Shared>,
     partner: &str,
     collection: &str,
     kind: Kind,
-    qid: [u8; 16],
     mut signed: SignedDescriptor,
     mut d: EpochDescriptor,
     hashed: &Arc<HashedInputs>,
     lines: &Arc<Vec<u64>>,
 ) -> Result<PartnerOutcome, NodeError> {
     let mut traffic = Traffic::default();
-    // One retry: the holder may rotate its epoch between our descriptor fetch and the evaluation.
-    for attempt in 0..2 {
-        if d.kind != kind.as_str() {
-            return Ok(PartnerOutcome::Failed {
-                code: "kind_mismatch".into(),
-                message: format!("{partner}'s collection `{collection}` holds `{}` identifiers, but the items were read as `{}`", d.kind, kind.as_str()),
-            });
-        }
-        let cached = shared.partner_epoch(partner, collection)?;
-        let (epoch, how) = shared
-            .partners
-            .sync(partner, signed.clone(), d.clone(), cached, &mut traffic)
-            .await?;
-        if how != "cached" {
-            shared
-                .save_partner_epoch(partner, collection, epoch.clone())
-                .await?;
-        }
-        let h = hashed.clone();
-        let batch =
-            tokio::task::spawn_blocking(move || BlindedBatch::new(&h, &mut rand::rngs::OsRng))
-                .await
-                .map_err(|e| NodeError::Storage(format!("blinding failed: {e}")))?;
-        let req = PartnerRequest::Evaluate(EvaluateRequest {
-            query_id: ByteArray::new(qid),
-            collection: collection.to_string(),
-            epoch: d.epoch,
-            blinded: batch.request_bytes(),
-        });
-        let resp = match shared.partners.request(partner, &req, &mut traffic).await {
-            Err(NodeError::Remote(e)) if e.code == ErrorCode::StaleEpoch && attempt == 0 => {
-                (signed, d) = fetch_descriptor(shared, partner, collection).await?;
-                continue;
-            }
-            other => other?,
-        };
-        let PartnerResponse::Evaluated(ev) = resp else {
-            return Err(NodeError::Wire(cordon_protocol::WireError::Malformed(
-                "expected an evaluation".into(),
-            )));
-        };
-        if *ev.query_id != qid || ev.epoch != d.epoch {
-            return Err(NodeError::Wire(cordon_protocol::WireError::Malformed(
-                "the answer is for another query or epoch".into(),
-            )));
-        }
-        let pk = *d.public_key;
-        let ep = epoch.clone();
-        let lines = lines.clone();
-        let hits = tokio::task::spawn_blocking(move || -> Result<Vec<Hit>, NodeError> {
-            let tags = batch
-                .finish(&pk, &ev.evaluated, &ev.proof)
-                .map_err(|e| match e {
-                    cordon_protocol::exchange::FinishError::Wire(w) => NodeError::Wire(w),
-                    cordon_protocol::exchange::FinishError::Verify(v) => NodeError::Verify(v),
-                })?;
-            Ok(tags
-                .iter()
-                .enumerate()
-                .filter(|(_, t)| ep.contains(t))
-                .map(|(i, t)| Hit {
-                    index: i as u64,
-                    line: lines.get(i).copied().unwrap_or(0),
-                    reference: hex::encode(t),
-                })
-                .collect())
-        })
-        .await
-        .map_err(|e| NodeError::Storage(format!("verification failed: {e}")))??;
-        return Ok(PartnerOutcome::Answered {
-            epoch: d.epoch,
-            partner_records: d.record_count + d.delta_count,
-            hits,
-            filter: how.to_string(),
-            bytes_sent: traffic.sent,
-            bytes_received: traffic.received,
+    if d.kind != kind.as_str() {
+        return Ok(PartnerOutcome::Failed {
+            code: "kind_mismatch".into(),
+            message: format!(
+                "{partner}'s collection `{collection}` holds `{}` identifiers, but the items were read as `{}`",
+                d.kind,
+                kind.as_str()
+            ),
         });
     }
-    Err(NodeError::Remote(cordon_protocol::RemoteError::new(
-        ErrorCode::StaleEpoch,
-        format!("{partner} changed epoch twice during the query; try again"),
-    )))
+    match ask_once(
+        shared,
+        partner,
+        collection,
+        &signed,
+        &d,
+        hashed,
+        lines,
+        &mut traffic,
+    )
+    .await
+    {
+        Err(NodeError::Remote(e)) if e.code == ErrorCode::StaleEpoch => {
+            (signed, d) = fetch_descriptor(shared, partner, collection).await?;
+            ask_once(
+                shared,
+                partner,
+                collection,
+                &signed,
+                &d,
+                hashed,
+                lines,
+                &mut traffic,
+            )
+            .await
+        }
+        other => other,
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn ask_once(
+    shared: &Arc<Shared>,
+    partner: &str,
+    collection: &str,
+    signed: &SignedDescriptor,
+    d: &EpochDescriptor,
+    hashed: &Arc<HashedInputs>,
+    lines: &Arc<Vec<u64>>,
+    traffic: &mut Traffic,
+) -> Result<PartnerOutcome, NodeError> {
+    let cached = shared.partner_epoch(partner, collection)?;
+    let (epoch, how) = shared
+        .partners
+        .sync(partner, signed.clone(), d.clone(), cached, traffic)
+        .await?;
+    if how != "cached" {
+        shared
+            .save_partner_epoch(partner, collection, epoch.clone())
+            .await?;
+    }
+    let h = hashed.clone();
+    let batch = tokio::task::spawn_blocking(move || BlindedBatch::new(&h, &mut rand::rngs::OsRng))
+        .await
+        .map_err(|e| NodeError::Storage(format!("blinding failed: {e}")))?;
+    // A fresh identifier per partner and attempt, so holders cannot link their logs by it.
+    let mut qid = [0u8; 16];
+    rand::rngs::OsRng.fill_bytes(&mut qid);
+    let req = PartnerRequest::Evaluate(EvaluateRequest {
+        query_id: ByteArray::new(qid),
+        collection: collection.to_string(),
+        epoch: d.epoch,
+        blinded: batch.request_bytes(),
+    });
+    let PartnerResponse::Evaluated(ev) = shared.partners.request(partner, &req, traffic).await?
+    else {
+        return Err(NodeError::Wire(cordon_protocol::WireError::Malformed(
+            "expected an evaluation".into(),
+        )));
+    };
+    if *ev.query_id != qid || ev.epoch != d.epoch {
+        return Err(NodeError::Wire(cordon_protocol::WireError::Malformed(
+            "the answer is for another query or epoch".into(),
+        )));
+    }
+    let pk = *d.public_key;
+    let ep = epoch.clone();
+    let lines = lines.clone();
+    let hits = tokio::task::spawn_blocking(move || -> Result<Vec<Hit>, NodeError> {
+        let tags = batch
+            .finish(&pk, &ev.evaluated, &ev.proof)
+            .map_err(|e| match e {
+                cordon_protocol::exchange::FinishError::Wire(w) => NodeError::Wire(w),
+                cordon_protocol::exchange::FinishError::Verify(v) => NodeError::Verify(v),
+            })?;
+        Ok(tags
+            .iter()
+            .enumerate()
+            .filter(|(_, t)| ep.contains(t))
+            .map(|(i, t)| Hit {
+                index: i as u64,
+                line: lines.get(i).copied().unwrap_or(0),
+                reference: hex::encode(t),
+            })
+            .collect())
+    })
+    .await
+    .map_err(|e| NodeError::Storage(format!("verification failed: {e}")))??;
+    tracing::debug!(partner, wire_query_id = %hex::encode(qid), "evaluation verified");
+    Ok(PartnerOutcome::Answered {
+        epoch: d.epoch,
+        partner_records: d.record_count + d.delta_count,
+        hits,
+        filter: how.to_string(),
+        bytes_sent: traffic.sent,
+        bytes_received: traffic.received,
+    })
 }
 
 fn failed(partner: &str, e: &NodeError) -> PartnerOutcome {

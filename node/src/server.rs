@@ -14,6 +14,7 @@ use cordon_protocol::error::{ErrorCode, RemoteError};
 use cordon_protocol::exchange;
 use cordon_protocol::messages::{
     unpack, EvaluateResponse, PartnerRequest, PartnerResponse, FILTER_CHUNK_BYTES,
+    MAX_DELTA_TAGS_PER_FRAME,
 };
 use serde_bytes::ByteArray;
 
@@ -109,13 +110,17 @@ fn refuse(code: ErrorCode, message: impl Into<String>) -> PartnerResponse {
     PartnerResponse::Error(RemoteError::new(code, message))
 }
 
+/// How long a peer may take to send its whole request on a stream.
+const REQUEST_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(20);
+
 async fn serve_partner_stream(
     shared: &Arc<Shared>,
     partner: &str,
     mut send: SendStream,
     mut recv: RecvStream,
 ) -> Result<(), NodeError> {
-    let req: PartnerRequest = match read_frame(&mut recv).await {
+    let read = tokio::time::timeout(REQUEST_READ_TIMEOUT, read_frame(&mut recv)).await;
+    let req: PartnerRequest = match read.unwrap_or(Err(NodeError::Timeout(REQUEST_READ_TIMEOUT))) {
         Ok(Some(r)) => r,
         Ok(None) => return Ok(()),
         Err(NodeError::Wire(e)) => {
@@ -186,21 +191,12 @@ async fn serve_partner_stream(
                     ),
                 ),
                 Ok(e) => {
-                    let tags = &e.delta[from as usize..];
-                    // A delta that would not fit one frame is refused; the querier then
-                    // fetches the whole filter of a rebuilt epoch instead.
-                    let max = cordon_protocol::frame::MAX_PAYLOAD / 32 - 64;
-                    if tags.len() > max {
-                        refuse(
-                            ErrorCode::StaleEpoch,
-                            "delta too large; fetch the filter again after the next epoch",
-                        )
-                    } else {
-                        PartnerResponse::Delta {
-                            epoch,
-                            from,
-                            tags: cordon_protocol::messages::pack(tags),
-                        }
+                    // At most one frame's worth; the querier asks again from where this ends.
+                    let end = e.delta.len().min(from as usize + MAX_DELTA_TAGS_PER_FRAME);
+                    PartnerResponse::Delta {
+                        epoch,
+                        from,
+                        tags: cordon_protocol::messages::pack(&e.delta[from as usize..end]),
                     }
                 }
                 Err(r) => PartnerResponse::Error(r),

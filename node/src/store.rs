@@ -33,6 +33,9 @@ const EPOCHS: TableDefinition<&str, &[u8]> = TableDefinition::new("epochs");
 const FILTERS: TableDefinition<&str, &[u8]> = TableDefinition::new("filters");
 const PARTNER_CACHE: TableDefinition<&str, &[u8]> = TableDefinition::new("partner_cache");
 
+/// A stored epoch with its filter bytes and delta tags.
+pub type LoadedEpoch = (StoredEpoch, Vec<u8>, Vec<Tag>);
+
 /// A collection's bookkeeping.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CollectionMeta {
@@ -162,10 +165,7 @@ impl Store {
     }
 
     /// The stored epoch of a collection, with its filter bytes and delta tags.
-    pub fn load_epoch(
-        &self,
-        collection: &str,
-    ) -> Result<Option<(StoredEpoch, Vec<u8>, Vec<Tag>)>, NodeError> {
+    pub fn load_epoch(&self, collection: &str) -> Result<Option<LoadedEpoch>, NodeError> {
         let txn = self.db.begin_read()?;
         let epochs = txn.open_table(EPOCHS)?;
         let Some(e) = epochs.get(collection)? else {

@@ -149,6 +149,48 @@ impl EpochFilter {
         Sha256::digest(self.as_bytes()).into()
     }
 
+    /// Checks that signed parameters are the ones an honest holder derives: the seed from the
+    /// epoch key, the bitmap size and hash count from the crate's sizing formulas for the
+    /// stated capacity and rate, and a rate no weaker than `max_fp_rate`. A holder cannot
+    /// then publish a weaker filter than it claims.
+    pub fn check_params(
+        params: &FilterParams,
+        public_key: &[u8; 32],
+        max_fp_rate: f64,
+    ) -> Result<(), VerifyError> {
+        let bad = |s: String| Err(VerifyError::FilterMismatch(s));
+        if params.seed[..] != seed_for(public_key) {
+            return bad("the seed is not derived from the epoch's public key".into());
+        }
+        if !(params.fp_rate > 0.0 && params.fp_rate <= max_fp_rate) {
+            return bad(format!(
+                "false-positive rate {} is weaker than the accepted {max_fp_rate}",
+                params.fp_rate
+            ));
+        }
+        let n = params.capacity.max(1);
+        let Ok(n_usize) = usize::try_from(n) else {
+            return bad("capacity too large".into());
+        };
+        let bytes = Bloom::<RawTag>::compute_bitmap_size(n_usize, params.fp_rate) as u64;
+        if params.bitmap_bytes != bytes {
+            return bad(format!(
+                "{} bitmap bytes declared, {bytes} expected for {n} records at {}",
+                params.bitmap_bytes, params.fp_rate
+            ));
+        }
+        let k = ((bytes * 8) as f64 / n as f64 * std::f64::consts::LN_2)
+            .round()
+            .max(1.0) as u32;
+        if params.hashes != k {
+            return bad(format!(
+                "{} hash functions declared, {k} expected",
+                params.hashes
+            ));
+        }
+        Ok(())
+    }
+
     /// Decodes a filter received from a partner, checking it against the signed parameters
     /// and digest before trusting any of it.
     pub fn from_bytes(
@@ -249,7 +291,7 @@ mod tests {
 
     #[test]
     fn bit_positions_are_the_specified_ones() {
-        // Known answer: the spec's worked example (spec/vectors/filter.json is generated from this).
+        // Known answer: the worked example of spec/PROTOCOL.md (also in spec/vectors/cordon.json).
         let mut f = EpochFilter::new(1, 0.01, &[0u8; 32]).unwrap();
         f.insert(&[0u8; 32]);
         let bytes = f.as_bytes();
@@ -276,6 +318,28 @@ mod tests {
             expect[bit / 8] |= 1 << (bit % 8);
         }
         assert_eq!(&bytes[45..], &expect);
+    }
+
+    #[test]
+    fn honest_parameters_pass_and_weakened_ones_fail() {
+        let pk = [9u8; 32];
+        for n in [0u64, 1, 3, 1000, 123_457] {
+            let f = EpochFilter::new(n, 1e-9, &seed_for(&pk)).unwrap();
+            EpochFilter::check_params(&f.params(n, 1e-9), &pk, 1e-6).unwrap();
+        }
+        let f = EpochFilter::new(1000, 1e-9, &seed_for(&pk)).unwrap();
+        let good = f.params(1000, 1e-9);
+        let mut p = good.clone();
+        p.seed = ByteArray::new([0; 32]);
+        assert!(EpochFilter::check_params(&p, &pk, 1e-6).is_err());
+        let mut p = good.clone();
+        p.bitmap_bytes /= 2;
+        assert!(EpochFilter::check_params(&p, &pk, 1e-6).is_err());
+        let mut p = good.clone();
+        p.hashes = 1;
+        assert!(EpochFilter::check_params(&p, &pk, 1e-6).is_err());
+        let weak = EpochFilter::new(1000, 0.1, &seed_for(&pk)).unwrap();
+        assert!(EpochFilter::check_params(&weak.params(1000, 0.1), &pk, 1e-6).is_err());
     }
 
     #[test]

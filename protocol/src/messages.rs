@@ -12,8 +12,11 @@ use serde_bytes::ByteArray;
 use crate::descriptor::SignedDescriptor;
 use crate::error::{RemoteError, WireError};
 
-/// Most items one evaluation request may carry (also bounds the frame: 100,000 × 32 bytes).
-pub const MAX_ITEMS_PER_REQUEST: usize = 100_000;
+/// Most items one evaluation request may carry: the RFC 9497 batch limit (the DLEQ proof
+/// numbers items with two bytes). 65,536 × 32 bytes also fits one frame.
+pub const MAX_ITEMS_PER_REQUEST: usize = 65_536;
+/// Most delta tags in one `delta` answer (fits one frame); longer deltas take several requests.
+pub const MAX_DELTA_TAGS_PER_FRAME: usize = 200_000;
 /// Size of one filter chunk on the wire.
 pub const FILTER_CHUNK_BYTES: usize = 4 << 20;
 /// Length of a compressed ristretto255 element, a tag, or a scalar.
@@ -113,7 +116,7 @@ pub enum PartnerResponse {
 
 /// Splits packed 32-byte items, rejecting a length that is not a multiple of 32.
 pub fn unpack(field: &'static str, bytes: &[u8]) -> Result<Vec<[u8; 32]>, WireError> {
-    if bytes.len() % ELEMENT_LEN != 0 {
+    if !bytes.len().is_multiple_of(ELEMENT_LEN) {
         return Err(WireError::InvalidField {
             field,
             reason: format!("{} bytes is not a multiple of {ELEMENT_LEN}", bytes.len()),

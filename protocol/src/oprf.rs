@@ -111,6 +111,7 @@ impl TryFrom<u8> for Mode {
 
 /// Errors of the OPRF primitives. Indices refer to the position in the batch given.
 #[derive(thiserror::Error, Debug, Clone, PartialEq, Eq)]
+#[allow(missing_docs)] // the fields are the indices and lengths the message quotes
 pub enum OprfError {
     /// The bytes are not a canonical ristretto255 encoding.
     #[error("element {index} is not a canonical ristretto255 encoding")]
@@ -647,7 +648,9 @@ pub fn evaluate(mode: Mode, sk: &SecretKey, input: &[u8]) -> Result<[u8; OUTPUT_
 /// A batched DLEQ proof that `evaluated[i] = k·blinded[i]` for the `k` behind `pk = k·G`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Proof {
+    /// The challenge.
     pub c: Scalar,
+    /// The response.
     pub s: Scalar,
 }
 

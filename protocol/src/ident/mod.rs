@@ -146,6 +146,7 @@ pub struct Canonical {
 }
 
 impl Canonical {
+    /// The identifier kind.
     pub fn kind(&self) -> Kind {
         self.kind
     }
@@ -155,6 +156,7 @@ impl Canonical {
         &self.value
     }
 
+    /// The canonical form, owned.
     pub fn into_value(self) -> String {
         self.value
     }
@@ -177,6 +179,7 @@ impl Canonical {
 /// (shortened when long), says what is wrong, and what to do.
 #[derive(thiserror::Error, Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
+#[allow(missing_docs)] // the fields are the values the message quotes
 pub enum IdentError {
     /// A kind name that is not one of [`Kind::ALL`].
     #[error("{given} is not an identifier kind; use one of: {list}", list = kind_list())]
