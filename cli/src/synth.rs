@@ -186,17 +186,21 @@ impl Synth {
     }
 
     /// Rewrites a +E.164 number the way a person might have typed it: national format for
-    /// Thai numbers (read with region TH), or spaced and dashed international format.
+    /// Thai numbers (read with region TH), or the international format with spaces, dashes
+    /// or the country code in parentheses.
     pub fn messy_phone(&mut self, e164: &str) -> String {
-        match (e164.strip_prefix("+66"), self.rng.gen_range(0..3)) {
-            (Some(national), 0) => {
-                format!("0{}-{}-{}", &national[..2], &national[2..5], &national[5..])
-            }
-            (_, 1) => {
-                let d = &e164[1..];
-                format!("+{} {} {}", &d[..2], &d[2..5], &d[5..])
-            }
-            _ => format!("({}) {}", &e164[..3], &e164[3..]),
+        let cc = phonenumber::parse(None, e164)
+            .map(|n| n.code().value().to_string())
+            .unwrap_or_default();
+        let rest = e164.get(1 + cc.len()..).unwrap_or("");
+        if rest.len() < 6 {
+            return e164.to_string();
+        }
+        let (a, b) = rest.split_at(rest.len() - 4);
+        match self.rng.gen_range(0..3) {
+            0 if cc == "66" => format!("0{}-{}-{b}", &a[..2], &a[2..]),
+            1 => format!("+{cc} {a} {b}"),
+            _ => format!("(+{cc}) {a}-{b}"),
         }
     }
 
