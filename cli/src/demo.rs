@@ -13,7 +13,7 @@ use std::time::Instant;
 use anyhow::{bail, Context};
 use clap::Args;
 
-use cordon_node::client::ControlClient;
+use cordon_node::client;
 use cordon_node::control::{ImportHeader, PartnerOutcome, QueryReply, QueryRequest};
 use cordon_node::local::LocalFederation;
 use cordon_node::profile::Profile;
@@ -99,27 +99,14 @@ async fn import(
     kind: &str,
     values: Vec<String>,
 ) -> anyhow::Result<(u64, f64)> {
-    let p = Profile::load(profile)?;
-    let c = ControlClient::connect(&p).await?;
-    let mut session = c
-        .import(ImportHeader {
-            collection: collection.into(),
-            kind: kind.into(),
-            region: None,
-            skip_bad: false,
-            source: "demo".into(),
-        })
-        .await?;
-    let rows: Vec<(u64, String)> = values
-        .into_iter()
-        .enumerate()
-        .map(|(i, v)| (i as u64 + 1, v))
-        .collect();
-    for chunk in rows.chunks(cordon_node::client::IMPORT_ROWS_PER_FRAME) {
-        session.send(chunk.to_vec()).await?;
-    }
-    let r = session.finish().await?;
-    c.close().await;
+    let header = ImportHeader {
+        collection: collection.into(),
+        kind: kind.into(),
+        region: None,
+        skip_bad: false,
+        source: "demo".into(),
+    };
+    let r = client::import_rows(&Profile::load(profile)?, header, client::numbered(values)).await?;
     if r.rejected_count > 0 {
         bail!("demo data rejected: {:?}", r.rejected.first());
     }
@@ -134,25 +121,16 @@ async fn query(
     case: &str,
     purpose: &str,
 ) -> anyhow::Result<QueryReply> {
-    let p = Profile::load(profile)?;
-    let c = ControlClient::connect(&p).await?;
-    let r = c
-        .query(QueryRequest {
-            collection: collection.into(),
-            kind: None,
-            region: None,
-            items: items
-                .iter()
-                .enumerate()
-                .map(|(i, v)| (i as u64 + 1, v.clone()))
-                .collect(),
-            case_ref: case.into(),
-            purpose: purpose.into(),
-            partners: partners.iter().map(|s| s.to_string()).collect(),
-        })
-        .await;
-    c.close().await;
-    Ok(r?)
+    let q = QueryRequest {
+        collection: collection.into(),
+        kind: None,
+        region: None,
+        items: client::numbered(items.to_vec()),
+        case_ref: case.into(),
+        purpose: purpose.into(),
+        partners: partners.iter().map(|s| s.to_string()).collect(),
+    };
+    Ok(client::query_once(&Profile::load(profile)?, q).await?)
 }
 
 fn hit_lines(r: &QueryReply, partner: &str) -> Option<BTreeSet<u64>> {

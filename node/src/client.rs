@@ -127,6 +127,43 @@ impl ControlClient {
     }
 }
 
+/// Connects with `profile`, imports `rows` (in frames of [`IMPORT_ROWS_PER_FRAME`]) and
+/// closes: a whole import of rows already in memory.
+pub async fn import_rows(
+    profile: &Profile,
+    header: ImportHeader,
+    rows: Vec<(u64, String)>,
+) -> Result<ImportReply, NodeError> {
+    let c = ControlClient::connect(profile).await?;
+    let r = async {
+        let mut session = c.import(header).await?;
+        for chunk in rows.chunks(IMPORT_ROWS_PER_FRAME) {
+            session.send(chunk.to_vec()).await?;
+        }
+        session.finish().await
+    }
+    .await;
+    c.close().await;
+    r
+}
+
+/// Connects with `profile`, runs one query and closes.
+pub async fn query_once(profile: &Profile, q: QueryRequest) -> Result<QueryReply, NodeError> {
+    let c = ControlClient::connect(profile).await?;
+    let r = c.query(q).await;
+    c.close().await;
+    r
+}
+
+/// Numbers values by line, from 1, as if read one per line from a file.
+pub fn numbered(values: impl IntoIterator<Item = String>) -> Vec<(u64, String)> {
+    values
+        .into_iter()
+        .enumerate()
+        .map(|(i, v)| (i as u64 + 1, v))
+        .collect()
+}
+
 /// An import in progress.
 pub struct ImportSession {
     send: SendStream,

@@ -817,14 +817,26 @@ pub fn generate_proof_with(
         return Err(OprfError::InvalidScalar);
     }
     let weights = composite_weights(mode, &pk.bytes, c_list, d_list);
-    // ComputeCompositesFast: M from public data (vartime is fine), Z = k·M (constant time).
-    let m = msm_vartime(&weights, c_list);
+    Ok(prove(mode, sk, pk, &weights, c_list, r))
+}
+
+/// `GenerateProof` once the weights are known. ComputeCompositesFast: M from public data
+/// (vartime is fine), Z = k·M (constant time).
+fn prove(
+    mode: Mode,
+    sk: &SecretKey,
+    pk: &PublicKey,
+    weights: &[Scalar],
+    c_list: &[RistrettoPoint],
+    r: Scalar,
+) -> Proof {
+    let m = msm_vartime(weights, c_list);
     let z = sk.0 * m;
     let t2 = &r * RISTRETTO_BASEPOINT_TABLE;
     let t3 = r * m;
     let c = challenge(mode, &pk.bytes, &m, &z, &t2, &t3);
     let s = r - c * sk.0;
-    Ok(Proof { c, s })
+    Proof { c, s }
 }
 
 /// [`generate_proof`] for a batch whose blinded elements arrived as `c_enc` (decoded to
@@ -844,13 +856,7 @@ pub fn generate_proof_encoded(
     check_batch(c_enc.len(), d_enc.len())?;
     let r = random_nonzero_scalar(rng);
     let weights = composite_weights_encoded(mode, &pk.bytes, c_enc, d_enc);
-    let m = msm_vartime(&weights, c_list);
-    let z = sk.0 * m;
-    let t2 = &r * RISTRETTO_BASEPOINT_TABLE;
-    let t3 = r * m;
-    let c = challenge(mode, &pk.bytes, &m, &z, &t2, &t3);
-    let s = r - c * sk.0;
-    Ok(Proof { c, s })
+    Ok(prove(mode, sk, pk, &weights, c_list, r))
 }
 
 /// [`verify_proof`] with the elements' encodings supplied (as sent and received), saving two
@@ -868,18 +874,7 @@ pub fn verify_proof_encoded(
     check_batch(blinded_enc.len(), evaluated_enc.len())?;
     check_batch(blinded.len(), evaluated_enc.len())?;
     let weights = composite_weights_encoded(mode, &pk.bytes, blinded_enc, evaluated_enc);
-    let (m, z) = rayon::join(
-        || msm_vartime(&weights, blinded),
-        || msm_vartime(&weights, evaluated),
-    );
-    let t2 = RistrettoPoint::vartime_double_scalar_mul_basepoint(&proof.c, &pk.point, &proof.s);
-    let t3 = RistrettoPoint::vartime_multiscalar_mul([proof.s, proof.c], [m, z]);
-    let expected = challenge(mode, &pk.bytes, &m, &z, &t2, &t3);
-    if bool::from(expected.ct_eq(&proof.c)) {
-        Ok(())
-    } else {
-        Err(OprfError::ProofInvalid)
-    }
+    check_proof(mode, pk, &weights, blinded, evaluated, proof)
 }
 
 /// [`blind_evaluate`] returning the encodings of `k·B_i` directly: each chunk computes
@@ -925,9 +920,21 @@ pub fn verify_proof(
 ) -> Result<(), OprfError> {
     check_batch(blinded.len(), evaluated.len())?;
     let weights = composite_weights(mode, &pk.bytes, blinded, evaluated);
+    check_proof(mode, pk, &weights, blinded, evaluated, proof)
+}
+
+/// `VerifyProof` once the weights are known.
+fn check_proof(
+    mode: Mode,
+    pk: &PublicKey,
+    weights: &[Scalar],
+    blinded: &[RistrettoPoint],
+    evaluated: &[RistrettoPoint],
+    proof: &Proof,
+) -> Result<(), OprfError> {
     let (m, z) = rayon::join(
-        || msm_vartime(&weights, blinded),
-        || msm_vartime(&weights, evaluated),
+        || msm_vartime(weights, blinded),
+        || msm_vartime(weights, evaluated),
     );
     // t2 = s·G + c·pk, t3 = s·M + c·Z
     let t2 = RistrettoPoint::vartime_double_scalar_mul_basepoint(&proof.c, &pk.point, &proof.s);

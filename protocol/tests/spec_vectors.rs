@@ -14,17 +14,19 @@ use cordon_protocol::descriptor::{
     EpochDescriptor, SignedDescriptor, DESCRIPTOR_CONTEXT, DESCRIPTOR_VERSION,
 };
 use cordon_protocol::error::{ErrorCode, RemoteError};
+use cordon_protocol::exchange::{holder_evaluate, BlindedBatch, HashedInputs};
 use cordon_protocol::filter::{
-    chain_delta, seed_for, EpochFilter, DELTA_DST, FILTER_HEADER_LEN, MAX_BITMAP_BYTES, MAX_HASHES,
-    SEED_DST,
+    chain_delta, seed_for, EpochFilter, FilterParams, DELTA_DST, FILTER_HEADER_LEN,
+    MAX_BITMAP_BYTES, MAX_HASHES, SEED_DST,
 };
 use cordon_protocol::frame::{self, FRAME_VERSION, HEADER_LEN, MAX_PAYLOAD};
 use cordon_protocol::ident::{canonicalize, Kind, Options};
 use cordon_protocol::messages::{
     pack, unpack, EvaluateRequest, EvaluateResponse, PartnerRequest, PartnerResponse, ELEMENT_LEN,
-    FILTER_CHUNK_BYTES, MAX_ITEMS_PER_REQUEST,
+    FILTER_CHUNK_BYTES, MAX_DELTA_TAGS_PER_FRAME, MAX_ITEMS_PER_REQUEST,
 };
 use cordon_protocol::oprf::{self, Mode, Proof, SecretKey, Tag, MAX_BATCH, TAG_DST};
+use curve25519_dalek::constants::RISTRETTO_BASEPOINT_POINT;
 use curve25519_dalek::ristretto::RistrettoPoint;
 use curve25519_dalek::scalar::Scalar;
 use ring::signature::{Ed25519KeyPair, KeyPair};
@@ -90,6 +92,76 @@ fn scalar(hex: &str) -> Scalar {
     Option::from(Scalar::from_canonical_bytes(arr::<32>(hex)))
         .unwrap_or_else(|| panic!("{hex} is not a canonical scalar"))
 }
+
+/// The filter parameters of a JSON object shaped like `descriptor.fields.filter`.
+fn filter_params(v: &Value) -> FilterParams {
+    FilterParams {
+        bitmap_bytes: u(v, "bitmap_bytes"),
+        hashes: u32::try_from(u(v, "hashes")).expect("hashes fits u32"),
+        seed: ByteArray::new(arr::<32>(s(v, "seed"))),
+        capacity: u(v, "capacity"),
+        fp_rate: f(v, "fp_rate"),
+    }
+}
+
+/// The exchange vector's blinds, which it must say are additive (`B = P + r·G`).
+fn exchange_blinds(ev: &Value) -> Vec<Scalar> {
+    assert_eq!(
+        s(ev, "blinding"),
+        "additive",
+        "the reference querier blinds additively"
+    );
+    ev["blinds"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| scalar(b.as_str().unwrap()))
+        .collect()
+}
+
+/// An "RNG" that hands out the given scalars, so that the querier's own code
+/// (`BlindedBatch::new`, which draws each blind with `Scalar::random`) uses the vector's
+/// blinds: `Scalar::random` reduces 64 drawn bytes modulo ℓ, so `r ‖ 0³²` gives back `r`.
+struct ScriptedBlinds {
+    bytes: Vec<u8>,
+    at: usize,
+}
+
+impl ScriptedBlinds {
+    fn new(blinds: &[Scalar]) -> Self {
+        let mut bytes = Vec::new();
+        for r in blinds {
+            bytes.extend_from_slice(r.as_bytes());
+            bytes.extend_from_slice(&[0u8; 32]);
+        }
+        ScriptedBlinds { bytes, at: 0 }
+    }
+}
+
+impl rand_core::RngCore for ScriptedBlinds {
+    fn next_u32(&mut self) -> u32 {
+        rand_core::impls::next_u32_via_fill(self)
+    }
+    fn next_u64(&mut self) -> u64 {
+        rand_core::impls::next_u64_via_fill(self)
+    }
+    fn fill_bytes(&mut self, dest: &mut [u8]) {
+        let end = self.at + dest.len();
+        assert!(
+            end <= self.bytes.len(),
+            "more randomness drawn than scripted"
+        );
+        dest.copy_from_slice(&self.bytes[self.at..end]);
+        self.at = end;
+    }
+    fn try_fill_bytes(&mut self, dest: &mut [u8]) -> Result<(), rand_core::Error> {
+        self.fill_bytes(dest);
+        Ok(())
+    }
+}
+
+// Test-only: deterministic on purpose, so that the vector's blinds come out.
+impl rand_core::CryptoRng for ScriptedBlinds {}
 
 /// Copies `keys` of `from` (the inputs) into a new object.
 fn inputs(from: &Value, keys: &[&str]) -> serde_json::Map<String, Value> {
@@ -302,6 +374,7 @@ fn compute_constants() -> Value {
         "max_payload": MAX_PAYLOAD,
         "max_items_per_request": MAX_ITEMS_PER_REQUEST,
         "max_dleq_batch": MAX_BATCH,
+        "max_delta_tags_per_frame": MAX_DELTA_TAGS_PER_FRAME,
         "filter_chunk_bytes": FILTER_CHUNK_BYTES,
         "element_len": ELEMENT_LEN,
         "filter_header_len": FILTER_HEADER_LEN,
@@ -535,22 +608,48 @@ fn compute(file: &Value) -> (Value, Ctx) {
     o.insert("signature".into(), h(&signed.signature[..]));
     out.insert("descriptor".into(), Value::Object(o));
 
-    // One exchange with fixed blinds and proof nonce.
+    // Filter-parameter checks a querier applies to every descriptor (§5.5).
+    let fc = &file["filter_checks"];
+    let max_fp_rate = f(fc, "max_fp_rate");
+    let cases: Vec<Value> = fc["cases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|cv| {
+            let params = filter_params(&cv["params"]);
+            let mut o = inputs(cv, &["name", "params"]);
+            o.insert(
+                "accepted".into(),
+                json!(EpochFilter::check_params(&params, &pk, max_fp_rate).is_ok()),
+            );
+            Value::Object(o)
+        })
+        .collect();
+    let mut o = inputs(fc, &["note", "max_fp_rate"]);
+    o.insert("public_key".into(), h(&pk));
+    o.insert("cases".into(), Value::Array(cases));
+    out.insert("filter_checks".into(), Value::Object(o));
+
+    // One exchange with fixed blinds and proof nonce, blinded additively (§5.2), computed
+    // here from the text of the spec with the group arithmetic itself; the querier's real
+    // code (`BlindedBatch`) is checked against it in `querier_and_holder_paths_give_the_same_tags`.
     let ev = &file["exchange"];
     let ex_inputs: Vec<Vec<u8>> = indices(ev, "input_indices")
         .iter()
         .map(|&i| s(&file["tags"][i], "input").as_bytes().to_vec())
         .collect();
-    let blinds: Vec<Scalar> = ev["blinds"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|b| scalar(b.as_str().unwrap()))
-        .collect();
-    let refs: Vec<&[u8]> = ex_inputs.iter().map(Vec::as_slice).collect();
-    let blinded_points = oprf::blind_batch_with(Mode::Voprf, &refs, &blinds).unwrap();
-    let evaluated_points = oprf::blind_evaluate(&sk, &blinded_points);
+    let blinds = exchange_blinds(ev);
     let pk_full = sk.public_key();
+    let hashed_points: Vec<RistrettoPoint> = ex_inputs
+        .iter()
+        .map(|i| oprf::hash_to_group(Mode::Voprf, i))
+        .collect();
+    let blinded_points: Vec<RistrettoPoint> = hashed_points
+        .iter()
+        .zip(&blinds)
+        .map(|(p, r)| p + r * RISTRETTO_BASEPOINT_POINT)
+        .collect();
+    let evaluated_points = oprf::blind_evaluate(&sk, &blinded_points);
     let proof = oprf::generate_proof_with(
         Mode::Voprf,
         &sk,
@@ -560,8 +659,12 @@ fn compute(file: &Value) -> (Value, Ctx) {
         scalar(s(ev, "proof_nonce")),
     )
     .unwrap();
-    let unblinded = oprf::unblind_batch(&blinds, &evaluated_points).unwrap();
-    let ex_tags = oprf::tags_of_elements(&unblinded);
+    let unblinded_points: Vec<RistrettoPoint> = evaluated_points
+        .iter()
+        .zip(&blinds)
+        .map(|(e, r)| e - r * pk_full.as_point())
+        .collect();
+    let ex_tags = oprf::tags_of_elements(&unblinded_points);
     let delta_set = &delta_tags[di];
     let held: Vec<bool> = ex_tags
         .iter()
@@ -569,23 +672,30 @@ fn compute(file: &Value) -> (Value, Ctx) {
         .collect();
     let blinded = oprf::compress_batch(&blinded_points);
     let evaluated = oprf::compress_batch(&evaluated_points);
+    let hex_list = |l: &[[u8; 32]]| Value::Array(l.iter().map(|b| h(b)).collect());
     let mut o = inputs(
         ev,
-        &["note", "input_indices", "blinds", "proof_nonce", "query_id"],
+        &[
+            "note",
+            "blinding",
+            "input_indices",
+            "blinds",
+            "proof_nonce",
+            "query_id",
+        ],
     );
     o.insert(
-        "blinded".into(),
-        Value::Array(blinded.iter().map(|b| h(b)).collect()),
+        "hashed".into(),
+        hex_list(&oprf::compress_batch(&hashed_points)),
     );
-    o.insert(
-        "evaluated".into(),
-        Value::Array(evaluated.iter().map(|b| h(b)).collect()),
-    );
+    o.insert("blinded".into(), hex_list(&blinded));
+    o.insert("evaluated".into(), hex_list(&evaluated));
     o.insert("proof".into(), h(&proof.to_bytes()));
     o.insert(
-        "tags".into(),
-        Value::Array(ex_tags.iter().map(|t| h(t)).collect()),
+        "unblinded".into(),
+        hex_list(&oprf::compress_batch(&unblinded_points)),
     );
+    o.insert("tags".into(), hex_list(&ex_tags));
     o.insert("held".into(), json!(held));
     out.insert("exchange".into(), Value::Object(o));
 
@@ -861,7 +971,8 @@ fn querier_and_holder_paths_give_the_same_tags() {
     let refs: Vec<&[u8]> = inputs.iter().map(Vec::as_slice).collect();
     // The holder's batched path (epoch build).
     assert_eq!(oprf::holder_tags(&ctx.sk, &refs).unwrap(), ctx.tags);
-    // The querier's path, over the exchange vector: verify, unblind, tag.
+
+    // The exchange vector, read back from the file.
     let ev = &file["exchange"];
     let pk = oprf::PublicKey::from_bytes(&ctx.pk).unwrap();
     let points = |name: &str| -> Vec<RistrettoPoint> {
@@ -872,37 +983,150 @@ fn querier_and_holder_paths_give_the_same_tags() {
             .map(|x| oprf::decode_element(&arr::<32>(x.as_str().unwrap())).unwrap())
             .collect()
     };
-    let (blinded, evaluated) = (points("blinded"), points("evaluated"));
+    let (hashed, blinded) = (points("hashed"), points("blinded"));
+    let (evaluated, unblinded) = (points("evaluated"), points("unblinded"));
+    let blinds = exchange_blinds(ev);
+    let picked = indices(ev, "input_indices");
+    let ex_inputs: Vec<Vec<u8>> = picked.iter().map(|&i| inputs[i].clone()).collect();
+    let want: Vec<Tag> = picked.iter().map(|&i| ctx.tags[i]).collect();
     let proof = Proof::from_bytes(&arr::<64>(s(ev, "proof"))).unwrap();
     oprf::verify_proof(Mode::Voprf, &pk, &blinded, &evaluated, &proof).unwrap();
-    let blinds: Vec<Scalar> = ev["blinds"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|b| scalar(b.as_str().unwrap()))
-        .collect();
-    let tags = oprf::tags_of_elements(&oprf::unblind_batch(&blinds, &evaluated).unwrap());
-    let want: Vec<Tag> = indices(ev, "input_indices")
-        .iter()
-        .map(|&i| ctx.tags[i])
-        .collect();
-    assert_eq!(tags, want);
-    // The holder's evaluation of the packed request gives the same elements, with a proof
-    // (random nonce) that verifies.
-    let blinded_bytes = pack(&ctx.blinded);
-    let (ev_bytes, proof) = cordon_protocol::exchange::holder_evaluate(
-        &ctx.sk,
-        &pk,
-        &blinded_bytes,
-        &mut rand::rngs::OsRng,
-    )
-    .unwrap();
+    for i in 0..picked.len() {
+        let (p, r) = (hashed[i], blinds[i]);
+        assert_eq!(p, oprf::hash_to_group(Mode::Voprf, &ex_inputs[i]), "P_{i}");
+        assert_eq!(
+            blinded[i],
+            p + r * RISTRETTO_BASEPOINT_POINT,
+            "B_{i} = P_i + r_i·G"
+        );
+        assert_eq!(
+            unblinded[i],
+            evaluated[i] - r * pk.as_point(),
+            "U_{i} = E_i − r_i·pk"
+        );
+        // U_i is the holder's k·P_i: the element of the `tags` vector.
+        let element = s(&file["tags"][picked[i]], "element");
+        assert_eq!(
+            hex::encode(unblinded[i].compress().as_bytes()),
+            element,
+            "U_{i}"
+        );
+    }
+    assert_eq!(oprf::tags_of_elements(&unblinded), want);
+
+    // The querier's real code, given the vector's blinds, sends exactly `blinded` and turns
+    // `evaluated` and `proof` into exactly `tags`.
+    let hashed_inputs = HashedInputs::new(&ex_inputs);
+    let mut rng = ScriptedBlinds::new(&blinds);
+    let batch = BlindedBatch::new(&hashed_inputs, &mut rng);
+    assert_eq!(rng.at, rng.bytes.len(), "one 64-byte draw per blind");
+    assert_eq!(batch.request_bytes(), pack(&ctx.blinded));
+    let ev_packed = pack(&ctx.evaluated);
+    assert_eq!(batch.finish(&ctx.pk, &ev_packed, &ctx.proof).unwrap(), want);
+    // It refuses the answer under another key, or with two answers swapped.
+    let (_, other_pk) = oprf::generate_key_pair(&mut rand::rngs::OsRng);
+    assert!(batch
+        .finish(&other_pk.to_bytes(), &ev_packed, &ctx.proof)
+        .is_err());
+    let swapped = pack(&[ctx.evaluated[1], ctx.evaluated[0], ctx.evaluated[2]]);
+    assert!(batch.finish(&ctx.pk, &swapped, &ctx.proof).is_err());
+
+    // The holder's real code evaluates the packed request to the same elements, with a
+    // proof (random nonce) that verifies; swapped answers no longer verify.
+    let (ev_bytes, proof) =
+        holder_evaluate(&ctx.sk, &pk, &pack(&ctx.blinded), &mut rand::rngs::OsRng).unwrap();
     assert_eq!(unpack("evaluated", &ev_bytes).unwrap(), ctx.evaluated);
     let proof = Proof::from_bytes(&proof).unwrap();
     oprf::verify_proof(Mode::Voprf, &pk, &blinded, &evaluated, &proof).unwrap();
-    // Swapped answers no longer verify.
     let swapped = vec![evaluated[1], evaluated[0], evaluated[2]];
     assert!(oprf::verify_proof(Mode::Voprf, &pk, &blinded, &swapped, &proof).is_err());
+
+    // A querier that blinds multiplicatively as in RFC 9497 (B = r·P, U = r⁻¹·E) is served by
+    // the same holder code and gets the same tags: the holder cannot tell the two apart.
+    let ex_refs: Vec<&[u8]> = ex_inputs.iter().map(Vec::as_slice).collect();
+    let mult = oprf::blind_batch_with(Mode::Voprf, &ex_refs, &blinds).unwrap();
+    let (ev_bytes, proof) = holder_evaluate(
+        &ctx.sk,
+        &pk,
+        &pack(&oprf::compress_batch(&mult)),
+        &mut rand::rngs::OsRng,
+    )
+    .unwrap();
+    let ev_points = oprf::decode_elements(&unpack("evaluated", &ev_bytes).unwrap()).unwrap();
+    let proof = Proof::from_bytes(&proof).unwrap();
+    oprf::verify_proof(Mode::Voprf, &pk, &mult, &ev_points, &proof).unwrap();
+    let mult_tags = oprf::tags_of_elements(&oprf::unblind_batch(&blinds, &ev_points).unwrap());
+    assert_eq!(mult_tags, want);
+
+    // Why additive blinding is never used with one blind for a whole batch (count mode):
+    // the differences of the blinded elements would be those of the hashed inputs.
+    let shared = blinds[0];
+    let b: Vec<RistrettoPoint> = hashed
+        .iter()
+        .map(|p| p + shared * RISTRETTO_BASEPOINT_POINT)
+        .collect();
+    assert_eq!(b[0] - b[1], hashed[0] - hashed[1]);
+}
+
+#[test]
+fn filter_checks_agree_with_the_descriptor() {
+    let file = vectors();
+    let (_, ctx) = compute(&file);
+    let fc = &file["filter_checks"];
+    assert_eq!(s(fc, "public_key"), s(&file["oprf_key"], "public_key"));
+    let cases = fc["cases"].as_array().unwrap();
+    // The first case is the descriptor's own filter, which a querier accepts.
+    assert_eq!(filter_params(&cases[0]["params"]), ctx.descriptor.filter);
+    assert!(cases[0]["accepted"].as_bool().unwrap());
+    EpochFilter::check_params(&ctx.descriptor.filter, &ctx.pk, f(fc, "max_fp_rate")).unwrap();
+    // Every refused case is refused for one reason: it differs from honest parameters for its
+    // (capacity, fp_rate) in one field only.
+    for c in cases {
+        let p = filter_params(&c["params"]);
+        let honest = EpochFilter::new(p.capacity, p.fp_rate, &ctx.bloom_seed)
+            .unwrap()
+            .params(p.capacity, p.fp_rate);
+        let differing = [
+            p.bitmap_bytes != honest.bitmap_bytes,
+            p.hashes != honest.hashes,
+            p.seed != honest.seed,
+            p.fp_rate > f(fc, "max_fp_rate"),
+        ]
+        .iter()
+        .filter(|x| **x)
+        .count();
+        let accepted = c["accepted"].as_bool().unwrap();
+        assert_eq!(differing, usize::from(!accepted), "{}", s(c, "name"));
+    }
+}
+
+#[test]
+fn the_largest_requests_and_answers_fit_one_frame() {
+    let full = vec![[7u8; 32]; MAX_ITEMS_PER_REQUEST];
+    let req = PartnerRequest::Evaluate(EvaluateRequest {
+        query_id: ByteArray::new([0; 16]),
+        collection: "a".repeat(64),
+        epoch: u64::MAX,
+        blinded: pack(&full),
+    });
+    assert!(frame::encode(&req).is_ok());
+    let resp = PartnerResponse::Evaluated(EvaluateResponse {
+        query_id: ByteArray::new([0; 16]),
+        epoch: u64::MAX,
+        evaluated: pack(&full),
+        proof: ByteArray::new([0; 64]),
+    });
+    assert!(frame::encode(&resp).is_ok());
+    let delta = PartnerResponse::Delta {
+        epoch: u64::MAX,
+        from: u64::MAX,
+        tags: pack(&vec![[7u8; 32]; MAX_DELTA_TAGS_PER_FRAME]),
+    };
+    assert!(frame::encode(&delta).is_ok());
+    assert_eq!(
+        MAX_ITEMS_PER_REQUEST, MAX_BATCH,
+        "one evaluate is one DLEQ batch"
+    );
 }
 
 #[test]
@@ -927,4 +1151,15 @@ fn error_codes_are_cbor_text_strings() {
         let back: ErrorCode = ciborium::from_reader(&buf[..]).unwrap();
         assert_eq!(back, code);
     }
+}
+
+#[test]
+#[ignore]
+fn tmp_dump_computed() {
+    let (computed, _) = compute(&vectors());
+    std::fs::write(
+        "/work/scratch/spec/computed.json",
+        serde_json::to_string_pretty(&computed).unwrap(),
+    )
+    .unwrap();
 }

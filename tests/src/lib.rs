@@ -4,7 +4,7 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-use cordon_node::client::ControlClient;
+use cordon_node::client;
 use cordon_node::control::{ImportHeader, ImportReply, PartnerOutcome, QueryReply, QueryRequest};
 use cordon_node::local::LocalFederation;
 use cordon_node::profile::Profile;
@@ -51,28 +51,19 @@ pub async fn import(
     kind: &str,
     values: &[String],
 ) -> Result<ImportReply, NodeError> {
-    let p = Profile::load(profile)?;
-    let c = ControlClient::connect(&p).await?;
-    let mut s = c
-        .import(ImportHeader {
-            collection: collection.into(),
-            kind: kind.into(),
-            region: None,
-            skip_bad: false,
-            source: "test".into(),
-        })
-        .await?;
-    s.send(
-        values
-            .iter()
-            .enumerate()
-            .map(|(i, v)| (i as u64 + 1, v.clone()))
-            .collect(),
+    let header = ImportHeader {
+        collection: collection.into(),
+        kind: kind.into(),
+        region: None,
+        skip_bad: false,
+        source: "test".into(),
+    };
+    client::import_rows(
+        &Profile::load(profile)?,
+        header,
+        client::numbered(values.to_vec()),
     )
-    .await?;
-    let r = s.finish().await;
-    c.close().await;
-    r
+    .await
 }
 
 /// Queries `partners` (empty: all) about `items` through the node of `profile`.
@@ -82,25 +73,16 @@ pub async fn query(
     items: &[String],
     partners: &[&str],
 ) -> Result<QueryReply, NodeError> {
-    let p = Profile::load(profile)?;
-    let c = ControlClient::connect(&p).await?;
-    let r = c
-        .query(QueryRequest {
-            collection: collection.into(),
-            kind: None,
-            region: None,
-            items: items
-                .iter()
-                .enumerate()
-                .map(|(i, v)| (i as u64 + 1, v.clone()))
-                .collect(),
-            case_ref: "TEST-1".into(),
-            purpose: "integration test".into(),
-            partners: partners.iter().map(|s| s.to_string()).collect(),
-        })
-        .await;
-    c.close().await;
-    r
+    let q = QueryRequest {
+        collection: collection.into(),
+        kind: None,
+        region: None,
+        items: client::numbered(items.to_vec()),
+        case_ref: "TEST-1".into(),
+        purpose: "integration test".into(),
+        partners: partners.iter().map(|s| s.to_string()).collect(),
+    };
+    client::query_once(&Profile::load(profile)?, q).await
 }
 
 /// The outcome for one partner.
