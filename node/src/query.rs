@@ -51,7 +51,7 @@ fn invalid(message: impl Into<String>) -> QueryError {
 pub async fn run_query(
     shared: &Arc<Shared>,
     user: &str,
-    q: QueryRequest,
+    mut q: QueryRequest,
 ) -> Result<QueryReply, QueryError> {
     let started = Instant::now();
     if q.case_ref.trim().is_empty() {
@@ -163,31 +163,45 @@ pub async fn run_query(
             .clone()
             .or_else(|| shared.config.identifiers.default_region.clone()),
     };
-    let mut inputs = Vec::with_capacity(q.items.len());
-    let mut bad = Vec::new();
-    for (line, raw) in &q.items {
-        match ident::canonicalize(kind, raw, &opts) {
-            Ok(c) => inputs.push(c.oprf_input()),
-            Err(e) => bad.push(format!("line {line}: {e}")),
+    // Canonicalising and hashing to the group both cost microseconds per item: done once for
+    // all partners, in parallel, off the async threads.
+    let items = Arc::new(std::mem::take(&mut q.items));
+    let items2 = items.clone();
+    let prepared = tokio::task::spawn_blocking(move || {
+        use rayon::prelude::*;
+        let results: Vec<Result<Vec<u8>, String>> = items2
+            .par_iter()
+            .map(|(line, raw)| {
+                ident::canonicalize(kind, raw, &opts)
+                    .map(|c| c.oprf_input())
+                    .map_err(|e| format!("line {line}: {e}"))
+            })
+            .collect();
+        let bad: Vec<String> = results.iter().filter_map(|r| r.as_ref().err().cloned()).collect();
+        if !bad.is_empty() {
+            return Err(bad);
         }
-    }
-    if !bad.is_empty() {
-        return Err(QueryError::Invalid {
-            message: format!(
-                "{} of {} items are not valid `{}` identifiers; fix or remove them",
-                bad.len(),
-                q.items.len(),
-                kind.as_str()
-            ),
-            details: bad.into_iter().take(100).collect(),
-        });
-    }
-    let hashed = Arc::new(
-        tokio::task::spawn_blocking(move || HashedInputs::new(&inputs))
-            .await
-            .map_err(|e| QueryError::Node(NodeError::Storage(format!("hashing failed: {e}"))))?,
-    );
-    let lines: Arc<Vec<u64>> = Arc::new(q.items.iter().map(|(l, _)| *l).collect());
+        let inputs: Vec<Vec<u8>> = results.into_iter().filter_map(Result::ok).collect();
+        Ok(HashedInputs::new(&inputs))
+    })
+    .await
+    .map_err(|e| QueryError::Node(NodeError::Storage(format!("hashing failed: {e}"))))?;
+    let hashed = match prepared {
+        Ok(h) => Arc::new(h),
+        Err(bad) => {
+            return Err(QueryError::Invalid {
+                message: format!(
+                    "{} of {} items are not valid `{}` identifiers; fix or remove them",
+                    bad.len(),
+                    items.len(),
+                    kind.as_str()
+                ),
+                details: bad.into_iter().take(100).collect(),
+            })
+        }
+    };
+    let q_items = items;
+    let lines: Arc<Vec<u64>> = Arc::new(q_items.iter().map(|(l, _)| *l).collect());
 
     // Phase 2: every partner at once.
     let results = join_all(partners.iter().cloned().zip(descriptors).map(|(p, desc)| {
@@ -229,7 +243,7 @@ pub async fn run_query(
         query_id,
         collection: q.collection,
         kind: kind.as_str().to_string(),
-        items: q.items.len() as u64,
+        items: q_items.len() as u64,
         partners: results,
     })
 }
