@@ -78,7 +78,7 @@ pub enum VerifyError {
 pub enum ErrorCode {
     /// The request did not decode or had an invalid field.
     BadRequest,
-    /// The requested collection does not exist (or is not shared with this partner).
+    /// The requested collection does not exist at the holder.
     UnknownCollection,
     /// The epoch named is not the holder's current one; fetch the descriptor again.
     StaleEpoch,

@@ -159,6 +159,11 @@ impl EpochFilter {
         max_fp_rate: f64,
     ) -> Result<(), VerifyError> {
         let bad = |s: String| Err(VerifyError::FilterMismatch(s));
+        // Before anything is sized from them: a huge signed capacity must not make the querier
+        // reserve memory it does not have.
+        if params.bitmap_bytes == 0 || params.bitmap_bytes > MAX_BITMAP_BYTES || params.capacity > MAX_BITMAP_BYTES {
+            return bad(format!("a bitmap of {} bytes for {} records is out of range", params.bitmap_bytes, params.capacity));
+        }
         if params.seed[..] != seed_for(public_key) {
             return bad("the seed is not derived from the epoch's public key".into());
         }

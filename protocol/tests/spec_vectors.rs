@@ -4,7 +4,10 @@
 // inputs with the real code and compares, so any change to tags, filters, the delta chain,
 // descriptor signing, constants or the wire encoding breaks it. It then checks the decoding
 // direction (frames decode to the same messages, the descriptor verifies, the filter
-// round-trips through `EpochFilter::from_bytes`) and that the vectors agree with each other.
+// round-trips through `EpochFilter::from_bytes`), that the vectors agree with each other, and
+// that the querier's and holder's real exchange code (`BlindedBatch`, `holder_evaluate`)
+// reproduce the `exchange` vector, which the file computes from the spec's additive blinding
+// (`B = P + r·G`, `U = E − r·pk`) with the group arithmetic itself.
 //
 // When a wire change is intended, the failure lists every JSON path that differs: update those
 // outputs in the file and the text of `spec/PROTOCOL.md` together (and bump the version that
@@ -1151,15 +1154,4 @@ fn error_codes_are_cbor_text_strings() {
         let back: ErrorCode = ciborium::from_reader(&buf[..]).unwrap();
         assert_eq!(back, code);
     }
-}
-
-#[test]
-#[ignore]
-fn tmp_dump_computed() {
-    let (computed, _) = compute(&vectors());
-    std::fs::write(
-        "/work/scratch/spec/computed.json",
-        serde_json::to_string_pretty(&computed).unwrap(),
-    )
-    .unwrap();
 }
