@@ -10,7 +10,7 @@ use ring::signature::Ed25519KeyPair;
 use serde_bytes::ByteArray;
 
 use cordon_protocol::descriptor::{EpochDescriptor, SignedDescriptor, DESCRIPTOR_VERSION};
-use cordon_protocol::filter::{chain_delta, seed_for, EpochFilter};
+use cordon_protocol::filter::{chain_delta, filter_capacity, seed_for, EpochFilter};
 use cordon_protocol::oprf::{self, PublicKey, SecretKey, Tag};
 
 use crate::error::NodeError;
@@ -106,7 +106,7 @@ pub fn build(
         epoch,
         public_key: ByteArray::new(pk.to_bytes()),
         record_count: n,
-        filter: filter.params(n, p.fp_rate),
+        filter: filter.params(filter_capacity(n), p.fp_rate),
         filter_digest: ByteArray::new(filter.digest()),
         delta_count: 0,
         delta_chain: ByteArray::new([0; 32]),

@@ -177,7 +177,10 @@ pub async fn run_query(
                     .map_err(|e| format!("line {line}: {e}"))
             })
             .collect();
-        let bad: Vec<String> = results.iter().filter_map(|r| r.as_ref().err().cloned()).collect();
+        let bad: Vec<String> = results
+            .iter()
+            .filter_map(|r| r.as_ref().err().cloned())
+            .collect();
         if !bad.is_empty() {
             return Err(bad);
         }

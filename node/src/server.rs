@@ -380,7 +380,15 @@ async fn receive_import(
     let mut pending = PendingImport::new(header, shared.config.identifiers.default_region.clone())?;
     loop {
         match read_frame::<ImportFrame>(recv).await? {
-            Some(ImportFrame::Rows(rows)) => pending.add_rows(rows),
+            // CPU-bound work: off the async threads (works on any runtime flavour).
+            Some(ImportFrame::Rows(rows)) => {
+                pending = tokio::task::spawn_blocking(move || {
+                    pending.add_rows(rows);
+                    pending
+                })
+                .await
+                .map_err(|e| NodeError::Storage(format!("import worker failed: {e}")))?;
+            }
             Some(ImportFrame::End) => return Ok(pending),
             None => {
                 return Err(NodeError::Misuse(

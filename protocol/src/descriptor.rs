@@ -122,10 +122,12 @@ impl SignedDescriptor {
                 d.collection
             )));
         }
-        if d.filter.capacity != d.record_count {
+        if d.filter.capacity != crate::filter::filter_capacity(d.record_count) {
             return Err(VerifyError::DescriptorMismatch(format!(
-                "filter sized for {} records but {} declared",
-                d.filter.capacity, d.record_count
+                "filter sized for {} records but {} declared (expected capacity {})",
+                d.filter.capacity,
+                d.record_count,
+                crate::filter::filter_capacity(d.record_count)
             )));
         }
         if now > d.not_after || now + 300 < d.issued_at {
@@ -152,7 +154,7 @@ pub(crate) mod tests_support {
                 bitmap_bytes: 54,
                 hashes: 30,
                 seed: ByteArray::new([1; 32]),
-                capacity: 10,
+                capacity: 1024,
                 fp_rate: 1e-9,
             },
             filter_digest: ByteArray::new([2; 32]),

@@ -3,9 +3,9 @@
 //! ```text
 //! querier                                        holder (key k, pk = k·G in the signed descriptor)
 //! P_i = HashToGroup(input_i)
-//! r_i random, B_i = P_i + r_i·G   ── blinded ──▶  E_i = k·B_i, proof π that log_G(pk) = log_B(E)
-//! verify π against pk            ◀── E, π ─────
-//! U_i = E_i − r_i·pk = k·P_i,  tag_i = TagHash(U_i)
+//! r_i random, C_i = 2·(P_i + r_i·G) ── blinded ──▶  E_i = k·C_i, proof π that log_G(pk) = log_C(E)
+//! verify π against pk               ◀── E, π ─────
+//! V_i = E_i − 2r_i·pk = 2k·P_i,  tag_i = TagHash(encode(2·V_i)) = TagHash(encode(4k·P_i))
 //! hit_i = tag_i ∈ filter ∪ delta
 //! ```
 //!
@@ -17,7 +17,13 @@
 //! batched DLEQ proof) and cannot tell the difference. Why it is as private: `r_i·G` is uniform
 //! in the group for uniform `r_i`, so `B_i` is uniform and independent of `P_i`. Why it is as
 //! correct: the proof shows `E_i = k·B_i` for the `k` of the pinned `pk`, so
-//! `E_i − r_i·pk = k·P_i + k·r_i·G − r_i·k·G = k·P_i`. Additive blinding needs `pk` to be known
+//! `E_i − r_i·pk = k·P_i + k·r_i·G − r_i·k·G = k·P_i`.
+//!
+//! **Doubling.** What is sent is `C_i = 2·B_i`, not `B_i`: dalek encodes doubled points in
+//! batches with one shared field inversion, where a plain encoding costs an inverse square root
+//! per element. `2·r_i` is as uniform as `r_i`, so `C_i` hides `P_i` just the same, and the
+//! querier unblinds with `2·r_i`, getting `2k·P_i`, whose double it again encodes in batches for
+//! the tag (tags are defined over `4k·H(y)`, see [`crate::oprf::tag_of_element`]). Additive blinding needs `pk` to be known
 //! and verified *before* unblinding, which the signed descriptor and the proof provide; it is
 //! not used where one blind covers a whole batch (count mode), because differences
 //! `B_i − B_j = P_i − P_j` would then leak. See `spec/PROTOCOL.md`, "Blinding".
@@ -28,6 +34,7 @@
 use curve25519_dalek::constants::RISTRETTO_BASEPOINT_TABLE;
 use curve25519_dalek::ristretto::{RistrettoBasepointTable, RistrettoPoint};
 use curve25519_dalek::scalar::Scalar;
+use curve25519_dalek::traits::IsIdentity;
 use rand_core::{CryptoRng, RngCore};
 use rayon::prelude::*;
 
@@ -73,17 +80,28 @@ impl BlindedBatch {
     /// two partners cannot link the requests they received).
     pub fn new<R: RngCore + CryptoRng>(inputs: &HashedInputs, rng: &mut R) -> Self {
         // Draw blinds sequentially from the caller's RNG, multiply in parallel.
-        let blinds: Vec<Scalar> = (0..inputs.points.len())
+        let mut blinds: Vec<Scalar> = (0..inputs.points.len())
             .map(|_| Scalar::random(rng))
             .collect();
-        let blinded: Vec<RistrettoPoint> = inputs
+        // Constant-time fixed-base multiplication: the blinds are secret.
+        let blind = |p: &RistrettoPoint, r: &Scalar| p + r * RISTRETTO_BASEPOINT_TABLE;
+        let mut halves: Vec<RistrettoPoint> = inputs
             .points
             .par_iter()
             .zip(blinds.par_iter())
-            // Constant-time fixed-base multiplication: the blinds are secret.
-            .map(|(p, r)| p + r * RISTRETTO_BASEPOINT_TABLE)
+            .map(|(p, r)| blind(p, r))
             .collect();
-        let blinded_bytes = oprf::compress_batch(&blinded);
+        // The batch encoding cannot take the identity; redraw its blind (probability 2^-252).
+        for i in 0..halves.len() {
+            while halves[i].is_identity() {
+                blinds[i] = Scalar::random(rng);
+                halves[i] = blind(&inputs.points[i], &blinds[i]);
+            }
+        }
+        let blinded_bytes = oprf::double_and_encode(&halves);
+        let blinded: Vec<RistrettoPoint> = halves.par_iter().map(|b| b + b).collect();
+        // The querier unblinds C = 2B with 2r.
+        let blinds = blinds.into_iter().map(|r| r + r).collect();
         BlindedBatch {
             blinds,
             blinded,
@@ -136,7 +154,8 @@ impl BlindedBatch {
             .zip(self.blinds.par_iter())
             .map(|(e, r)| e - r * &table)
             .collect();
-        Ok(oprf::tags_of_elements(&unblinded))
+        // `unblinded` holds 2k·P_i; the tags are over 4k·P_i.
+        Ok(oprf::tags_of_doubled(&unblinded))
     }
 }
 

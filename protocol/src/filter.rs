@@ -30,6 +30,20 @@ pub const FILTER_HEADER_LEN: usize = 1 + 8 + 4 + 32;
 pub const MAX_HASHES: u32 = 64;
 /// Largest bitmap accepted from a partner: 1 GiB (about 150 million records at 1e-9).
 pub const MAX_BITMAP_BYTES: u64 = 1 << 30;
+/// Fewest records a filter is sized for. The crate derives its `k` bit positions by double
+/// hashing, `h0 + i·h1`, modulo a bitmap size that is a multiple of 8. In a small bitmap an
+/// item whose `h1` shares a large factor with that size gets only a few distinct positions,
+/// and such items are false positives far more often than the stated rate (about one query in
+/// thirty of 150 items hit falsely against a 9-record filter). Sizing every filter for at
+/// least this many records makes those cases vanishingly rare; it costs about 5 KiB at 1e-9.
+pub const MIN_FILTER_CAPACITY: u64 = 1024;
+
+/// The capacity an epoch's filter is sized for: its record count, at least
+/// [`MIN_FILTER_CAPACITY`].
+pub fn filter_capacity(records: u64) -> u64 {
+    records.max(MIN_FILTER_CAPACITY)
+}
+
 /// Domain separation for the seed derived from an epoch's public key.
 pub const SEED_DST: &[u8] = b"CordonBloomSeed-v1";
 /// Domain separation for the delta hash chain.
@@ -109,9 +123,9 @@ impl EpochFilter {
         Ok(EpochFilter { bloom })
     }
 
-    /// Builds a filter holding exactly `tags`.
+    /// Builds a filter holding exactly `tags`, sized for [`filter_capacity`] of their number.
     pub fn build(tags: &[Tag], fp_rate: f64, seed: &[u8; 32]) -> Result<Self, String> {
-        let mut f = EpochFilter::new(tags.len() as u64, fp_rate, seed)?;
+        let mut f = EpochFilter::new(filter_capacity(tags.len() as u64), fp_rate, seed)?;
         for t in tags {
             f.insert(t);
         }
@@ -161,8 +175,14 @@ impl EpochFilter {
         let bad = |s: String| Err(VerifyError::FilterMismatch(s));
         // Before anything is sized from them: a huge signed capacity must not make the querier
         // reserve memory it does not have.
-        if params.bitmap_bytes == 0 || params.bitmap_bytes > MAX_BITMAP_BYTES || params.capacity > MAX_BITMAP_BYTES {
-            return bad(format!("a bitmap of {} bytes for {} records is out of range", params.bitmap_bytes, params.capacity));
+        if params.bitmap_bytes == 0
+            || params.bitmap_bytes > MAX_BITMAP_BYTES
+            || params.capacity > MAX_BITMAP_BYTES
+        {
+            return bad(format!(
+                "a bitmap of {} bytes for {} records is out of range",
+                params.bitmap_bytes, params.capacity
+            ));
         }
         if params.seed[..] != seed_for(public_key) {
             return bad("the seed is not derived from the epoch's public key".into());
@@ -262,6 +282,27 @@ mod tests {
         let params = f.params(5000, 1e-9);
         let g = EpochFilter::from_bytes(f.as_bytes().to_vec(), &params, &f.digest()).unwrap();
         assert!(tags.iter().all(|t| g.contains(t)));
+    }
+
+    #[test]
+    fn tiny_collections_keep_the_stated_rate() {
+        // Nine records, a million probes: with a filter sized for nine, double hashing in a
+        // 392-bit map gave hundreds of false positives here; sized for MIN_FILTER_CAPACITY, none.
+        let tags: Vec<Tag> = (0..9).map(tag).collect();
+        let f = EpochFilter::build(&tags, 1e-9, &seed_for(&[4; 32])).unwrap();
+        assert!(tags.iter().all(|t| f.contains(t)));
+        let fp = (1000..1_001_000).filter(|i| f.contains(&tag(*i))).count();
+        assert_eq!(fp, 0, "false positives in a tiny filter");
+        let small = EpochFilter::new(9, 1e-9, &seed_for(&[4; 32])).unwrap();
+        let mut small = small;
+        tags.iter().for_each(|t| small.insert(t));
+        let fp_small = (1000..1_001_000)
+            .filter(|i| small.contains(&tag(*i)))
+            .count();
+        assert!(
+            fp_small > 10,
+            "the degenerate case this guards against: {fp_small}"
+        );
     }
 
     #[test]

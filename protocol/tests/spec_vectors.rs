@@ -3,11 +3,14 @@
 // outputs this implementation produces for them; this test recomputes every output from the
 // inputs with the real code and compares, so any change to tags, filters, the delta chain,
 // descriptor signing, constants or the wire encoding breaks it. It then checks the decoding
-// direction (frames decode to the same messages, the descriptor verifies, the filter
-// round-trips through `EpochFilter::from_bytes`), that the vectors agree with each other, and
+// direction (frames decode to the same messages, the descriptor verifies and its undersized
+// variant does not, the filter round-trips through `EpochFilter::from_bytes`), that the vectors
+// agree with each other (the descriptor's filter is the one `EpochFilter::build` makes for its
+// records, sized for `filter_capacity(record_count)`), and
 // that the querier's and holder's real exchange code (`BlindedBatch`, `holder_evaluate`)
-// reproduce the `exchange` vector, which the file computes from the spec's additive blinding
-// (`B = P + r·G`, `U = E − r·pk`) with the group arithmetic itself.
+// reproduce the `exchange` vector, which the file computes from the spec's doubled additive
+// blinding (`C = 2·(P + r·G)`, `V = E − 2r·pk = 2k·P`, tag over `encode(2·V) = encode(4k·P)`)
+// with the group arithmetic itself.
 //
 // When a wire change is intended, the failure lists every JSON path that differs: update those
 // outputs in the file and the text of `spec/PROTOCOL.md` together (and bump the version that
@@ -16,11 +19,11 @@
 use cordon_protocol::descriptor::{
     EpochDescriptor, SignedDescriptor, DESCRIPTOR_CONTEXT, DESCRIPTOR_VERSION,
 };
-use cordon_protocol::error::{ErrorCode, RemoteError};
+use cordon_protocol::error::{ErrorCode, RemoteError, VerifyError};
 use cordon_protocol::exchange::{holder_evaluate, BlindedBatch, HashedInputs};
 use cordon_protocol::filter::{
-    chain_delta, seed_for, EpochFilter, FilterParams, DELTA_DST, FILTER_HEADER_LEN,
-    MAX_BITMAP_BYTES, MAX_HASHES, SEED_DST,
+    chain_delta, filter_capacity, seed_for, EpochFilter, FilterParams, DELTA_DST,
+    FILTER_HEADER_LEN, MAX_BITMAP_BYTES, MAX_HASHES, MIN_FILTER_CAPACITY, SEED_DST,
 };
 use cordon_protocol::frame::{self, FRAME_VERSION, HEADER_LEN, MAX_PAYLOAD};
 use cordon_protocol::ident::{canonicalize, Kind, Options};
@@ -107,12 +110,24 @@ fn filter_params(v: &Value) -> FilterParams {
     }
 }
 
-/// The exchange vector's blinds, which it must say are additive (`B = P + r·G`).
+/// A `FilterParams` as the vectors write it (the shape of `descriptor.fields.filter`).
+fn params_json(p: &FilterParams) -> Value {
+    json!({
+        "bitmap_bytes": p.bitmap_bytes,
+        "hashes": p.hashes,
+        "seed": h(&p.seed[..]),
+        "capacity": p.capacity,
+        "fp_rate": p.fp_rate,
+    })
+}
+
+/// The exchange vector's blinds `r_i`, which it must say are additive and doubled
+/// (`C = 2·(P + r·G)`).
 fn exchange_blinds(ev: &Value) -> Vec<Scalar> {
     assert_eq!(
         s(ev, "blinding"),
-        "additive",
-        "the reference querier blinds additively"
+        "additive_doubled",
+        "the reference querier blinds additively and sends the doubles"
     );
     ev["blinds"]
         .as_array()
@@ -323,8 +338,13 @@ struct Ctx {
     tags: Vec<Tag>,
     bloom_seed: [u8; 32],
     filters: Vec<EpochFilter>,
+    filter_members: Vec<Vec<Tag>>,
     delta_tags: Vec<Vec<Tag>>,
+    signing_key: Ed25519KeyPair,
+    /// Index into `filters` of the descriptor's filter.
+    filter_index: usize,
     signed: SignedDescriptor,
+    undersized: SignedDescriptor,
     descriptor: EpochDescriptor,
     blinded: Vec<[u8; 32]>,
     evaluated: Vec<[u8; 32]>,
@@ -383,6 +403,7 @@ fn compute_constants() -> Value {
         "filter_header_len": FILTER_HEADER_LEN,
         "max_hashes": MAX_HASHES,
         "max_bitmap_bytes": MAX_BITMAP_BYTES,
+        "min_filter_capacity": MIN_FILTER_CAPACITY,
         "descriptor_version": DESCRIPTOR_VERSION,
         "descriptor_context_hex": h(DESCRIPTOR_CONTEXT),
         "tag_dst": std::str::from_utf8(TAG_DST).unwrap(),
@@ -418,20 +439,22 @@ fn compute(file: &Value) -> (Value, Ctx) {
     k.insert("public_key".into(), h(&pk));
     out.insert("oprf_key".into(), Value::Object(k));
 
-    // Tags of identifiers: element = k·HashToGroup(input), tag = TagHash(element).
+    // Tags of identifiers: element = k·HashToGroup(input), tagged = encode(4·element),
+    // tag = TagHash(tagged) (§5.4).
     let k_scalar = scalar(&hex::encode(sk.to_bytes()));
     let mut tag_out = Vec::new();
     let mut tags = Vec::new();
     for t in file["tags"].as_array().unwrap() {
         let input = s(t, "input");
-        let element = (k_scalar * oprf::hash_to_group(Mode::Voprf, input.as_bytes()))
-            .compress()
-            .to_bytes();
-        let tag = oprf::tag_of_encoding(&element);
+        let point = k_scalar * oprf::hash_to_group(Mode::Voprf, input.as_bytes());
+        let element = point.compress().to_bytes();
+        let tagged = (Scalar::from(4u64) * point).compress().to_bytes();
+        let tag = oprf::tag_of_encoding(&tagged);
         tags.push(tag);
         let mut o = inputs(t, &["note", "input"]);
         o.insert("input_hex".into(), h(input.as_bytes()));
         o.insert("element".into(), h(&element));
+        o.insert("tagged".into(), h(&tagged));
         o.insert("tag".into(), h(&tag));
         tag_out.push(Value::Object(o));
     }
@@ -446,6 +469,7 @@ fn compute(file: &Value) -> (Value, Ctx) {
 
     // Filters.
     let mut filters = Vec::new();
+    let mut filter_members = Vec::new();
     let mut filter_out = Vec::new();
     for fv in file["filters"].as_array().unwrap() {
         let seed: [u8; 32] = match s(fv, "seed_from") {
@@ -502,6 +526,7 @@ fn compute(file: &Value) -> (Value, Ctx) {
         }
         filter_out.push(Value::Object(o));
         filters.push(filter);
+        filter_members.push(members);
     }
     out.insert("filters".into(), Value::Array(filter_out));
 
@@ -543,8 +568,14 @@ fn compute(file: &Value) -> (Value, Ctx) {
     let key = Ed25519KeyPair::from_seed_unchecked(&unhex(s(dv, "signing_seed"))).unwrap();
     let fi = u(dv, "filter_index") as usize;
     let di = u(dv, "delta_index") as usize;
-    let ffile = &file["filters"][fi];
-    let (cap, fp) = (u(ffile, "capacity"), f(ffile, "fp_rate"));
+    // As a holder builds an epoch (node/src/epoch.rs): the records are the members of
+    // `filters[fi]`, their filter is the one `EpochFilter::build` makes, and the descriptor
+    // states it with capacity `filter_capacity(record_count)`. That this is the filter of
+    // `filters[fi]` is checked in `descriptor_verifies_and_agrees_with_the_other_vectors`.
+    let fp = f(&file["filters"][fi], "fp_rate");
+    let records = &filter_members[fi];
+    let record_count = records.len() as u64;
+    let built = EpochFilter::build(records, fp, &bloom_seed).unwrap();
     let descriptor = EpochDescriptor {
         version: DESCRIPTOR_VERSION,
         node: s(dv, "node").into(),
@@ -552,9 +583,9 @@ fn compute(file: &Value) -> (Value, Ctx) {
         kind: s(dv, "kind").into(),
         epoch: u(dv, "epoch"),
         public_key: ByteArray::new(pk),
-        record_count: cap,
-        filter: filters[fi].params(cap, fp),
-        filter_digest: ByteArray::new(filters[fi].digest()),
+        record_count,
+        filter: built.params(filter_capacity(record_count), fp),
+        filter_digest: ByteArray::new(built.digest()),
         delta_count: delta_tags[di].len() as u64,
         delta_chain: ByteArray::new(chain_delta([0; 32], &delta_tags[di])),
         issued_at: u(dv, "issued_at"),
@@ -589,13 +620,7 @@ fn compute(file: &Value) -> (Value, Ctx) {
             "epoch": descriptor.epoch,
             "public_key": h(&descriptor.public_key[..]),
             "record_count": descriptor.record_count,
-            "filter": {
-                "bitmap_bytes": descriptor.filter.bitmap_bytes,
-                "hashes": descriptor.filter.hashes,
-                "seed": h(&descriptor.filter.seed[..]),
-                "capacity": descriptor.filter.capacity,
-                "fp_rate": descriptor.filter.fp_rate,
-            },
+            "filter": params_json(&descriptor.filter),
             "filter_digest": h(&descriptor.filter_digest[..]),
             "delta_count": descriptor.delta_count,
             "delta_chain": h(&descriptor.delta_chain[..]),
@@ -609,6 +634,26 @@ fn compute(file: &Value) -> (Value, Ctx) {
     msg.extend_from_slice(&signed.body);
     o.insert("signed_message".into(), h(&msg));
     o.insert("signature".into(), h(&signed.signature[..]));
+
+    // The same epoch signed by the same key with its filter sized for `capacity` records (the
+    // record count itself, as before `MIN_FILTER_CAPACITY`): a querier refuses it (§5.8).
+    let ud = &dv["undersized"];
+    let ucap = u(ud, "capacity");
+    let mut small = EpochFilter::new(ucap, fp, &bloom_seed).unwrap();
+    for t in records {
+        small.insert(t);
+    }
+    let mut under = descriptor.clone();
+    under.filter = small.params(ucap, fp);
+    under.filter_digest = ByteArray::new(small.digest());
+    let undersized = SignedDescriptor::sign(&under, &key).unwrap();
+    let mut uo = inputs(ud, &["note", "capacity"]);
+    uo.insert("filter".into(), params_json(&under.filter));
+    uo.insert("filter_digest".into(), h(&under.filter_digest[..]));
+    uo.insert("body".into(), h(&undersized.body));
+    uo.insert("body_diag".into(), Value::String(diag(&undersized.body)));
+    uo.insert("signature".into(), h(&undersized.signature[..]));
+    o.insert("undersized".into(), Value::Object(uo));
     out.insert("descriptor".into(), Value::Object(o));
 
     // Filter-parameter checks a querier applies to every descriptor (§5.5).
@@ -633,9 +678,10 @@ fn compute(file: &Value) -> (Value, Ctx) {
     o.insert("cases".into(), Value::Array(cases));
     out.insert("filter_checks".into(), Value::Object(o));
 
-    // One exchange with fixed blinds and proof nonce, blinded additively (§5.2), computed
-    // here from the text of the spec with the group arithmetic itself; the querier's real
-    // code (`BlindedBatch`) is checked against it in `querier_and_holder_paths_give_the_same_tags`.
+    // One exchange with fixed blinds and proof nonce, blinded additively and doubled (§5.2),
+    // computed here from the text of the spec with the group arithmetic itself; the querier's
+    // real code (`BlindedBatch`) is checked against it in
+    // `querier_and_holder_paths_give_the_same_tags`.
     let ev = &file["exchange"];
     let ex_inputs: Vec<Vec<u8>> = indices(ev, "input_indices")
         .iter()
@@ -647,11 +693,14 @@ fn compute(file: &Value) -> (Value, Ctx) {
         .iter()
         .map(|i| oprf::hash_to_group(Mode::Voprf, i))
         .collect();
+    // C_i = 2·(P_i + r_i·G); the querier unblinds with 2·r_i.
+    let two = Scalar::from(2u64);
     let blinded_points: Vec<RistrettoPoint> = hashed_points
         .iter()
         .zip(&blinds)
-        .map(|(p, r)| p + r * RISTRETTO_BASEPOINT_POINT)
+        .map(|(p, r)| two * (p + r * RISTRETTO_BASEPOINT_POINT))
         .collect();
+    let unblind_scalars: Vec<Scalar> = blinds.iter().map(|r| two * r).collect();
     let evaluated_points = oprf::blind_evaluate(&sk, &blinded_points);
     let proof = oprf::generate_proof_with(
         Mode::Voprf,
@@ -662,12 +711,17 @@ fn compute(file: &Value) -> (Value, Ctx) {
         scalar(s(ev, "proof_nonce")),
     )
     .unwrap();
+    // V_i = E_i − 2r_i·pk = 2k·P_i; tag_i = TagHash(encode(2·V_i)) = TagHash(encode(4k·P_i)).
     let unblinded_points: Vec<RistrettoPoint> = evaluated_points
         .iter()
-        .zip(&blinds)
-        .map(|(e, r)| e - r * pk_full.as_point())
+        .zip(&unblind_scalars)
+        .map(|(e, r2)| e - r2 * pk_full.as_point())
         .collect();
-    let ex_tags = oprf::tags_of_elements(&unblinded_points);
+    let tagged_points: Vec<RistrettoPoint> = unblinded_points.iter().map(|v| two * v).collect();
+    let ex_tags: Vec<Tag> = oprf::compress_batch(&tagged_points)
+        .iter()
+        .map(oprf::tag_of_encoding)
+        .collect();
     let delta_set = &delta_tags[di];
     let held: Vec<bool> = ex_tags
         .iter()
@@ -688,6 +742,10 @@ fn compute(file: &Value) -> (Value, Ctx) {
         ],
     );
     o.insert(
+        "unblind_scalars".into(),
+        Value::Array(unblind_scalars.iter().map(|r| h(r.as_bytes())).collect()),
+    );
+    o.insert(
         "hashed".into(),
         hex_list(&oprf::compress_batch(&hashed_points)),
     );
@@ -697,6 +755,10 @@ fn compute(file: &Value) -> (Value, Ctx) {
     o.insert(
         "unblinded".into(),
         hex_list(&oprf::compress_batch(&unblinded_points)),
+    );
+    o.insert(
+        "tagged".into(),
+        hex_list(&oprf::compress_batch(&tagged_points)),
     );
     o.insert("tags".into(), hex_list(&ex_tags));
     o.insert("held".into(), json!(held));
@@ -708,8 +770,12 @@ fn compute(file: &Value) -> (Value, Ctx) {
         tags,
         bloom_seed,
         filters,
+        filter_members,
         delta_tags,
+        signing_key: key,
+        filter_index: fi,
         signed,
+        undersized,
         descriptor,
         blinded,
         evaluated,
@@ -764,10 +830,10 @@ fn message(name: &str, c: &Ctx) -> Option<Msg> {
         "descriptor" => Msg::Resp(PartnerResponse::Descriptor(c.signed.clone())),
         "filter_start" => Msg::Resp(PartnerResponse::FilterStart {
             epoch,
-            total_bytes: c.filters[0].as_bytes().len() as u64,
+            total_bytes: c.filters[c.filter_index].as_bytes().len() as u64,
         }),
         "filter_chunk" => Msg::Resp(PartnerResponse::FilterChunk {
-            bytes: c.filters[0].as_bytes().to_vec(),
+            bytes: c.filters[c.filter_index].as_bytes().to_vec(),
         }),
         "delta" => Msg::Resp(PartnerResponse::Delta {
             epoch,
@@ -906,15 +972,120 @@ fn descriptor_verifies_and_agrees_with_the_other_vectors() {
     );
     assert_eq!(*d.filter.seed, ctx.bloom_seed);
     assert_eq!(hex::encode(*d.filter.seed), s(&file["bloom_seed"], "seed"));
-    let f0 = &file["filters"][u(dv, "filter_index") as usize];
-    assert_eq!(hex::encode(*d.filter_digest), s(f0, "digest"));
-    assert_eq!(d.record_count, d.filter.capacity);
+    // Its filter is `filters[filter_index]`: the tags of its `record_count` records, sized for
+    // `filter_capacity(record_count)` = MIN_FILTER_CAPACITY (the records are fewer), exactly
+    // the filter a holder's `EpochFilter::build` makes of them.
+    let fi = u(dv, "filter_index") as usize;
+    assert_eq!(fi, ctx.filter_index);
+    let fv = &file["filters"][fi];
+    assert_eq!(hex::encode(*d.filter_digest), s(fv, "digest"));
+    assert_eq!(d.record_count as usize, indices(fv, "tag_indices").len());
+    assert!(
+        d.record_count < MIN_FILTER_CAPACITY,
+        "the vector exercises the minimum"
+    );
+    assert_eq!(d.filter.capacity, filter_capacity(d.record_count));
+    assert_eq!(d.filter.capacity, MIN_FILTER_CAPACITY);
+    assert_eq!(
+        d.filter,
+        ctx.filters[fi].params(u(fv, "capacity"), f(fv, "fp_rate"))
+    );
+    let built =
+        EpochFilter::build(&ctx.filter_members[fi], d.filter.fp_rate, &ctx.bloom_seed).unwrap();
+    assert_eq!(built.as_bytes(), &unhex(s(fv, "bytes"))[..]);
+    assert_eq!(built.as_bytes(), ctx.filters[fi].as_bytes());
     let delta = &file["delta"][u(dv, "delta_index") as usize];
     assert_eq!(hex::encode(*d.delta_chain), s(delta, "chain"));
     assert_eq!(
         d.delta_count as usize,
         delta["tags"].as_array().unwrap().len()
     );
+}
+
+#[test]
+fn undersized_descriptor_is_refused() {
+    let file = vectors();
+    let (_, ctx) = compute(&file);
+    let dv = &file["descriptor"];
+    let ud = &dv["undersized"];
+    let signed = SignedDescriptor {
+        body: ByteBuf::from(unhex(s(ud, "body"))),
+        signature: ByteArray::new(arr::<64>(s(ud, "signature"))),
+    };
+    assert_eq!(signed, ctx.undersized);
+    let key = arr::<32>(s(dv, "signing_public_key"));
+    let (node, collection) = (s(dv, "node"), s(dv, "collection"));
+    // The signature is good, the filter parameters follow the sizing formulas for the stated
+    // capacity, and everything but the filter is the descriptor vector's: only the capacity
+    // rule (`filter.capacity = filter_capacity(record_count)`) refuses it.
+    let mut msg = DESCRIPTOR_CONTEXT.to_vec();
+    msg.extend_from_slice(&signed.body);
+    ring::signature::UnparsedPublicKey::new(&ring::signature::ED25519, &key)
+        .verify(&msg, &signed.signature[..])
+        .expect("the undersized descriptor is properly signed");
+    let d = signed.descriptor_unverified().unwrap();
+    assert_eq!(d.filter.capacity, u(ud, "capacity"));
+    assert_eq!(d.filter.capacity, d.record_count);
+    assert!(d.record_count < MIN_FILTER_CAPACITY);
+    assert_ne!(d.filter.capacity, filter_capacity(d.record_count));
+    EpochFilter::check_params(&d.filter, &ctx.pk, f(&file["filter_checks"], "max_fp_rate"))
+        .unwrap();
+    let mut same = d.clone();
+    same.filter = ctx.descriptor.filter.clone();
+    same.filter_digest = ctx.descriptor.filter_digest;
+    assert_eq!(same, ctx.descriptor);
+    for t in dv["valid_at"].as_array().unwrap() {
+        let r = signed.verify(&key, node, collection, t.as_u64().unwrap());
+        assert!(
+            matches!(r, Err(VerifyError::DescriptorMismatch(_))),
+            "an undersized filter must be refused at {t}: {r:?}"
+        );
+    }
+}
+
+#[test]
+fn descriptor_capacity_is_filter_capacity_of_record_count() {
+    let file = vectors();
+    let (_, ctx) = compute(&file);
+    let dv = &file["descriptor"];
+    let key = arr::<32>(s(dv, "signing_public_key"));
+    let (node, collection, now) = (s(dv, "node"), s(dv, "collection"), u(dv, "issued_at"));
+    assert_eq!(MIN_FILTER_CAPACITY, 1024);
+    // (record_count, filter.capacity, accepted)
+    let cases = [
+        (0, 1024, true),
+        (0, 0, false),
+        (0, 1, false),
+        (3, 1024, true),
+        (3, 3, false),
+        (3, 1023, false),
+        (3, 1025, false),
+        (1023, 1023, false),
+        (1023, 1024, true),
+        (1024, 1024, true),
+        (1024, 1025, false),
+        (1025, 1025, true),
+        (1025, 1024, false),
+        (1025, 1026, false),
+        (5_000_000, 5_000_000, true),
+    ];
+    for (records, capacity, accepted) in cases {
+        assert_eq!(capacity == records.max(1024), accepted);
+        assert_eq!(filter_capacity(records) == capacity, accepted);
+        let mut d = ctx.descriptor.clone();
+        d.record_count = records;
+        d.filter.capacity = capacity;
+        let signed = SignedDescriptor::sign(&d, &ctx.signing_key).unwrap();
+        let r = signed.verify(&key, node, collection, now);
+        if accepted {
+            assert_eq!(r.unwrap(), d, "{records} records, capacity {capacity}");
+        } else {
+            assert!(
+                matches!(r, Err(VerifyError::DescriptorMismatch(_))),
+                "{records} records, capacity {capacity}: {r:?}"
+            );
+        }
+    }
 }
 
 #[test]
@@ -988,7 +1159,9 @@ fn querier_and_holder_paths_give_the_same_tags() {
     };
     let (hashed, blinded) = (points("hashed"), points("blinded"));
     let (evaluated, unblinded) = (points("evaluated"), points("unblinded"));
+    let tagged = points("tagged");
     let blinds = exchange_blinds(ev);
+    let two = Scalar::from(2u64);
     let picked = indices(ev, "input_indices");
     let ex_inputs: Vec<Vec<u8>> = picked.iter().map(|&i| inputs[i].clone()).collect();
     let want: Vec<Tag> = picked.iter().map(|&i| ctx.tags[i]).collect();
@@ -998,24 +1171,32 @@ fn querier_and_holder_paths_give_the_same_tags() {
         let (p, r) = (hashed[i], blinds[i]);
         assert_eq!(p, oprf::hash_to_group(Mode::Voprf, &ex_inputs[i]), "P_{i}");
         assert_eq!(
+            ev["unblind_scalars"][i].as_str().unwrap(),
+            hex::encode((two * r).as_bytes()),
+            "2·r_{i}"
+        );
+        assert_eq!(
             blinded[i],
-            p + r * RISTRETTO_BASEPOINT_POINT,
-            "B_{i} = P_i + r_i·G"
+            two * (p + r * RISTRETTO_BASEPOINT_POINT),
+            "C_{i} = 2·(P_i + r_i·G)"
         );
         assert_eq!(
             unblinded[i],
-            evaluated[i] - r * pk.as_point(),
-            "U_{i} = E_i − r_i·pk"
+            evaluated[i] - (two * r) * pk.as_point(),
+            "V_{i} = E_i − 2r_i·pk"
         );
-        // U_i is the holder's k·P_i: the element of the `tags` vector.
-        let element = s(&file["tags"][picked[i]], "element");
-        assert_eq!(
-            hex::encode(unblinded[i].compress().as_bytes()),
-            element,
-            "U_{i}"
-        );
+        // V_i is twice the holder's k·P_i, the element of the `tags` vector, and the tag is
+        // over its double, 4k·P_i: the `tagged` encoding of the `tags` vector.
+        let t = &file["tags"][picked[i]];
+        let element = oprf::decode_element(&arr::<32>(s(t, "element"))).unwrap();
+        assert_eq!(unblinded[i], two * element, "V_{i} = 2·element");
+        assert_eq!(tagged[i], two * unblinded[i], "2·V_{i}");
+        assert_eq!(hex::encode(tagged[i].compress().as_bytes()), s(t, "tagged"));
+        assert_eq!(oprf::tag_of_element(&element), want[i], "tag_of_element");
     }
-    assert_eq!(oprf::tags_of_elements(&unblinded), want);
+    assert_eq!(oprf::tags_of_doubled(&unblinded), want);
+    let elements: Vec<RistrettoPoint> = unblinded.iter().map(|v| v * two.invert()).collect();
+    assert_eq!(oprf::tags_of_elements(&elements), want);
 
     // The querier's real code, given the vector's blinds, sends exactly `blinded` and turns
     // `evaluated` and `proof` into exactly `tags`.
@@ -1024,6 +1205,16 @@ fn querier_and_holder_paths_give_the_same_tags() {
     let batch = BlindedBatch::new(&hashed_inputs, &mut rng);
     assert_eq!(rng.at, rng.bytes.len(), "one 64-byte draw per blind");
     assert_eq!(batch.request_bytes(), pack(&ctx.blinded));
+    assert_eq!(
+        unpack("blinded", &batch.request_bytes()).unwrap(),
+        oprf::double_and_encode(
+            &hashed
+                .iter()
+                .zip(&blinds)
+                .map(|(p, r)| p + r * RISTRETTO_BASEPOINT_POINT)
+                .collect::<Vec<_>>()
+        )
+    );
     let ev_packed = pack(&ctx.evaluated);
     assert_eq!(batch.finish(&ctx.pk, &ev_packed, &ctx.proof).unwrap(), want);
     // It refuses the answer under another key, or with two answers swapped.
@@ -1044,22 +1235,40 @@ fn querier_and_holder_paths_give_the_same_tags() {
     let swapped = vec![evaluated[1], evaluated[0], evaluated[2]];
     assert!(oprf::verify_proof(Mode::Voprf, &pk, &blinded, &swapped, &proof).is_err());
 
-    // A querier that blinds multiplicatively as in RFC 9497 (B = r·P, U = r⁻¹·E) is served by
-    // the same holder code and gets the same tags: the holder cannot tell the two apart.
+    // Other queriers are served by the same holder code and get the same tags, tagging
+    // encode(4·U) for U = k·P: the holder cannot tell them apart.
+    let serve = |request: &[RistrettoPoint]| -> Vec<RistrettoPoint> {
+        let (ev_bytes, proof) = holder_evaluate(
+            &ctx.sk,
+            &pk,
+            &pack(&oprf::compress_batch(request)),
+            &mut rand::rngs::OsRng,
+        )
+        .unwrap();
+        let ev_points = oprf::decode_elements(&unpack("evaluated", &ev_bytes).unwrap()).unwrap();
+        let proof = Proof::from_bytes(&proof).unwrap();
+        oprf::verify_proof(Mode::Voprf, &pk, request, &ev_points, &proof).unwrap();
+        ev_points
+    };
+    // Multiplicatively, as in RFC 9497: B = r·P, U = r⁻¹·E = k·P, tag_of_element(U).
     let ex_refs: Vec<&[u8]> = ex_inputs.iter().map(Vec::as_slice).collect();
     let mult = oprf::blind_batch_with(Mode::Voprf, &ex_refs, &blinds).unwrap();
-    let (ev_bytes, proof) = holder_evaluate(
-        &ctx.sk,
-        &pk,
-        &pack(&oprf::compress_batch(&mult)),
-        &mut rand::rngs::OsRng,
-    )
-    .unwrap();
-    let ev_points = oprf::decode_elements(&unpack("evaluated", &ev_bytes).unwrap()).unwrap();
-    let proof = Proof::from_bytes(&proof).unwrap();
-    oprf::verify_proof(Mode::Voprf, &pk, &mult, &ev_points, &proof).unwrap();
-    let mult_tags = oprf::tags_of_elements(&oprf::unblind_batch(&blinds, &ev_points).unwrap());
+    let mult_u = oprf::unblind_batch(&blinds, &serve(&mult)).unwrap();
+    let mult_tags: Vec<Tag> = mult_u.iter().map(oprf::tag_of_element).collect();
     assert_eq!(mult_tags, want);
+    assert_eq!(oprf::tags_of_elements(&mult_u), want);
+    // Additively without the doubling: B = P + r·G, U = E − r·pk = k·P, tag_of_element(U).
+    let plain: Vec<RistrettoPoint> = hashed
+        .iter()
+        .zip(&blinds)
+        .map(|(p, r)| p + r * RISTRETTO_BASEPOINT_POINT)
+        .collect();
+    let plain_tags: Vec<Tag> = serve(&plain)
+        .iter()
+        .zip(&blinds)
+        .map(|(e, r)| oprf::tag_of_element(&(e - r * pk.as_point())))
+        .collect();
+    assert_eq!(plain_tags, want);
 
     // Why additive blinding is never used with one blind for a whole batch (count mode):
     // the differences of the blinded elements would be those of the hashed inputs.
@@ -1086,6 +1295,8 @@ fn filter_checks_agree_with_the_descriptor() {
     // (capacity, fp_rate) in one field only.
     for c in cases {
         let p = filter_params(&c["params"]);
+        // Every case states a capacity a verified descriptor can carry (§5.8).
+        assert!(p.capacity >= MIN_FILTER_CAPACITY, "{}", s(c, "name"));
         let honest = EpochFilter::new(p.capacity, p.fp_rate, &ctx.bloom_seed)
             .unwrap()
             .params(p.capacity, p.fp_rate);
