@@ -224,6 +224,13 @@ impl Config {
                 self.epochs.fp_rate
             ));
         }
+        if !(self.epochs.rebuild_delta_fraction > 0.0 && self.epochs.rebuild_delta_fraction <= 1.0)
+        {
+            return Err(format!(
+                "key `epochs.rebuild_delta_fraction` = {} is out of range; use a fraction in (0, 1] such as 0.5",
+                self.epochs.rebuild_delta_fraction
+            ));
+        }
         if self.limits.max_items_per_query == 0
             || self.limits.max_items_per_query > cordon_protocol::messages::MAX_ITEMS_PER_REQUEST
         {

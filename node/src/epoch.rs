@@ -82,7 +82,7 @@ fn compute_tags(
     let inputs: Vec<Vec<u8>> = values.iter().map(|(_, v)| oprf_input(kind, v)).collect();
     let refs: Vec<&[u8]> = inputs.iter().map(Vec::as_slice).collect();
     oprf::holder_tags(sk, &refs)
-        .map_err(|e| NodeError::Storage(format!("tag derivation failed: {e}")))
+        .map_err(|e| NodeError::Internal(format!("tag derivation failed: {e}")))
 }
 
 /// Builds epoch `epoch` over `records` with a fresh key.

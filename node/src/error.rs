@@ -67,6 +67,9 @@ pub enum NodeError {
         /// Extra lines.
         details: Vec<String>,
     },
+    /// Something failed inside the node that is nobody's input (a worker task died).
+    #[error("internal error: {0}")]
+    Internal(String),
     /// Time ran out.
     #[error("no answer within {0:?}")]
     Timeout(std::time::Duration),

@@ -374,10 +374,31 @@ impl Shared {
         let c = collection.to_string();
         let refreshed =
             tokio::task::spawn_blocking(move || -> Result<SignedDescriptor, NodeError> {
-                let _g = shared.import_lock.lock().unwrap_or_else(|p| p.into_inner());
+                // An import holds the lock for as long as it builds; a descriptor that is still
+                // valid is served meanwhile rather than making partners wait.
+                let _g = match shared.import_lock.try_lock() {
+                    Ok(g) => g,
+                    Err(std::sync::TryLockError::Poisoned(p)) => p.into_inner(),
+                    Err(std::sync::TryLockError::WouldBlock) => {
+                        let cur = shared
+                            .holder_epoch(&c)
+                            .ok_or_else(|| NodeError::Misuse("collection vanished".into()))?;
+                        if cur.descriptor.not_after > shared.clock.now_unix() {
+                            return Ok(cur.signed.clone());
+                        }
+                        shared.import_lock.lock().unwrap_or_else(|p| p.into_inner())
+                    }
+                };
                 let cur = shared
                     .holder_epoch(&c)
                     .ok_or_else(|| NodeError::Misuse("collection vanished".into()))?;
+                // Another request may have re-signed it while this one waited.
+                let now = shared.clock.now_unix();
+                if cur.descriptor.not_after >= now + validity / 2
+                    && cur.descriptor.issued_at <= now + 60
+                {
+                    return Ok(cur.signed.clone());
+                }
                 let params = epoch::BuildParams {
                     node: &shared.config.node.name,
                     signing: &shared.signing,

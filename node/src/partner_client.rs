@@ -8,7 +8,7 @@ use std::time::Duration;
 use tokio::sync::Mutex;
 
 use cordon_protocol::descriptor::{EpochDescriptor, SignedDescriptor};
-use cordon_protocol::filter::{chain_delta, EpochFilter, FILTER_HEADER_LEN};
+use cordon_protocol::filter::{chain_delta, filter_capacity, EpochFilter, FILTER_HEADER_LEN};
 use cordon_protocol::messages::{unpack, PartnerRequest, PartnerResponse};
 use cordon_protocol::oprf::Tag;
 use cordon_protocol::VerifyError;
@@ -42,7 +42,9 @@ impl PartnerEpoch {
 pub struct PartnerClient {
     endpoint: quinn::Endpoint,
     configs: HashMap<String, (quinn::ClientConfig, String)>,
-    conns: Mutex<HashMap<String, quinn::Connection>>,
+    /// One slot per partner, each behind its own lock, so connecting to a slow partner never
+    /// holds up the others.
+    conns: HashMap<String, Mutex<Option<quinn::Connection>>>,
     connect_timeout: Duration,
 }
 
@@ -62,10 +64,14 @@ impl PartnerClient {
         configs: HashMap<String, (quinn::ClientConfig, String)>,
         connect_timeout: Duration,
     ) -> Self {
+        let conns = configs
+            .keys()
+            .map(|k| (k.clone(), Mutex::new(None)))
+            .collect();
         PartnerClient {
             endpoint,
             configs,
-            conns: Mutex::new(HashMap::new()),
+            conns,
             connect_timeout,
         }
     }
@@ -76,16 +82,18 @@ impl PartnerClient {
     }
 
     async fn connection(&self, partner: &str) -> Result<quinn::Connection, NodeError> {
-        let mut conns = self.conns.lock().await;
-        if let Some(c) = conns.get(partner) {
+        let (Some(slot), Some((cfg, addr))) = (self.conns.get(partner), self.configs.get(partner))
+        else {
+            return Err(NodeError::Misuse(format!(
+                "`{partner}` is not a configured partner"
+            )));
+        };
+        let mut slot = slot.lock().await;
+        if let Some(c) = slot.as_ref() {
             if c.close_reason().is_none() {
                 return Ok(c.clone());
             }
         }
-        let (cfg, addr) = self
-            .configs
-            .get(partner)
-            .ok_or_else(|| NodeError::Misuse(format!("`{partner}` is not a configured partner")))?;
         let sock = resolve(addr).await?;
         let connecting = self
             .endpoint
@@ -95,7 +103,7 @@ impl PartnerClient {
             .await
             .map_err(|_| NodeError::Timeout(self.connect_timeout))?
             .map_err(|e| NodeError::Connection(format!("{addr}: {e}")))?;
-        conns.insert(partner.to_string(), conn.clone());
+        *slot = Some(conn.clone());
         Ok(conn)
     }
 
@@ -164,6 +172,15 @@ impl PartnerClient {
                 {
                     out.extend_from_slice(&bytes)
                 }
+                PartnerResponse::FilterChunk { bytes } => {
+                    return Err(VerifyError::FilterMismatch(format!(
+                        "filter chunks overrun the announced {total_bytes} bytes (at {} + {})",
+                        out.len(),
+                        bytes.len()
+                    ))
+                    .into())
+                }
+                PartnerResponse::Error(e) => return Err(NodeError::Remote(e)),
                 other => return Err(unexpected("filter_chunk", &other)),
             }
         }
@@ -184,6 +201,17 @@ impl PartnerClient {
         t: &mut Traffic,
     ) -> Result<(Arc<PartnerEpoch>, &'static str), NodeError> {
         EpochFilter::check_params(&d.filter, &d.public_key, MAX_ACCEPTED_FP_RATE)?;
+        // A holder rebuilds its epoch before the delta outgrows the filter (its configuration
+        // allows at most as many delta records as filter records); a larger signed count would
+        // only make this querier download and hold tags without bound.
+        let max_delta = 2 * filter_capacity(d.record_count);
+        if d.delta_count > max_delta {
+            return Err(VerifyError::DeltaMismatch(format!(
+                "{} delta records signed for a filter of {}; at most {max_delta} are accepted",
+                d.delta_count, d.record_count
+            ))
+            .into());
+        }
         if let Some(c) = cached {
             let old = &c.descriptor;
             if d.epoch < old.epoch {
@@ -298,6 +326,14 @@ impl PartnerClient {
                     at += tags.len() as u64;
                     out.extend(tags);
                 }
+                PartnerResponse::Delta { from: f, epoch, .. } => {
+                    return Err(NodeError::Wire(cordon_protocol::WireError::Malformed(
+                        format!(
+                        "delta for position {f} of epoch {epoch}, asked position {at} of epoch {}",
+                        d.epoch
+                    ),
+                    )))
+                }
                 other => return Err(unexpected("delta", &other)),
             }
         }
@@ -306,8 +342,10 @@ impl PartnerClient {
 
     /// Closes every connection (at shutdown).
     pub async fn close_all(&self) {
-        for (_, c) in self.conns.lock().await.drain() {
-            c.close(0u32.into(), b"bye");
+        for slot in self.conns.values() {
+            if let Some(c) = slot.lock().await.take() {
+                c.close(0u32.into(), b"bye");
+            }
         }
     }
 }

@@ -147,12 +147,19 @@ pub async fn run_query(
         (None, Some(k)) => k
             .parse()
             .map_err(|e: ident::IdentError| invalid(e.to_string()))?,
-        (None, None) => match descriptors.iter().find_map(|d| d.as_ref().ok()) {
-            Some((_, d)) => d
-                .kind
-                .parse()
-                .map_err(|e: ident::IdentError| invalid(e.to_string()))?,
-            None => Kind::Text,
+        // The first partner whose kind this build knows; a newer partner's unknown kind is
+        // that partner's problem (it will fail with `kind_mismatch`), not the user's.
+        (None, None) => match descriptors.iter().filter_map(|d| d.as_ref().ok()).find_map(|(_, d)| d.kind.parse::<Kind>().ok()) {
+            Some(k) => k,
+            None => match descriptors.iter().find_map(|d| d.as_ref().ok()) {
+                Some((_, d)) => {
+                    return Err(invalid(format!(
+                        "the partners' collection `{}` declares kind `{}`, which this node does not know; pass --kind",
+                        q.collection, d.kind
+                    )))
+                }
+                None => Kind::Text,
+            },
         },
     };
 
@@ -188,7 +195,7 @@ pub async fn run_query(
         Ok(HashedInputs::new(&inputs))
     })
     .await
-    .map_err(|e| QueryError::Node(NodeError::Storage(format!("hashing failed: {e}"))))?;
+    .map_err(|e| QueryError::Node(NodeError::Internal(format!("hashing failed: {e}"))))?;
     let hashed = match prepared {
         Ok(h) => Arc::new(h),
         Err(bad) => {
@@ -238,7 +245,8 @@ pub async fn run_query(
                 tracing::info!(query_id, partner = %r.partner, epoch, hits = hits.len(), ms = r.elapsed_ms, "partner answered")
             }
             PartnerOutcome::Failed { code, message } => {
-                tracing::warn!(query_id, partner = %r.partner, code, message, "partner failed")
+                // Debug formatting escapes what a partner may have put in its refusal.
+                tracing::warn!(query_id, partner = %r.partner, code, reason = ?message, "partner failed")
             }
         }
     }
@@ -352,7 +360,7 @@ async fn ask_once(
     let h = hashed.clone();
     let batch = tokio::task::spawn_blocking(move || BlindedBatch::new(&h, &mut rand::rngs::OsRng))
         .await
-        .map_err(|e| NodeError::Storage(format!("blinding failed: {e}")))?;
+        .map_err(|e| NodeError::Internal(format!("blinding failed: {e}")))?;
     // A fresh identifier per partner and attempt, so holders cannot link their logs by it.
     let mut qid = [0u8; 16];
     rand::rngs::OsRng.fill_bytes(&mut qid);
@@ -395,7 +403,7 @@ async fn ask_once(
             .collect())
     })
     .await
-    .map_err(|e| NodeError::Storage(format!("verification failed: {e}")))??;
+    .map_err(|e| NodeError::Internal(format!("verification failed: {e}")))??;
     tracing::debug!(partner, wire_query_id = %hex::encode(qid), "evaluation verified");
     Ok(PartnerOutcome::Answered {
         epoch: d.epoch,
@@ -419,7 +427,8 @@ fn failed(partner: &str, e: &NodeError) -> PartnerOutcome {
         ),
         NodeError::Remote(r) => (
             format!("refused:{}", r.code),
-            format!("{partner} refused: {}", r.message),
+            // A partner's sentence, shortened and without control characters.
+            format!("{partner} refused: {}", sanitize(&r.message)),
         ),
         NodeError::Verify(v) => (
             "invalid_answer".to_string(),
@@ -432,6 +441,19 @@ fn failed(partner: &str, e: &NodeError) -> PartnerOutcome {
         other => ("error".to_string(), format!("{partner}: {other}")),
     };
     PartnerOutcome::Failed { code, message }
+}
+
+/// A peer's text made safe to show and log: control characters replaced, at most 300 chars.
+fn sanitize(s: &str) -> String {
+    let mut out: String = s
+        .chars()
+        .take(300)
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    if s.chars().count() > 300 {
+        out.push('…');
+    }
+    out
 }
 
 fn fmt_duration(d: Duration) -> String {
@@ -480,6 +502,20 @@ impl Shared {
         collection: &str,
         e: Arc<PartnerEpoch>,
     ) -> Result<(), NodeError> {
+        // Two queries may sync the same partner at once; never let the slower one put an older
+        // state back (that would also weaken the rollback checks).
+        let key = (partner.to_string(), collection.to_string());
+        let version = |p: &PartnerEpoch| (p.descriptor.epoch, p.descriptor.delta_count);
+        if let Some(known) = self
+            .partner_epochs
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&key)
+        {
+            if version(known) > version(&e) {
+                return Ok(());
+            }
+        }
         let cached = e.to_cached();
         let shared = self.clone();
         let (p, c) = (partner.to_string(), collection.to_string());
@@ -489,7 +525,7 @@ impl Shared {
         self.partner_epochs
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .insert((partner.to_string(), collection.to_string()), e);
+            .insert(key, e);
         Ok(())
     }
 }

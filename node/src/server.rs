@@ -387,7 +387,7 @@ async fn receive_import(
                     pending
                 })
                 .await
-                .map_err(|e| NodeError::Storage(format!("import worker failed: {e}")))?;
+                .map_err(|e| NodeError::Internal(format!("import worker failed: {e}")))?;
             }
             Some(ImportFrame::End) => return Ok(pending),
             None => {
