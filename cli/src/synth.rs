@@ -11,6 +11,44 @@ use rand::{Rng, SeedableRng};
 
 use cordon_protocol::ident::{self, Kind, Options};
 
+/// Given names for synthetic e-mail addresses.
+pub const FIRST_NAMES: &[&str] = &[
+    "somchai",
+    "niran",
+    "kittipong",
+    "wei",
+    "li.na",
+    "zhang",
+    "hoang",
+    "nguyen",
+    "aung",
+    "kyaw",
+    "sokha",
+    "dara",
+    "maria",
+    "jose",
+    "kenji",
+    "yuki",
+    "john",
+    "mike",
+    "anan",
+    "ploy",
+];
+
+/// Mail providers for synthetic e-mail addresses.
+pub const EMAIL_DOMAINS: &[&str] = &[
+    "gmail.com",
+    "outlook.com",
+    "yahoo.com",
+    "proton.me",
+    "163.com",
+    "qq.com",
+    "hotmail.com",
+    "mail.ru",
+    "icloud.com",
+    "gmx.de",
+];
+
 /// A seeded generator of unique identifiers.
 pub struct Synth {
     rng: StdRng,
@@ -107,43 +145,9 @@ impl Synth {
 
     /// A unique e-mail address.
     pub fn email(&mut self) -> String {
-        const FIRST: &[&str] = &[
-            "somchai",
-            "niran",
-            "kittipong",
-            "wei",
-            "li.na",
-            "zhang",
-            "hoang",
-            "nguyen",
-            "aung",
-            "kyaw",
-            "sokha",
-            "dara",
-            "maria",
-            "jose",
-            "kenji",
-            "yuki",
-            "john",
-            "mike",
-            "anan",
-            "ploy",
-        ];
-        const DOMAINS: &[&str] = &[
-            "gmail.com",
-            "outlook.com",
-            "yahoo.com",
-            "proton.me",
-            "163.com",
-            "qq.com",
-            "hotmail.com",
-            "mail.ru",
-            "icloud.com",
-            "gmx.de",
-        ];
         loop {
-            let f = FIRST[self.rng.gen_range(0..FIRST.len())];
-            let d = DOMAINS[self.rng.gen_range(0..DOMAINS.len())];
+            let f = FIRST_NAMES[self.rng.gen_range(0..FIRST_NAMES.len())];
+            let d = EMAIL_DOMAINS[self.rng.gen_range(0..EMAIL_DOMAINS.len())];
             let e = format!("{f}{}@{d}", self.rng.gen_range(10..100_000));
             if self.seen.insert(e.clone()) {
                 return e;

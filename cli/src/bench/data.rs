@@ -1,39 +1,7 @@
 //! Synthetic bench values: distinct e-mail addresses and Thai mobile numbers by index.
 
-pub(super) const FIRST: &[&str] = &[
-    "somchai",
-    "niran",
-    "kittipong",
-    "wei",
-    "li.na",
-    "zhang",
-    "hoang",
-    "nguyen",
-    "aung",
-    "kyaw",
-    "sokha",
-    "dara",
-    "maria",
-    "jose",
-    "kenji",
-    "yuki",
-    "john",
-    "mike",
-    "anan",
-    "ploy",
-];
-pub(super) const DOMAINS: &[&str] = &[
-    "gmail.com",
-    "outlook.com",
-    "yahoo.com",
-    "proton.me",
-    "163.com",
-    "qq.com",
-    "hotmail.com",
-    "mail.ru",
-    "icloud.com",
-    "gmx.de",
-];
+use crate::synth::{EMAIL_DOMAINS as DOMAINS, FIRST_NAMES as FIRST};
+
 pub(super) const THAI_MOBILE: &[&str] = &[
     "81", "82", "83", "84", "85", "86", "87", "89", "91", "92", "93", "94", "95", "96", "97", "98",
     "61", "62", "63", "64", "65",
