@@ -85,7 +85,12 @@ pub struct Shared {
     pub partner_epochs: Mutex<HashMap<(String, String), Arc<PartnerEpoch>>>,
     /// Who may connect.
     pub trust: Arc<tls::PeerVerifier>,
+    /// Per partner, how many of its requests may be served at once.
+    pub partner_permits: HashMap<String, Arc<tokio::sync::Semaphore>>,
 }
+
+/// Requests of one partner served at the same time; more wait their turn.
+pub const PARTNER_CONCURRENCY: usize = 4;
 
 /// A bound, not yet running node.
 pub struct Node {
@@ -237,6 +242,16 @@ impl Node {
                 );
             }
         }
+        let partner_permits = config
+            .partners
+            .iter()
+            .map(|p| {
+                (
+                    p.name.clone(),
+                    Arc::new(tokio::sync::Semaphore::new(PARTNER_CONCURRENCY)),
+                )
+            })
+            .collect();
         let partners = PartnerClient::new(endpoint.clone(), clients, config.limits.connect_timeout);
         let shared = Arc::new(Shared {
             config,
@@ -249,6 +264,7 @@ impl Node {
             partner_keys,
             partner_epochs: Mutex::new(HashMap::new()),
             trust,
+            partner_permits,
         });
         Ok(Node { shared, endpoint })
     }

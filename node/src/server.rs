@@ -91,6 +91,14 @@ async fn serve_connection(
         tracker.spawn(async move {
             let r = match identity.as_ref() {
                 PeerIdentity::Partner { name, .. } => {
+                    // At most PARTNER_CONCURRENCY requests of one partner are served at once;
+                    // its further streams wait here, and other partners are not slowed down.
+                    let Some(permits) = shared.partner_permits.get(name).cloned() else {
+                        return;
+                    };
+                    let Ok(_permit) = permits.acquire_owned().await else {
+                        return;
+                    };
                     serve_partner_stream(&shared, name, send, recv).await
                 }
                 PeerIdentity::User { .. } => {
@@ -367,7 +375,21 @@ async fn serve_control_stream(
             }
         }
     };
-    write_frame(&mut send, &resp).await?;
+    match write_frame(&mut send, &resp).await {
+        // A result too large for one frame (tens of thousands of hits) is reported, not dropped.
+        Err(NodeError::Wire(e)) => {
+            let msg =
+                format!("the answer does not fit one frame ({e}); ask about fewer items at a time");
+            write_frame(
+                &mut send,
+                &control_error(ErrorCode::TooManyItems, msg, vec![]),
+            )
+            .await?;
+        }
+        other => {
+            other?;
+        }
+    }
     let _ = send.finish();
     Ok(())
 }
