@@ -1,0 +1,239 @@
+//! The `cordon` binary as a person uses it: one clear sentence and a non-zero exit for bad
+//! input, never a panic; the offline commands (`init`, `user add`, `partner add`, `ident`) work.
+
+use std::process::{Command, Output};
+
+fn cordon(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_cordon"))
+        .args(args)
+        .env_remove("CORDON_PROFILE")
+        .output()
+        .expect("run cordon")
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// A failure is one `error:` line (plus optional indented details), a non-zero status, no panic.
+fn assert_clear_failure(o: &Output, must_mention: &str) {
+    let e = stderr(o);
+    assert!(!o.status.success(), "succeeded: {e}");
+    assert!(!e.contains("panicked"), "panicked: {e}");
+    assert!(e.starts_with("error:"), "not an error sentence: {e}");
+    assert!(
+        e.contains(must_mention),
+        "{e:?} does not mention {must_mention:?}"
+    );
+}
+
+#[test]
+fn offline_commands_and_their_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = |p: &str| dir.path().join(p).display().to_string();
+
+    let o = cordon(&[
+        "init",
+        "--name",
+        "th",
+        "--dir",
+        &d("th"),
+        "--listen",
+        "127.0.0.1:0",
+        "--region",
+        "TH",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = cordon(&[
+        "init",
+        "--name",
+        "jp",
+        "--dir",
+        &d("jp"),
+        "--listen",
+        "127.0.0.1:0",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    // Initialising the same folder twice is refused, naming the file.
+    assert_clear_failure(
+        &cordon(&["init", "--name", "th", "--dir", &d("th")]),
+        "already exists",
+    );
+    // A bad node name is quoted with what is allowed.
+    assert_clear_failure(
+        &cordon(&["init", "--name", "TH!", "--dir", &d("x")]),
+        "\"TH!\"",
+    );
+
+    let th_cfg = d("th/node.toml");
+    let o = cordon(&[
+        "partner",
+        "add",
+        "--config",
+        &th_cfg,
+        "--card",
+        &d("jp/card.toml"),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    // Adding it again, or our own card, is refused.
+    assert_clear_failure(
+        &cordon(&[
+            "partner",
+            "add",
+            "--config",
+            &th_cfg,
+            "--card",
+            &d("jp/card.toml"),
+        ]),
+        "already a partner",
+    );
+    assert_clear_failure(
+        &cordon(&[
+            "partner",
+            "add",
+            "--config",
+            &th_cfg,
+            "--card",
+            &d("th/card.toml"),
+        ]),
+        "own",
+    );
+    let o = cordon(&["partner", "list", "--config", &th_cfg]);
+    assert!(String::from_utf8_lossy(&o.stdout).contains("jp"));
+
+    let o = cordon(&[
+        "user",
+        "add",
+        "--config",
+        &th_cfg,
+        "--name",
+        "somchai",
+        "--role",
+        "investigator",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("Issued an investigator certificate"));
+    assert!(dir.path().join("th/users/somchai/profile.toml").exists());
+    assert_clear_failure(
+        &cordon(&[
+            "user", "add", "--config", &th_cfg, "--name", "somchai", "--role", "operator",
+        ]),
+        "already exists",
+    );
+
+    // A malformed configuration names the line and the key's value.
+    let bad = d("bad.toml");
+    std::fs::write(
+        &bad,
+        std::fs::read_to_string(&th_cfg)
+            .unwrap()
+            .replace("fp_rate = 1e-9", "fp_rate = \"high\""),
+    )
+    .unwrap();
+    assert_clear_failure(&cordon(&["node", "run", "--config", &bad]), "fp_rate");
+    assert_clear_failure(
+        &cordon(&["node", "run", "--config", &d("missing.toml")]),
+        "missing.toml",
+    );
+
+    // Commands that need a node say how to find one.
+    assert_clear_failure(&cordon(&["status"]), "--profile");
+    let items = d("items.txt");
+    std::fs::write(&items, "").unwrap();
+    let profile = d("th/users/somchai/profile.toml");
+    assert_clear_failure(
+        &cordon(&[
+            "--profile",
+            &profile,
+            "query",
+            "--collection",
+            "phones",
+            "--file",
+            &items,
+            "--case",
+            "C-1",
+            "--purpose",
+            "test",
+        ]),
+        "holds no items",
+    );
+    assert_clear_failure(
+        &cordon(&[
+            "--profile",
+            &profile,
+            "query",
+            "--collection",
+            "phones",
+            "--file",
+            &d("nope.txt"),
+            "--case",
+            "C-1",
+            "--purpose",
+            "test",
+        ]),
+        "nope.txt",
+    );
+    // The node is not running: a clear sentence, after the connect time-out at most.
+    std::fs::write(&items, "+66812345678\n").unwrap();
+    let o = cordon(&[
+        "--profile",
+        &profile,
+        "query",
+        "--collection",
+        "phones",
+        "--file",
+        &items,
+        "--case",
+        "C-1",
+        "--purpose",
+        "test",
+    ]);
+    assert!(
+        !o.status.success() && !stderr(&o).contains("panicked"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn ident_normalize() {
+    let o = cordon(&[
+        "ident",
+        "normalize",
+        "--kind",
+        "phone",
+        "--region",
+        "TH",
+        "081-234-5678",
+        "+66 81 234 5678",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout),
+        "+66812345678\n+66812345678\n"
+    );
+    let o = cordon(&[
+        "ident",
+        "normalize",
+        "--kind",
+        "iban",
+        "--json",
+        "GB82 WEST 1234 5698 7654 32",
+        "GB00 0000",
+    ]);
+    assert!(!o.status.success());
+    let out = String::from_utf8_lossy(&o.stdout);
+    let lines: Vec<serde_json::Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines[0]["canonical"], "GB82WEST12345698765432");
+    assert!(lines[1]["error"].as_str().unwrap().contains("GB00 0000"));
+    assert_clear_failure(
+        &cordon(&["ident", "normalize", "--kind", "phon", "1"]),
+        "phone, email",
+    );
+    // Unknown flags: clap's own error, non-zero.
+    let o = cordon(&["--bogus"]);
+    assert!(!o.status.success() && stderr(&o).contains("--bogus"));
+}
