@@ -32,7 +32,7 @@ fn hits_equal_the_plain_intersection() {
         (0u32..400).prop_map(|i| format!("08{}-{:03}-{:04}", 1 + i % 9, i % 1000, i)),
     ];
     let mut runner = proptest::test_runner::TestRunner::new(ProptestConfig {
-        cases: 8,
+        cases: 16,
         ..ProptestConfig::default()
     });
     runner
