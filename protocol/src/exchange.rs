@@ -91,7 +91,8 @@ impl BlindedBatch {
             .zip(blinds.par_iter())
             .map(|(p, r)| blind(p, r))
             .collect();
-        // The batch encoding cannot take the identity; redraw its blind (probability 2^-252).
+        // The holder refuses the identity as a blinded element; redraw its blind (probability
+        // 2^-252).
         for i in 0..halves.len() {
             while halves[i].is_identity() {
                 blinds[i] = Scalar::random(rng);

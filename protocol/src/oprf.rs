@@ -984,46 +984,29 @@ pub fn tags_of_elements(unblinded: &[RistrettoPoint]) -> Vec<Tag> {
 }
 
 /// Tags of elements given as `v = 2·k·H(y)`: `tag_of_encoding(encode(2·v))`, encoded in
-/// batches. A chunk holding the identity (which the batch inversion cannot take; it never
-/// occurs for honest inputs) is encoded one element at a time instead.
+/// batches (see [`double_and_encode`]).
 pub fn tags_of_doubled(doubled: &[RistrettoPoint]) -> Vec<Tag> {
-    let mut out = vec![[0u8; 32]; doubled.len()];
-    let work = |(o, chunk): (&mut [Tag], &[RistrettoPoint])| {
+    let encodings = double_and_encode(doubled);
+    par_collect(encodings.len(), |i| tag_of_encoding(&encodings[i]))
+}
+
+/// `encode(2·p)` for each point, in parallel batches that share one field inversion each
+/// (dalek's `double_and_compress_batch`). A chunk holding the identity, which the batch
+/// inversion cannot take (it never occurs for honest inputs), is encoded one point at a time.
+pub fn double_and_encode(points: &[RistrettoPoint]) -> Vec<[u8; ELEMENT_LEN]> {
+    let mut out = vec![[0u8; ELEMENT_LEN]; points.len()];
+    let work = |(o, chunk): (&mut [[u8; ELEMENT_LEN]], &[RistrettoPoint])| {
         if chunk.iter().any(|p| p.is_identity()) {
             for (slot, p) in o.iter_mut().zip(chunk) {
-                *slot = tag_of_encoding((p + p).compress().as_bytes());
+                *slot = (p + p).compress().to_bytes();
             }
         } else {
             for (slot, enc) in o
                 .iter_mut()
                 .zip(RistrettoPoint::double_and_compress_batch(chunk))
             {
-                *slot = tag_of_encoding(enc.as_bytes());
+                *slot = enc.to_bytes();
             }
-        }
-    };
-    if doubled.len() < PAR_MIN {
-        out.chunks_mut(TAG_CHUNK)
-            .zip(doubled.chunks(TAG_CHUNK))
-            .for_each(work);
-    } else {
-        out.par_chunks_mut(TAG_CHUNK)
-            .zip(doubled.par_chunks(TAG_CHUNK))
-            .for_each(work);
-    }
-    out
-}
-
-/// `encode(2·p)` for each point, in batches (the querier's doubled blinded elements). The
-/// points must not be the identity.
-pub fn double_and_encode(points: &[RistrettoPoint]) -> Vec<[u8; ELEMENT_LEN]> {
-    let mut out = vec![[0u8; ELEMENT_LEN]; points.len()];
-    let work = |(o, chunk): (&mut [[u8; ELEMENT_LEN]], &[RistrettoPoint])| {
-        for (slot, enc) in o
-            .iter_mut()
-            .zip(RistrettoPoint::double_and_compress_batch(chunk))
-        {
-            *slot = enc.to_bytes();
         }
     };
     if points.len() < PAR_MIN {
