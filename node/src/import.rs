@@ -96,11 +96,6 @@ impl PendingImport {
         }
     }
 
-    /// Rows received so far.
-    pub fn rows(&self) -> u64 {
-        self.rows
-    }
-
     /// Stores the rows and updates the epoch (blocking: call from a blocking thread).
     pub fn commit(self, shared: &Arc<Shared>, actor: &str) -> Result<ImportReply, NodeError> {
         let c = &self.header.collection;

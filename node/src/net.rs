@@ -14,6 +14,13 @@ use crate::error::NodeError;
 pub async fn read_frame<T: DeserializeOwned>(
     recv: &mut RecvStream,
 ) -> Result<Option<T>, NodeError> {
+    Ok(read_frame_sized(recv).await?.map(|(t, _)| t))
+}
+
+/// [`read_frame`], also returning the frame's size on the wire (header included).
+pub async fn read_frame_sized<T: DeserializeOwned>(
+    recv: &mut RecvStream,
+) -> Result<Option<(T, usize)>, NodeError> {
     let mut header = [0u8; HEADER_LEN];
     match recv.read_exact(&mut header).await {
         Ok(()) => {}
@@ -42,12 +49,19 @@ pub async fn read_frame<T: DeserializeOwned>(
             return Err(NodeError::Connection(e.to_string()))
         }
     }
-    Ok(Some(frame::decode(&payload)?))
+    Ok(Some((frame::decode(&payload)?, HEADER_LEN + len)))
 }
 
 /// Reads one frame that must be there.
 pub async fn expect_frame<T: DeserializeOwned>(recv: &mut RecvStream) -> Result<T, NodeError> {
-    read_frame(recv)
+    Ok(expect_frame_sized(recv).await?.0)
+}
+
+/// Reads one frame that must be there, with its size on the wire (header included).
+pub async fn expect_frame_sized<T: DeserializeOwned>(
+    recv: &mut RecvStream,
+) -> Result<(T, usize), NodeError> {
+    read_frame_sized(recv)
         .await?
         .ok_or_else(|| NodeError::Connection("the peer closed the stream without answering".into()))
 }

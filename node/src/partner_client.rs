@@ -14,7 +14,7 @@ use cordon_protocol::oprf::Tag;
 use cordon_protocol::VerifyError;
 
 use crate::error::NodeError;
-use crate::net::{expect_frame, write_frame};
+use crate::net::{expect_frame_sized, write_frame};
 use crate::store::CachedPartnerEpoch;
 
 /// A partner's epoch as the querier holds it: verified descriptor, filter and delta.
@@ -121,8 +121,8 @@ impl PartnerClient {
             .map_err(|e| NodeError::Connection(e.to_string()))?;
         t.sent += write_frame(&mut send, req).await? as u64;
         let _ = send.finish();
-        let resp: PartnerResponse = expect_frame(&mut recv).await?;
-        t.received += frame_len(&resp);
+        let (resp, len): (PartnerResponse, usize) = expect_frame_sized(&mut recv).await?;
+        t.received += len as u64;
         if let PartnerResponse::Error(e) = resp {
             return Err(NodeError::Remote(e));
         }
@@ -164,8 +164,8 @@ impl PartnerClient {
         }
         let mut out = Vec::with_capacity(total_bytes as usize);
         while (out.len() as u64) < total_bytes {
-            let chunk: PartnerResponse = expect_frame(&mut recv).await?;
-            t.received += frame_len(&chunk);
+            let (chunk, len): (PartnerResponse, usize) = expect_frame_sized(&mut recv).await?;
+            t.received += len as u64;
             match chunk {
                 PartnerResponse::FilterChunk { bytes }
                     if out.len() as u64 + bytes.len() as u64 <= total_bytes =>
@@ -401,13 +401,6 @@ fn unexpected(wanted: &str, got: &PartnerResponse) -> NodeError {
     NodeError::Wire(cordon_protocol::WireError::Malformed(format!(
         "expected a `{wanted}` answer, got `{name}`"
     )))
-}
-
-fn frame_len(resp: &PartnerResponse) -> u64 {
-    // Re-encoding costs little next to the network; it keeps byte accounting exact.
-    cordon_protocol::frame::encode(resp)
-        .map(|b| b.len() as u64)
-        .unwrap_or(0)
 }
 
 async fn resolve(addr: &str) -> Result<std::net::SocketAddr, NodeError> {

@@ -220,7 +220,14 @@ mod tests {
             .collect();
         let held_refs: Vec<&[u8]> = held.iter().map(|v| v.as_slice()).collect();
         let tags = oprf::holder_tags(&sk, &held_refs).unwrap();
-        let filter = crate::filter::EpochFilter::build(&tags, 1e-9, &[3; 32]).unwrap();
+        // The seed as a holder derives it: a seed whose two SipHash keys are equal (such as
+        // [3; 32]) makes the two base hashes equal and the false-positive rate far above 1e-9.
+        let filter = crate::filter::EpochFilter::build(
+            &tags,
+            1e-9,
+            &crate::filter::seed_for(&pk.to_bytes()),
+        )
+        .unwrap();
 
         let asked: Vec<Vec<u8>> = (150..250u32)
             .map(|i| format!("phone:+6681{i:07}").into_bytes())

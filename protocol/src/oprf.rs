@@ -877,36 +877,18 @@ pub fn verify_proof_encoded(
     check_proof(mode, pk, &weights, blinded, evaluated, proof)
 }
 
-/// [`blind_evaluate`] returning the encodings of `k·B_i` directly: each chunk computes
-/// `(k/2)·B_i` and encodes the doubles with one shared field inversion
-/// (`double_and_compress_batch`), instead of one inverse square root per element.
+/// [`blind_evaluate`] returning the encodings of `k·B_i` directly: it computes `(k/2)·B_i` and
+/// encodes the doubles with [`double_and_encode`] (one shared field inversion per chunk instead
+/// of one inverse square root per element).
 /// The blinded elements must not be the identity ([`decode_elements`] guarantees it).
 pub fn blind_evaluate_encoded(
     sk: &SecretKey,
     blinded: &[RistrettoPoint],
 ) -> Vec<[u8; ELEMENT_LEN]> {
     let half_k = sk.0 * Scalar::from(2u64).invert();
-    let mut out = vec![[0u8; ELEMENT_LEN]; blinded.len()];
-    let work = |(o, chunk): (&mut [[u8; ELEMENT_LEN]], &[RistrettoPoint])| {
-        // Constant time: k is secret. Never the identity (k ≠ 0, B ≠ 0, prime order).
-        let halves: Vec<RistrettoPoint> = chunk.iter().map(|b| half_k * b).collect();
-        for (slot, enc) in o
-            .iter_mut()
-            .zip(RistrettoPoint::double_and_compress_batch(&halves))
-        {
-            *slot = enc.to_bytes();
-        }
-    };
-    if blinded.len() < PAR_MIN {
-        out.chunks_mut(TAG_CHUNK)
-            .zip(blinded.chunks(TAG_CHUNK))
-            .for_each(work);
-    } else {
-        out.par_chunks_mut(TAG_CHUNK)
-            .zip(blinded.par_chunks(TAG_CHUNK))
-            .for_each(work);
-    }
-    out
+    // Constant time: k is secret. Never the identity (k ≠ 0, B ≠ 0, prime order).
+    let halves = par_collect(blinded.len(), |i| half_k * blinded[i]);
+    double_and_encode(&halves)
 }
 
 /// RFC 9497 `VerifyProof`: checks that `evaluated[i] = k·blinded[i]` for the `k` of `pk`.
