@@ -11,9 +11,9 @@ use indicatif::{ProgressBar, ProgressStyle};
 use cordon_node::client::ControlClient;
 use cordon_node::control::ImportHeader;
 use cordon_node::profile::Profile;
-use cordon_protocol::ident::{self, Kind, Options};
+use cordon_protocol::ident::{self, Kind};
 
-use crate::input::{self, InputArgs};
+use crate::input::{self, InputArgs, ReadArgs};
 
 #[derive(Subcommand)]
 pub enum DataCmd {
@@ -26,18 +26,17 @@ pub struct ImportArgs {
     /// Collection to import into (lower-case, e.g. `phones`)
     #[arg(long)]
     collection: String,
-    /// Identifier kind of every row: phone, email, iban, ip, passport, text
+    /// Identifier kind of every row: phone, email, iban, bank-account, ewallet, crypto, ip, domain, url, imei, passport, national-id, person, text (see `spec/IDENTIFIERS.md`)
     #[arg(long)]
     kind: String,
-    /// Region for national-format phone numbers [default: the node's `identifiers.default_region`]
-    #[arg(long)]
-    region: Option<String>,
+    #[command(flatten)]
+    read: ReadArgs,
     /// Import the valid rows even if some are invalid (they are listed) [default: nothing is imported if any row is invalid]
-    #[arg(long)]
-    skip_bad: bool,
+    #[arg(long, alias = "skip-bad")]
+    skip_invalid: bool,
     #[command(flatten)]
     input: InputArgs,
-    /// The file (CSV, JSON Lines, or one value per line)
+    /// The file: CSV, JSON Lines, or one value per line; for `--kind person`, CSV with a header row or JSON Lines with the fields name, aliases, dob, sex, nationality, passport, national_id, reference
     file: PathBuf,
 }
 
@@ -53,15 +52,15 @@ pub fn run(c: DataCmd, profile: Option<PathBuf>) -> anyhow::Result<ExitCode> {
 fn import(a: ImportArgs, profile: Option<PathBuf>) -> anyhow::Result<ExitCode> {
     let kind: Kind = a.kind.parse()?;
     let profile = Profile::locate(profile.as_deref())?;
-    let rows = input::open(&a.file, &a.input)?;
+    let rows = input::open(&a.file, &a.input, kind == Kind::Person)?;
     let rt = crate::runtime()?;
     let reply = rt.block_on(async {
         let client = ControlClient::connect(&profile).await?;
         let header = ImportHeader {
             collection: a.collection.clone(),
             kind: kind.as_str().to_string(),
-            region: a.region.clone(),
-            skip_bad: a.skip_bad,
+            read: a.read.to_control(),
+            skip_invalid: a.skip_invalid,
             source: a.file.display().to_string(),
         };
         let mut session = client.import(header).await?;
@@ -103,15 +102,19 @@ fn import(a: ImportArgs, profile: Option<PathBuf>) -> anyhow::Result<ExitCode> {
             reply.rows,
             kind.as_str()
         );
-        for (line, reason) in reply.rejected.iter().take(20) {
+        for (line, reason) in &reply.rejected {
             eprintln!("  line {line}: {reason}");
         }
-        if reply.rejected_count > 20 {
-            eprintln!("  ... and {} more", reply.rejected_count - 20);
+        let listed = reply.rejected.len() as u64;
+        if reply.rejected_count > listed {
+            eprintln!(
+                "  … and {} more (the first {listed} are listed)",
+                reply.rejected_count - listed
+            );
         }
-        if !a.skip_bad {
+        if !a.skip_invalid {
             bail!(
-                "nothing was imported from {}; fix those rows, or pass --skip-bad to import the {} valid ones",
+                "nothing was imported from {}; fix those rows, or pass --skip-invalid to import the {} valid ones",
                 a.file.display(),
                 reply.rows - reply.rejected_count
             );
@@ -139,18 +142,20 @@ fn import(a: ImportArgs, profile: Option<PathBuf>) -> anyhow::Result<ExitCode> {
 
 #[derive(Subcommand)]
 pub enum IdentCmd {
-    /// Print the canonical form of each value (or why it is invalid).
+    /// Print the canonical form of each value (or why it is invalid); exit 1 if any is invalid.
     Normalize {
-        /// Identifier kind: phone, email, iban, ip, passport, text
+        /// Identifier kind: phone, email, iban, bank-account, ewallet, crypto, ip, domain, url, imei, passport, national-id, person, text
         #[arg(long)]
         kind: String,
-        /// Region for national-format phone numbers (ISO 3166 alpha-2)
+        #[command(flatten)]
+        read: ReadArgs,
+        /// Also print the OPRF items each value gives: for a person, its match keys and their classes
         #[arg(long)]
-        region: Option<String>,
+        keys: bool,
         /// One JSON object per value
         #[arg(long)]
         json: bool,
-        /// Values
+        /// Values (for `person`: a JSON object such as '{"name":"Somchai Jaidee","dob":"1985-03-02"}')
         #[arg(required = true)]
         values: Vec<String>,
     },
@@ -159,22 +164,40 @@ pub enum IdentCmd {
 pub fn ident(c: IdentCmd) -> anyhow::Result<ExitCode> {
     let IdentCmd::Normalize {
         kind,
-        region,
+        read,
+        keys,
         json,
         values,
     } = c;
     let kind: Kind = kind.parse()?;
-    let opts = Options {
-        default_region: region,
-    };
+    let opts = read.to_control().to_ident(None);
     let mut bad = 0;
     for v in &values {
         match ident::canonicalize(kind, v, &opts) {
-            Ok(c) if json => println!(
-                "{}",
-                serde_json::json!({"input": v, "kind": kind.as_str(), "canonical": c.value()})
-            ),
-            Ok(c) => println!("{}", c.value()),
+            Ok(c) => {
+                let items = oprf_items(&c)?;
+                if json {
+                    let mut o = serde_json::json!({"input": v, "kind": kind.as_str(), "canonical": c.value()});
+                    if keys {
+                        o["keys"] = serde_json::Value::Array(
+                            items
+                                .iter()
+                                .map(|(class, input)| {
+                                    serde_json::json!({"class": class, "oprf_input": String::from_utf8_lossy(input)})
+                                })
+                                .collect(),
+                        );
+                    }
+                    println!("{o}");
+                } else {
+                    println!("{}", c.value());
+                    if keys {
+                        for (class, input) in &items {
+                            println!("  {class:<28} {}", String::from_utf8_lossy(input));
+                        }
+                    }
+                }
+            }
             Err(e) => {
                 bad += 1;
                 if json {
@@ -193,4 +216,16 @@ pub fn ident(c: IdentCmd) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// The OPRF items of a canonical value with their class: `exact` for an identifier, the match
+/// keys for a person.
+fn oprf_items(c: &ident::Canonical) -> anyhow::Result<Vec<(&'static str, Vec<u8>)>> {
+    if c.kind() != Kind::Person {
+        return Ok(vec![("exact", c.oprf_input())]);
+    }
+    Ok(cordon_protocol::person::match_keys(c.value())?
+        .into_iter()
+        .map(|k| (k.class.as_str(), k.input))
+        .collect())
 }

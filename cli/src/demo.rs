@@ -102,8 +102,8 @@ async fn import(
     let header = ImportHeader {
         collection: collection.into(),
         kind: kind.into(),
-        region: None,
-        skip_bad: false,
+        read: Default::default(),
+        skip_invalid: false,
         source: "demo".into(),
     };
     let r = client::import_rows(&Profile::load(profile)?, header, client::numbered(values)).await?;
@@ -121,10 +121,23 @@ async fn query(
     case: &str,
     purpose: &str,
 ) -> anyhow::Result<QueryReply> {
+    query_kind(profile, collection, "", items, partners, case, purpose).await
+}
+
+/// A query with its kind stated (`""`: the kind of the local or partners' collection).
+async fn query_kind(
+    profile: &Path,
+    collection: &str,
+    kind: &str,
+    items: &[String],
+    partners: &[&str],
+    case: &str,
+    purpose: &str,
+) -> anyhow::Result<QueryReply> {
     let q = QueryRequest {
         collection: collection.into(),
-        kind: None,
-        region: None,
+        kind: (!kind.is_empty()).then(|| kind.to_string()),
+        read: Default::default(),
         items: client::numbered(items.to_vec()),
         case_ref: case.into(),
         purpose: purpose.into(),
@@ -141,6 +154,44 @@ fn hit_lines(r: &QueryReply, partner: &str) -> Option<BTreeSet<u64>> {
             PartnerOutcome::Answered { hits, .. } => Some(hits.iter().map(|h| h.line).collect()),
             PartnerOutcome::Failed { .. } => None,
         })
+}
+
+/// Checks that exactly the planted persons hit, each with the strength it must reach.
+fn check_persons(
+    r: &QueryReply,
+    partner: &str,
+    expect: &std::collections::BTreeMap<u64, String>,
+    failures: &mut Vec<String>,
+) {
+    let got: Option<std::collections::BTreeMap<u64, String>> = r
+        .partners
+        .iter()
+        .find(|p| p.partner == partner)
+        .and_then(|p| match &p.outcome {
+            PartnerOutcome::Answered { matches, .. } => Some(
+                matches
+                    .iter()
+                    .map(|m| (m.line, m.strength.clone()))
+                    .collect(),
+            ),
+            PartnerOutcome::Failed { .. } => None,
+        });
+    match got {
+        Some(got) if &got == expect => println!(
+            "  ok   persons: {partner} hits = the {} planted persons, each at its expected strength ({}); the {} look-alikes of other persons do not hit",
+            expect.len(),
+            expect.values().cloned().collect::<Vec<_>>().join(", "),
+            PERSONS.iter().filter(|p| p.2.is_none()).count()
+        ),
+        Some(got) => {
+            println!("  FAIL persons: {partner} gave {got:?}, expected {expect:?}");
+            failures.push(format!("persons {partner}"));
+        }
+        None => {
+            println!("  FAIL persons: {partner} did not answer");
+            failures.push(format!("persons {partner}"));
+        }
+    }
 }
 
 fn check(
@@ -259,6 +310,36 @@ operator and investigator certificates, and the other two as partners ({:.1} s).
         &mut us_ibans,
     );
 
+    let mut us_wallets: Vec<String> = (0..n / 4).map(|_| s.eth_address()).collect();
+    let wallets = plant(
+        &mut s,
+        150,
+        (0, 9, 0),
+        Synth::eth_address,
+        Synth::messy_eth,
+        &mut none,
+        &mut us_wallets,
+    );
+
+    // Persons: jp's wanted list, and th's list of suspects in which the planted persons of
+    // `PERSONS` are written th's way and jp's way. Their keys are reserved first, so that no
+    // synthetic person can share one.
+    for (th_way, jp_way, _) in PERSONS {
+        s.plant_person(th_way);
+        s.plant_person(jp_way);
+    }
+    let mut jp_persons: Vec<String> = (0..n / 10).map(|_| s.person()).collect();
+    let mut th_persons: Vec<String> = (0..100).map(|_| s.person()).collect();
+    let mut expect_persons = std::collections::BTreeMap::new();
+    for (i, (th_way, jp_way, strength)) in PERSONS.iter().enumerate() {
+        let at = i * 13 + 5;
+        th_persons.insert(at, th_way.to_string());
+        jp_persons.push(jp_way.to_string());
+        if let Some(st) = strength {
+            expect_persons.insert(at as u64 + 1, st.to_string());
+        }
+    }
+
     let th = fed.agency("th")?.clone();
     let jp = fed.agency("jp")?.clone();
     let us = fed.agency("us")?.clone();
@@ -266,6 +347,8 @@ operator and investigator certificates, and the other two as partners ({:.1} s).
     write_lines(&qdir.join("phones.txt"), &phones.items)?;
     write_lines(&qdir.join("emails.txt"), &emails.items)?;
     write_lines(&qdir.join("accounts.txt"), &ibans.items)?;
+    write_lines(&qdir.join("wallets.txt"), &wallets.items)?;
+    write_lines(&qdir.join("persons.jsonl"), &th_persons)?;
 
     println!("\n[2/5] Operators import their watch-lists through their own nodes (canonicalised, stored, epoch built):");
     let t1 = Instant::now();
@@ -276,6 +359,8 @@ operator and investigator certificates, and the other two as partners ({:.1} s).
         ("jp", &jp.operator, "accounts", "iban", jp_ibans),
         ("us", &us.operator, "phones", "phone", us_phones),
         ("us", &us.operator, "accounts", "iban", us_ibans),
+        ("us", &us.operator, "wallets", "crypto", us_wallets),
+        ("jp", &jp.operator, "persons", "person", jp_persons),
     ];
     for (who, profile, coll, kind, values) in imports {
         let count = values.len();
@@ -315,7 +400,7 @@ operator and investigator certificates, and the other two as partners ({:.1} s).
     .await?;
     print!("{}", indent(&summary(&r2)));
 
-    println!("\n[4/5] E-mail addresses (jp only) and mule-account IBANs (jp and us):\n");
+    println!("\n[4/5] E-mail addresses (jp only), mule-account IBANs (jp and us), crypto wallets (us) and persons (jp):\n");
     let r3 = query(
         &th.investigator,
         "emails",
@@ -336,6 +421,32 @@ operator and investigator certificates, and the other two as partners ({:.1} s).
     )
     .await?;
     print!("{}", indent(&summary(&r4)));
+
+    let r6 = query(
+        &th.investigator,
+        "wallets",
+        &wallets.items,
+        &["us"],
+        case,
+        "Wallets the ring's victims paid into",
+    )
+    .await?;
+    println!("\n      Crypto wallets (us; th writes them upper-case with a chain prefix, us as explorers print them):\n");
+    print!("{}", indent(&summary(&r6)));
+
+    println!("\n      Persons (jp): names written differently by each agency, matched on derived keys:\n");
+    let r5 = query_kind(
+        &th.investigator,
+        "persons",
+        "person",
+        &th_persons,
+        &["jp"],
+        case,
+        "Recruiters named by rescued victims",
+    )
+    .await?;
+    let person_items: Vec<(u64, String)> = client::numbered(th_persons.clone());
+    print!("{}", indent(&crate::query::render(&r5, &person_items)));
 
     println!("\n[5/5] Checks against the planted overlaps:");
     let mut failures = Vec::new();
@@ -358,6 +469,8 @@ operator and investigator certificates, and the other two as partners ({:.1} s).
     check("emails", &r3, "jp", &emails.expect_jp, &mut failures);
     check("accounts", &r4, "jp", &ibans.expect_jp, &mut failures);
     check("accounts", &r4, "us", &ibans.expect_us, &mut failures);
+    check("wallets", &r6, "us", &wallets.expect_us, &mut failures);
+    check_persons(&r5, "jp", &expect_persons, &mut failures);
     let cached = r2.partners.iter().all(
         |p| matches!(&p.outcome, PartnerOutcome::Answered { filter, .. } if filter == "cached"),
     );
@@ -384,6 +497,46 @@ operator and investigator certificates, and the other two as partners ({:.1} s).
         )
     }
 }
+
+/// Persons written by two agencies: how th wrote each, how jp wrote the same (or a different)
+/// person, and the strongest key class the match must reach (`None`: must not match).
+const PERSONS: &[(&str, &str, Option<&str>)] = &[
+    (
+        r#"{"name":"Somchai Jaidee","dob":"1985-03-02","nationality":"TH","passport":"THA:AA1234567"}"#,
+        r#"{"name":"JAIDEE SOMCHAI","nationality":"THA","passport":"tha aa 123 4567"}"#,
+        Some("document"),
+    ),
+    (
+        r#"{"name":"Nguyễn Văn Hùng","dob":"1990-07-15","nationality":"VN"}"#,
+        r#"{"name":"NGUYEN VAN HUNG","dob":"1990-07-15","nationality":"VNM"}"#,
+        Some("name+dob"),
+    ),
+    (
+        r#"{"name":"Thatchai Phitanilabut","dob":"1988-11-20","nationality":"TH"}"#,
+        r#"{"name":"Tatchai Pitaneelaboot","dob":"1988-11-20","nationality":"TH"}"#,
+        Some("fuzzy-name+dob"),
+    ),
+    (
+        r#"{"name":"Zhang Xiaoming","dob":"1979-02-11","nationality":"CN"}"#,
+        r#"{"name":"Chang Hsiao-ming","dob":"1979-02-11","nationality":"CN"}"#,
+        Some("fuzzy-name+dob"),
+    ),
+    (
+        r#"{"name":"Aung Kyaw Htun","dob":"1982","nationality":"MM"}"#,
+        r#"{"name":"U Aung Kyaw Tun","dob":"1982-05-01","nationality":"MMR"}"#,
+        Some("fuzzy-name+year+nationality"),
+    ),
+    (
+        r#"{"name":"Nguyen Van An","dob":"1992-01-01","nationality":"VN"}"#,
+        r#"{"name":"Nguyen Van Anh","dob":"1992-01-01","nationality":"VN"}"#,
+        None,
+    ),
+    (
+        r#"{"name":"Wang Wei","dob":"1986-06-06","nationality":"CN"}"#,
+        r#"{"name":"Wang Lei","dob":"1986-06-06","nationality":"CN"}"#,
+        None,
+    ),
+];
 
 fn summary(r: &QueryReply) -> String {
     let mut out = String::new();

@@ -34,6 +34,35 @@ pub struct InputArgs {
     pub header: bool,
 }
 
+/// How values are read: flattened into `data import`, `query` and `ident normalize`.
+#[derive(Args, Clone, Debug, Default)]
+pub struct ReadArgs {
+    /// Region for national-format phone numbers, ISO 3166 two letters such as TH [default: the node's `identifiers.default_region`; none for `ident normalize`]
+    #[arg(long)]
+    pub region: Option<String>,
+    /// Chain of `crypto` addresses: btc, eth, tron, or auto to detect it [default: auto]
+    #[arg(long, value_name = "CHAIN")]
+    pub chain: Option<String>,
+    /// Time window appended to every `ip` address, e.g. 2025-08-23 (a day) or 2025-08-23T14 (an hour, UTC) [default: none; rows may carry their own as ADDRESS@WINDOW]
+    #[arg(long, value_name = "WINDOW")]
+    pub window: Option<String>,
+    /// Apply e-mail providers' documented aliasing rules (Gmail ignores dots and +tags) [default: off: local parts are kept as written]
+    #[arg(long)]
+    pub provider_rules: bool,
+}
+
+impl ReadArgs {
+    /// The node's control-message form.
+    pub fn to_control(&self) -> cordon_node::control::ReadOptions {
+        cordon_node::control::ReadOptions {
+            region: self.region.clone(),
+            chain: self.chain.clone(),
+            window: self.window.clone(),
+            provider_rules: self.provider_rules,
+        }
+    }
+}
+
 /// A streaming reader of `(line, value)` rows.
 pub struct Rows {
     inner: Box<dyn Iterator<Item = anyhow::Result<(u64, String)>>>,
@@ -59,13 +88,17 @@ fn detect(path: &Path) -> Format {
     }
 }
 
-/// Opens `path` for reading rows.
-pub fn open(path: &Path, a: &InputArgs) -> anyhow::Result<Rows> {
+/// Opens `path` for reading rows: one value per row, or for `records` (persons) one JSON
+/// object per row.
+pub fn open(path: &Path, a: &InputArgs, records: bool) -> anyhow::Result<Rows> {
     let file = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
     if file.metadata().map(|m| m.is_dir()).unwrap_or(false) {
         bail!("{} is a folder; give a file of identifiers", path.display());
     }
     let format = a.format.unwrap_or_else(|| detect(path));
+    if records {
+        return open_records(file, path, format);
+    }
     let p: PathBuf = path.to_path_buf();
     match format {
         Format::Lines => {
@@ -171,9 +204,75 @@ pub fn open(path: &Path, a: &InputArgs) -> anyhow::Result<Rows> {
     }
 }
 
+/// Person records: a CSV file with a header row (one column per field), or JSON Lines (one
+/// object per line). Each row becomes one JSON object; the node checks its fields.
+fn open_records(file: File, path: &Path, format: Format) -> anyhow::Result<Rows> {
+    let p: PathBuf = path.to_path_buf();
+    match format {
+        Format::Lines => bail!(
+            "{} is read as one value per line, but person records have several fields; give a CSV file with a header row (name,dob,nationality,passport,…) or JSON Lines (--format csv or --format jsonl)",
+            path.display()
+        ),
+        Format::Csv => {
+            let mut rdr = csv::ReaderBuilder::new()
+                .has_headers(true)
+                .flexible(true)
+                .from_reader(file);
+            let header: Vec<String> = rdr
+                .headers()
+                .with_context(|| format!("cannot read the header of {}", path.display()))?
+                .iter()
+                .map(|h| h.trim().to_string())
+                .collect();
+            let it = rdr.into_records().filter_map(move |r| match r {
+                Ok(rec) => {
+                    let line = rec.position().map_or(0, |p| p.line());
+                    if rec.iter().all(|f| f.trim().is_empty()) {
+                        return None;
+                    }
+                    if rec.len() > header.len() {
+                        return Some(Err(anyhow::anyhow!(
+                            "{} line {line}: {} fields, but the header names {}; quote fields that contain commas",
+                            p.display(),
+                            rec.len(),
+                            header.len()
+                        )));
+                    }
+                    // Empty cells are absent fields, not empty values.
+                    let obj: serde_json::Map<String, serde_json::Value> = header
+                        .iter()
+                        .zip(rec.iter())
+                        .filter(|(_, v)| !v.trim().is_empty())
+                        .map(|(k, v)| (k.clone(), serde_json::Value::String(v.trim().to_string())))
+                        .collect();
+                    Some(Ok((line, serde_json::Value::Object(obj).to_string())))
+                }
+                Err(e) => Some(Err(anyhow::anyhow!("{}: {e}", p.display()))),
+            });
+            Ok(Rows {
+                inner: Box::new(it),
+            })
+        }
+        Format::Jsonl => {
+            let reader = BufReader::new(file);
+            let it = reader.lines().enumerate().filter_map(move |(i, l)| {
+                let line = i as u64 + 1;
+                match l {
+                    Ok(l) if l.trim().is_empty() => None,
+                    Ok(l) => Some(Ok((line, l.trim().to_string()))),
+                    Err(e) => Some(Err(anyhow::anyhow!("{} line {line}: {e}", p.display()))),
+                }
+            });
+            Ok(Rows {
+                inner: Box::new(it),
+            })
+        }
+    }
+}
+
 /// Reads every row (for queries, which are bounded in size).
-pub fn read_all(path: &Path, a: &InputArgs) -> anyhow::Result<Vec<(u64, String)>> {
-    open(path, a)?.collect()
+pub fn read_all(path: &Path, a: &InputArgs, records: bool) -> anyhow::Result<Vec<(u64, String)>> {
+    open(path, a, records)?.collect()
 }
 
 #[cfg(test)]
@@ -194,7 +293,7 @@ mod tests {
         let t = dir.path().join("a.txt");
         std::fs::write(&t, "x\n\n y \n").unwrap();
         assert_eq!(
-            read_all(&t, &args()).unwrap(),
+            read_all(&t, &args(), false).unwrap(),
             vec![(1, "x".into()), (3, "y".into())]
         );
         let c = dir.path().join("a.csv");
@@ -204,20 +303,46 @@ mod tests {
             ..args()
         };
         assert_eq!(
-            read_all(&c, &a).unwrap(),
+            read_all(&c, &a, false).unwrap(),
             vec![(2, "+6681".into()), (3, "+6682".into())]
         );
         let a = InputArgs {
             column: Some("nope".into()),
             ..args()
         };
-        assert!(read_all(&c, &a)
+        assert!(read_all(&c, &a, false)
             .unwrap_err()
             .to_string()
             .contains("name, phone"));
         let j = dir.path().join("a.jsonl");
         std::fs::write(&j, "{\"value\":\"v1\"}\n\"v2\"\n{\"x\":1}\n").unwrap();
-        let e = read_all(&j, &args()).unwrap_err().to_string();
+        let e = read_all(&j, &args(), false).unwrap_err().to_string();
         assert!(e.contains("line 3"), "{e}");
+    }
+
+    #[test]
+    fn reads_person_records_as_json_objects() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = dir.path().join("p.csv");
+        std::fs::write(
+            &c,
+            "name,dob,passport\nSomchai Jaidee,1985-03-02,\n\n\"Lee, Wei\",1990,CHN:E12345678\n",
+        )
+        .unwrap();
+        let rows = read_all(&c, &args(), true).unwrap();
+        assert_eq!(rows.len(), 2);
+        assert_eq!(rows[0].0, 2);
+        let first: serde_json::Value = serde_json::from_str(&rows[0].1).unwrap();
+        assert_eq!(
+            first,
+            serde_json::json!({"name": "Somchai Jaidee", "dob": "1985-03-02"})
+        );
+        let second: serde_json::Value = serde_json::from_str(&rows[1].1).unwrap();
+        assert_eq!(second["name"], "Lee, Wei");
+        assert_eq!(second["passport"], "CHN:E12345678");
+        let t = dir.path().join("p.txt");
+        std::fs::write(&t, "Somchai\n").unwrap();
+        let e = read_all(&t, &args(), true).unwrap_err().to_string();
+        assert!(e.contains("header row"), "{e}");
     }
 }

@@ -9,8 +9,9 @@ use clap::Args;
 use cordon_node::client::ControlClient;
 use cordon_node::control::{PartnerOutcome, QueryReply, QueryRequest};
 use cordon_node::profile::Profile;
+use cordon_protocol::ident::Kind;
 
-use crate::input::{self, InputArgs};
+use crate::input::{self, InputArgs, ReadArgs};
 use crate::output::{ms, table};
 
 #[derive(Args)]
@@ -18,7 +19,7 @@ pub struct QueryArgs {
     /// Collection to ask partners about (e.g. `phones`)
     #[arg(long)]
     collection: String,
-    /// File of items to ask about (CSV, JSON Lines, or one per line)
+    /// File of items to ask about: CSV, JSON Lines, or one per line; persons as CSV with a header row or JSON Lines (see `data import`)
     #[arg(long, value_name = "FILE")]
     file: PathBuf,
     /// Case reference this query serves (required; logged by every node involved)
@@ -33,9 +34,8 @@ pub struct QueryArgs {
     /// Kind of the items [default: the kind of your node's collection of that name, else the partners']
     #[arg(long)]
     kind: Option<String>,
-    /// Region for national-format phone numbers [default: your node's]
-    #[arg(long)]
-    region: Option<String>,
+    #[command(flatten)]
+    read: ReadArgs,
     /// Print the result as JSON
     #[arg(long)]
     json: bool,
@@ -51,9 +51,26 @@ pub fn query(a: QueryArgs, profile: Option<PathBuf>) -> anyhow::Result<ExitCode>
         bail!("--purpose is empty; state why these items are queried");
     }
     let profile = Profile::locate(profile.as_deref())?;
-    let items = input::read_all(&a.file, &a.input)?;
+    let given_person =
+        a.kind.as_deref().map(|k| k.parse::<Kind>()).transpose()? == Some(Kind::Person);
+    // The file is read before anything is sent, so that a bad file fails without a node.
+    let mut items = input::read_all(&a.file, &a.input, given_person)?;
     if items.is_empty() {
         bail!("{} holds no items to ask about; put one identifier per line (or choose a column with --column)", a.file.display());
+    }
+    let rt = crate::runtime()?;
+    let client = rt.block_on(ControlClient::connect(&profile))?;
+    // Person files hold records, not single values: without --kind, the node's own collection
+    // of that name says whether they are persons.
+    if a.kind.is_none() {
+        let status = rt.block_on(client.status())?;
+        if status
+            .collections
+            .iter()
+            .any(|c| c.name == a.collection && c.kind == Kind::Person.as_str())
+        {
+            items = input::read_all(&a.file, &a.input, true)?;
+        }
     }
     let partners = if a.partners.iter().any(|p| p == "all") {
         Vec::new()
@@ -63,15 +80,13 @@ pub fn query(a: QueryArgs, profile: Option<PathBuf>) -> anyhow::Result<ExitCode>
     let req = QueryRequest {
         collection: a.collection.clone(),
         kind: a.kind.clone(),
-        region: a.region.clone(),
+        read: a.read.to_control(),
         items: items.clone(),
         case_ref: a.case_ref.clone(),
         purpose: a.purpose.clone(),
         partners,
     };
-    let rt = crate::runtime()?;
     let reply = rt.block_on(async {
-        let client = ControlClient::connect(&profile).await?;
         let r = client.query(req).await;
         client.close().await;
         anyhow::Ok(r?)
@@ -128,16 +143,24 @@ pub fn render(r: &QueryReply, items: &[(u64, String)]) -> String {
         .map(|p| match &p.outcome {
             PartnerOutcome::Answered {
                 epoch,
-                hits,
+                matches,
                 filter,
                 bytes_sent,
                 bytes_received,
                 partner_records,
+                ..
             } => vec![
                 p.partner.clone(),
                 "answered".into(),
-                hits.len().to_string(),
-                format!("{epoch} ({partner_records} records)"),
+                matches.len().to_string(),
+                format!(
+                    "{epoch} ({partner_records} {})",
+                    if r.kind == Kind::Person.as_str() {
+                        "keys"
+                    } else {
+                        "records"
+                    }
+                ),
                 filter.clone(),
                 format!(
                     "{} / {}",
@@ -174,20 +197,29 @@ pub fn render(r: &QueryReply, items: &[(u64, String)]) -> String {
             out.push_str(&format!("  {}: {message}\n", p.partner));
         }
     }
+    let person = r.kind == Kind::Person.as_str();
     let mut hit_rows = Vec::new();
     for p in &r.partners {
-        if let PartnerOutcome::Answered { hits, .. } = &p.outcome {
-            for h in hits {
+        if let PartnerOutcome::Answered { hits, matches, .. } = &p.outcome {
+            for m in matches {
                 let item = items
-                    .get(h.index as usize)
-                    .map(|(_, v)| v.clone())
+                    .get(m.index as usize)
+                    .map(|(_, v)| display_item(person, v))
                     .unwrap_or_default();
-                hit_rows.push(vec![
-                    h.line.to_string(),
-                    item,
-                    p.partner.clone(),
-                    h.reference[..16.min(h.reference.len())].to_string(),
-                ]);
+                // The first hit of the strongest class: what a follow-up would cite.
+                let reference = hits
+                    .iter()
+                    .filter(|h| h.index == m.index)
+                    .find(|h| h.class.as_deref().unwrap_or("exact") == m.strength)
+                    .map(|h| h.reference[..16.min(h.reference.len())].to_string())
+                    .unwrap_or_default();
+                let mut row = vec![m.line.to_string(), item, p.partner.clone()];
+                if person {
+                    row.push(m.strength.clone());
+                    row.push(m.classes.join(", "));
+                }
+                row.push(reference);
+                hit_rows.push(row);
             }
         }
     }
@@ -202,12 +234,44 @@ pub fn render(r: &QueryReply, items: &[(u64, String)]) -> String {
                 .then(a[2].cmp(&b[2]))
         });
         out.push_str(&format!("Hits ({}):\n", hit_rows.len()));
-        out.push_str(&table(
-            &["LINE", "ITEM", "HELD BY", "HIT REFERENCE"],
-            &hit_rows,
-        ));
+        let header: &[&str] = if person {
+            &[
+                "LINE",
+                "PERSON",
+                "HELD BY",
+                "STRENGTH",
+                "KEYS THAT HIT",
+                "HIT REFERENCE",
+            ]
+        } else {
+            &["LINE", "ITEM", "HELD BY", "HIT REFERENCE"]
+        };
+        out.push_str(&table(header, &hit_rows));
+        if person {
+            out.push_str(
+                "Strength, strongest first: document > name+dob > fuzzy-name+dob > fuzzy-name+year+nationality.\n",
+            );
+        }
     }
     out
+}
+
+/// An item as shown in a report: a person as its name and date of birth.
+fn display_item(person: bool, raw: &str) -> String {
+    if !person {
+        return raw.to_string();
+    }
+    let Ok(v) = serde_json::from_str::<serde_json::Value>(raw) else {
+        return raw.chars().take(40).collect();
+    };
+    let name = v
+        .get("name")
+        .and_then(|n| n.as_str())
+        .unwrap_or("(no name)");
+    match v.get("dob").and_then(|d| d.as_str()) {
+        Some(d) => format!("{name} ({d})"),
+        None => name.to_string(),
+    }
 }
 
 fn human_bytes(b: u64) -> String {

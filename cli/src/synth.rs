@@ -49,6 +49,99 @@ pub const EMAIL_DOMAINS: &[&str] = &[
     "gmx.de",
 ];
 
+/// Given names of the region, for synthetic person records.
+const GIVEN_NAMES: &[&str] = &[
+    "Somchai",
+    "Niran",
+    "Kittipong",
+    "Anan",
+    "Ploy",
+    "Wanida",
+    "Suda",
+    "Prasert",
+    "Chaiwat",
+    "Wei",
+    "Lina",
+    "Jun",
+    "Mei",
+    "Hao",
+    "Xiaoling",
+    "Tuan",
+    "Lan",
+    "Minh",
+    "Huong",
+    "Thanh",
+    "Sokha",
+    "Dara",
+    "Vanna",
+    "Bopha",
+    "Kyaw",
+    "Thandar",
+    "Zaw",
+    "Nilar",
+    "Maria",
+    "Jose",
+    "Rogelio",
+    "Kenji",
+    "Yuki",
+    "Haruto",
+    "Priya",
+    "Arjun",
+    "Rahul",
+    "Siti",
+    "Ahmad",
+    "Nurul",
+];
+
+/// Family names of the region, for synthetic person records.
+const FAMILY_NAMES: &[&str] = &[
+    "Saetang",
+    "Wongsakul",
+    "Chaiyaporn",
+    "Rattanakorn",
+    "Boonmee",
+    "Kaewkla",
+    "Chen",
+    "Wang",
+    "Liu",
+    "Huang",
+    "Zhao",
+    "Tran",
+    "Le",
+    "Pham",
+    "Hoang",
+    "Vo",
+    "Sok",
+    "Chea",
+    "Keo",
+    "Ly",
+    "Htet",
+    "Naing",
+    "Oo",
+    "Reyes",
+    "Santos",
+    "Dela Cruz",
+    "Tanaka",
+    "Suzuki",
+    "Sato",
+    "Sharma",
+    "Patel",
+    "Kumar",
+    "Abdullah",
+    "Rahman",
+    "Ismail",
+    "Kim",
+    "Park",
+    "Singh",
+    "Tan",
+    "Lim",
+];
+
+/// Nationalities (ISO alpha-2) of synthetic persons.
+const NATIONALITIES: &[&str] = &[
+    "TH", "CN", "VN", "KH", "MM", "LA", "PH", "MY", "ID", "IN", "JP", "KR", "US",
+];
+
 /// A seeded generator of unique identifiers.
 pub struct Synth {
     rng: StdRng,
@@ -139,6 +232,108 @@ impl Synth {
             {
                 self.seen.insert(n.clone());
                 return n;
+            }
+        }
+    }
+
+    /// A unique Ethereum address as block explorers print it: `0x` and 40 lower-case hex digits.
+    pub fn eth_address(&mut self) -> String {
+        loop {
+            let a: String = (0..40)
+                .map(|_| char::from(b"0123456789abcdef"[self.rng.gen_range(0..16usize)]))
+                .collect();
+            let a = format!("0x{a}");
+            if self.seen.insert(a.clone()) {
+                return a;
+            }
+        }
+    }
+
+    /// The same address as another agency's case file has it: with a chain prefix, in upper
+    /// case (which carries no EIP-55 checksum, so it is accepted as written).
+    pub fn messy_eth(&mut self, a: &str) -> String {
+        let hex = a.trim_start_matches("0x").to_ascii_uppercase();
+        match self.rng.gen_range(0..3) {
+            0 => format!("ETH:0x{hex}"),
+            1 => format!("ethereum:0x{hex}"),
+            _ => format!("0x{hex}"),
+        }
+    }
+
+    /// A synthetic person record (a JSON object), never the same name and date twice.
+    pub fn person(&mut self) -> String {
+        loop {
+            let g = GIVEN_NAMES[self.rng.gen_range(0..GIVEN_NAMES.len())];
+            let f = FAMILY_NAMES[self.rng.gen_range(0..FAMILY_NAMES.len())];
+            let nat = NATIONALITIES[self.rng.gen_range(0..NATIONALITIES.len())];
+            let dob = format!(
+                "{}-{:02}-{:02}",
+                self.rng.gen_range(1960..2006),
+                self.rng.gen_range(1..13),
+                self.rng.gen_range(1..29)
+            );
+            let mut o =
+                serde_json::json!({"name": format!("{g} {f}"), "dob": dob, "nationality": nat});
+            if self.rng.gen_bool(0.3) {
+                let alpha3 = match nat {
+                    "TH" => "THA",
+                    "CN" => "CHN",
+                    "VN" => "VNM",
+                    "KH" => "KHM",
+                    "MM" => "MMR",
+                    "LA" => "LAO",
+                    "PH" => "PHL",
+                    "MY" => "MYS",
+                    "ID" => "IDN",
+                    "IN" => "IND",
+                    "JP" => "JPN",
+                    "KR" => "KOR",
+                    _ => "USA",
+                };
+                o["passport"] = serde_json::Value::String(format!(
+                    "{alpha3}:{}{}",
+                    char::from(b'A' + self.rng.gen_range(0..26u8)),
+                    self.digits(8)
+                ));
+            }
+            let o = o.to_string();
+            // No two persons share any match key, not even the weakest (`Hoang` and `Huang`
+            // fold together): so every person hit in the demo is a planted one.
+            if self.reserve_person(&o) {
+                return o;
+            }
+        }
+    }
+
+    /// Records the match keys of `person` as taken; false if one already was (or if the
+    /// record is invalid), in which case nothing is recorded.
+    fn reserve_person(&mut self, person: &str) -> bool {
+        let Ok(c) = ident::canonicalize(Kind::Person, person, &Options::default()) else {
+            return false;
+        };
+        let Ok(keys) = cordon_protocol::person::match_keys(c.value()) else {
+            return false;
+        };
+        let keys: Vec<String> = keys
+            .into_iter()
+            .map(|k| String::from_utf8_lossy(&k.input).into_owned())
+            .collect();
+        if keys.iter().any(|k| self.seen.contains(k)) {
+            return false;
+        }
+        self.seen.extend(keys);
+        true
+    }
+
+    /// Records the match keys of a planted `person` as taken, so that no synthetic person
+    /// shares one.
+    pub fn plant_person(&mut self, person: &str) {
+        if let Ok(c) = ident::canonicalize(Kind::Person, person, &Options::default()) {
+            if let Ok(keys) = cordon_protocol::person::match_keys(c.value()) {
+                self.seen.extend(
+                    keys.into_iter()
+                        .map(|k| String::from_utf8_lossy(&k.input).into_owned()),
+                );
             }
         }
     }

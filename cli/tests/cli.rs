@@ -233,6 +233,100 @@ fn ident_normalize() {
         &cordon(&["ident", "normalize", "--kind", "phon", "1"]),
         "phone, email",
     );
+    // Every kind the war room exchanges, with its options, through the same command.
+    let cases: &[(&[&str], &str)] = &[
+        (
+            &[
+                "--kind",
+                "crypto",
+                "0x52908400098527886E0F7030069857D2E4169EE7",
+            ],
+            "eth:0x52908400098527886e0f7030069857d2e4169ee7",
+        ),
+        (
+            &[
+                "--kind",
+                "crypto",
+                "--chain",
+                "btc",
+                "1A1zP1eP5QGefi2DMPTfTL5SLmv7DivfNa",
+            ],
+            "btc:1A1zP1eP5QGefi2DMPTfTL5SLmv7DivfNa",
+        ),
+        (
+            &[
+                "--kind",
+                "ip",
+                "--window",
+                "2025-08-23T14",
+                "::ffff:203.0.113.7",
+            ],
+            "203.0.113.7@2025-08-23T14",
+        ),
+        (
+            &["--kind", "domain", "https://www.Scam-Site.co.th/login"],
+            "scam-site.co.th",
+        ),
+        (
+            &[
+                "--kind",
+                "url",
+                "HTTPS://www.Scam-Site.co.th:443/a/../login?x=1#f",
+            ],
+            "www.scam-site.co.th/login",
+        ),
+        (
+            &["--kind", "bank-account", "TH 004 123-4-56789-0"],
+            "TH:004:1234567890",
+        ),
+        (
+            &["--kind", "ewallet", "PromptPay: 081-234-5678"],
+            "promptpay:+66812345678",
+        ),
+        (
+            &["--kind", "national-id", "TH 1-1017-00230-70-8"],
+            "THA:1101700230708",
+        ),
+        (&["--kind", "imei", "35-209900-176148-1"], "352099001761481"),
+        (
+            &[
+                "--kind",
+                "email",
+                "--provider-rules",
+                "Somchai.J+scam@GoogleMail.com",
+            ],
+            "somchaij@gmail.com",
+        ),
+        (&["--kind", "passport", "tha/aa 123 4567"], "THA:AA1234567"),
+    ];
+    for (args, want) in cases {
+        let mut full = vec!["ident", "normalize"];
+        full.extend_from_slice(args);
+        let o = cordon(&full);
+        assert!(o.status.success(), "{args:?}: {}", stderr(&o));
+        assert_eq!(String::from_utf8_lossy(&o.stdout).trim(), *want, "{args:?}");
+    }
+    // A checksum failure is one sentence naming the value and what to do.
+    assert_clear_failure(
+        &cordon(&[
+            "ident",
+            "normalize",
+            "--kind",
+            "crypto",
+            "0x52908400098527886E0F7030069857D2E4169Ee7",
+        ]),
+        "EIP-55",
+    );
+    assert_clear_failure(
+        &cordon(&[
+            "ident",
+            "normalize",
+            "--kind",
+            "national-id",
+            "TH 1101700230709",
+        ]),
+        "1101700230709",
+    );
     // Unknown flags: clap's own error, non-zero.
     let o = cordon(&["--bogus"]);
     assert!(!o.status.success() && stderr(&o).contains("--bogus"));

@@ -27,12 +27,45 @@ pub struct ImportHeader {
     pub collection: String,
     /// Identifier kind of every row.
     pub kind: String,
-    /// Region for national-format phone numbers; defaults to the node's.
-    pub region: Option<String>,
-    /// Apply the good rows even if some are invalid.
-    pub skip_bad: bool,
+    /// How to read the rows.
+    pub read: ReadOptions,
+    /// Apply the valid rows even if some are invalid.
+    pub skip_invalid: bool,
     /// Name of the source file, for the log.
     pub source: String,
+}
+
+/// How raw values are read (see `cordon_protocol::ident::Options`); unset fields take the
+/// node's defaults.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReadOptions {
+    /// Region for national-format phone numbers; defaults to the node's.
+    #[serde(default)]
+    pub region: Option<String>,
+    /// `crypto`: chain (`btc`, `eth`, `tron`, `auto`).
+    #[serde(default)]
+    pub chain: Option<String>,
+    /// `ip`: time window appended to every address (e.g. `2025-08-23T14`).
+    #[serde(default)]
+    pub window: Option<String>,
+    /// `email`: apply the documented provider rules (Gmail dots and `+tags`).
+    #[serde(default)]
+    pub provider_rules: bool,
+}
+
+impl ReadOptions {
+    /// The protocol's options, with `default_region` used when no region was given.
+    pub fn to_ident(&self, default_region: Option<&str>) -> cordon_protocol::ident::Options {
+        cordon_protocol::ident::Options {
+            default_region: self
+                .region
+                .clone()
+                .or_else(|| default_region.map(str::to_string)),
+            chain: self.chain.clone(),
+            window: self.window.clone(),
+            provider_rules: self.provider_rules,
+        }
+    }
 }
 
 /// A piece of an import.
@@ -53,8 +86,8 @@ pub struct QueryRequest {
     /// Kind of the items; if absent, the kind of the local collection of that name, else the
     /// kind the partners' descriptors state.
     pub kind: Option<String>,
-    /// Region for national-format phone numbers.
-    pub region: Option<String>,
+    /// How to read the items.
+    pub read: ReadOptions,
     /// Raw items with their line numbers (never logged, never stored).
     pub items: Vec<(u64, String)>,
     /// Case reference (mandatory).
@@ -179,8 +212,11 @@ pub enum PartnerOutcome {
         epoch: u64,
         /// Records the partner holds in that epoch (filter plus delta).
         partner_records: u64,
-        /// Hits.
+        /// Hits, one per matching OPRF item (a person can have several).
         hits: Vec<Hit>,
+        /// One entry per queried item with at least one hit, strongest first.
+        #[serde(default)]
+        matches: Vec<ItemMatch>,
         /// How the filter was obtained: `cached`, `delta` or `full`.
         filter: String,
         /// Bytes sent to the partner for this query.
@@ -206,6 +242,22 @@ pub struct Hit {
     pub line: u64,
     /// The hit reference to cite in a follow-up request (hex of the tag).
     pub reference: String,
+    /// For persons: the class of the match key that hit (`document`, `name+dob`, …).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub class: Option<String>,
+}
+
+/// What a partner holds of one queried item: every key class that hit, and the strongest.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ItemMatch {
+    /// Index into the query's items.
+    pub index: u64,
+    /// Line of the item in the query file.
+    pub line: u64,
+    /// The strongest class that hit: `exact` for identifiers, a person key class otherwise.
+    pub strength: String,
+    /// Every class that hit, strongest first.
+    pub classes: Vec<String>,
 }
 
 #[cfg(test)]
@@ -224,8 +276,13 @@ mod tests {
         rt(ControlRequest::Import(ImportHeader {
             collection: "phones".into(),
             kind: "phone".into(),
-            region: Some("TH".into()),
-            skip_bad: true,
+            read: ReadOptions {
+                region: Some("TH".into()),
+                chain: Some("auto".into()),
+                window: Some("2025-08-23T14".into()),
+                provider_rules: true,
+            },
+            skip_invalid: true,
             source: "a.csv".into(),
         }));
         rt(ImportFrame::Rows(vec![(1, "+66812345678".into())]));
@@ -233,7 +290,7 @@ mod tests {
         rt(ControlRequest::Query(QueryRequest {
             collection: "phones".into(),
             kind: None,
-            region: None,
+            read: ReadOptions::default(),
             items: vec![(3, "x".into())],
             case_ref: "C".into(),
             purpose: "p".into(),
@@ -278,6 +335,13 @@ mod tests {
                             index: 0,
                             line: 1,
                             reference: "ab".into(),
+                            class: Some("name+dob".into()),
+                        }],
+                        matches: vec![ItemMatch {
+                            index: 0,
+                            line: 1,
+                            strength: "name+dob".into(),
+                            classes: vec!["name+dob".into()],
                         }],
                         filter: "cached".into(),
                         bytes_sent: 1,

@@ -11,7 +11,9 @@ use serde_bytes::ByteArray;
 
 use cordon_protocol::descriptor::{EpochDescriptor, SignedDescriptor, DESCRIPTOR_VERSION};
 use cordon_protocol::filter::{chain_delta, filter_capacity, seed_for, EpochFilter};
+use cordon_protocol::ident::Kind;
 use cordon_protocol::oprf::{self, PublicKey, SecretKey, Tag};
+use cordon_protocol::person;
 
 use crate::error::NodeError;
 use crate::store::StoredEpoch;
@@ -74,12 +76,39 @@ pub struct BuildParams<'a> {
     pub now: u64,
 }
 
+/// The OPRF inputs of one stored canonical value: the value itself for an identifier, its
+/// match keys for a person (see `spec/IDENTIFIERS.md`, `person`).
+pub fn items_of(kind: &str, value: &str) -> Result<Vec<Vec<u8>>, NodeError> {
+    if kind == Kind::Person.as_str() {
+        let keys = person::match_keys(value).map_err(|e| {
+            NodeError::Storage(format!("a stored person record cannot be read: {e}"))
+        })?;
+        Ok(keys.into_iter().map(|k| k.input).collect())
+    } else {
+        Ok(vec![oprf_input(kind, value)])
+    }
+}
+
+/// Tags of every item of `values`, each distinct item once (two persons can share a key).
 fn compute_tags(
     sk: &SecretKey,
     kind: &str,
     values: &[(u64, String)],
 ) -> Result<Vec<Tag>, NodeError> {
-    let inputs: Vec<Vec<u8>> = values.iter().map(|(_, v)| oprf_input(kind, v)).collect();
+    let inputs: Vec<Vec<u8>> = if kind == Kind::Person.as_str() {
+        use rayon::prelude::*;
+        let per: Vec<Vec<Vec<u8>>> = values
+            .par_iter()
+            .map(|(_, v)| items_of(kind, v))
+            .collect::<Result<_, _>>()?;
+        let mut all: Vec<Vec<u8>> = per.into_iter().flatten().collect();
+        all.par_sort_unstable();
+        all.dedup();
+        all
+    } else {
+        // Stored identifiers are distinct already (the store deduplicates them).
+        values.iter().map(|(_, v)| oprf_input(kind, v)).collect()
+    };
     let refs: Vec<&[u8]> = inputs.iter().map(Vec::as_slice).collect();
     oprf::holder_tags(sk, &refs)
         .map_err(|e| NodeError::Internal(format!("tag derivation failed: {e}")))
@@ -97,7 +126,8 @@ pub fn build(
     let tags = compute_tags(&sk, kind, records)?;
     let seed = seed_for(&pk.to_bytes());
     let filter = EpochFilter::build(&tags, p.fp_rate, &seed).map_err(NodeError::Misuse)?;
-    let n = records.len() as u64;
+    // The filter is sized by its items: records for identifiers, distinct keys for persons.
+    let n = tags.len() as u64;
     let descriptor = EpochDescriptor {
         version: DESCRIPTOR_VERSION,
         node: p.node.to_string(),

@@ -51,9 +51,10 @@ impl PendingImport {
             .kind
             .parse()
             .map_err(|e: ident::IdentError| NodeError::Misuse(e.to_string()))?;
-        let opts = Options {
-            default_region: header.region.clone().or(default_region),
-        };
+        let mut opts = header.read.to_ident(default_region.as_deref());
+        // Only e-mail forms depend on the rules; for other kinds the flag means nothing, and
+        // must not bind the collection.
+        opts.provider_rules &= kind == Kind::Email;
         Ok(PendingImport {
             header,
             kind,
@@ -78,7 +79,9 @@ impl PendingImport {
                     line,
                     ident::canonicalize(kind, &raw, opts)
                         .map(|c| c.into_value())
-                        .map_err(|e| e.to_string()),
+                        // Only the first characters of a bad value go into the report: it
+                        // is shown, and may be kept, where the value itself should not be.
+                        .map_err(|e| e.redacted(&raw).to_string()),
                 )
             })
             .collect();
@@ -110,7 +113,7 @@ impl PendingImport {
             epoch_seconds: 0.0,
             records: 0,
         };
-        if self.rejected_count > 0 && !self.header.skip_bad {
+        if self.rejected_count > 0 && !self.header.skip_invalid {
             // Nothing of a failed import is applied.
             return Ok(refused);
         }
@@ -127,11 +130,19 @@ impl PendingImport {
                 self.kind.as_str()
             )))
             }
+            Some(m) if m.provider_rules != self.opts.provider_rules => {
+                return Err(NodeError::Misuse(if m.provider_rules {
+                    format!("collection `{c}` was imported with the e-mail provider rules; pass --provider-rules again, so that every address in it has the same form")
+                } else {
+                    format!("collection `{c}` was imported without the e-mail provider rules; import without --provider-rules, or into a new collection")
+                }))
+            }
             Some(m) => m,
             None => CollectionMeta {
                 kind: self.kind.as_str().to_string(),
                 next_seq: 0,
                 created_at: now,
+                provider_rules: self.opts.provider_rules,
             },
         };
         let mut staged = StagedRecords::default();

@@ -18,10 +18,13 @@ use serde_bytes::ByteArray;
 use cordon_protocol::descriptor::{EpochDescriptor, SignedDescriptor};
 use cordon_protocol::exchange::{BlindedBatch, HashedInputs};
 use cordon_protocol::ident::{self, Kind, Options};
+use cordon_protocol::messages::MAX_ITEMS_PER_REQUEST;
 use cordon_protocol::messages::{EvaluateRequest, PartnerRequest, PartnerResponse};
+use cordon_protocol::oprf::Tag;
+use cordon_protocol::person::{self, KeyClass};
 use cordon_protocol::ErrorCode;
 
-use crate::control::{Hit, PartnerOutcome, PartnerResult, QueryReply, QueryRequest};
+use crate::control::{Hit, ItemMatch, PartnerOutcome, PartnerResult, QueryReply, QueryRequest};
 use crate::error::NodeError;
 use crate::partner_client::{PartnerEpoch, Traffic};
 use crate::Shared;
@@ -164,44 +167,22 @@ pub async fn run_query(
     };
 
     // Canonicalise every item; one bad item stops the query before anything is sent.
-    let opts = Options {
-        default_region: q
-            .region
-            .clone()
-            .or_else(|| shared.config.identifiers.default_region.clone()),
-    };
+    let opts = q
+        .read
+        .to_ident(shared.config.identifiers.default_region.as_deref());
     // Canonicalising and hashing to the group both cost microseconds per item: done once for
     // all partners, in parallel, off the async threads.
     let items = Arc::new(std::mem::take(&mut q.items));
     let items2 = items.clone();
-    let prepared = tokio::task::spawn_blocking(move || {
-        use rayon::prelude::*;
-        let results: Vec<Result<Vec<u8>, String>> = items2
-            .par_iter()
-            .map(|(line, raw)| {
-                ident::canonicalize(kind, raw, &opts)
-                    .map(|c| c.oprf_input())
-                    .map_err(|e| format!("line {line}: {e}"))
-            })
-            .collect();
-        let bad: Vec<String> = results
-            .iter()
-            .filter_map(|r| r.as_ref().err().cloned())
-            .collect();
-        if !bad.is_empty() {
-            return Err(bad);
-        }
-        let inputs: Vec<Vec<u8>> = results.into_iter().filter_map(Result::ok).collect();
-        Ok(HashedInputs::new(&inputs))
-    })
-    .await
-    .map_err(|e| QueryError::Node(NodeError::Internal(format!("hashing failed: {e}"))))?;
-    let hashed = match prepared {
-        Ok(h) => Arc::new(h),
+    let prepared = tokio::task::spawn_blocking(move || prepare(kind, &items2, &opts))
+        .await
+        .map_err(|e| QueryError::Node(NodeError::Internal(format!("hashing failed: {e}"))))?;
+    let (hashed, map) = match prepared {
+        Ok((h, m)) => (Arc::new(h), Arc::new(m)),
         Err(bad) => {
             return Err(QueryError::Invalid {
                 message: format!(
-                    "{} of {} items are not valid `{}` identifiers; fix or remove them",
+                    "{} of {} items are not valid `{}` identifiers; fix or remove them (nothing was sent)",
                     bad.len(),
                     items.len(),
                     kind.as_str()
@@ -210,20 +191,26 @@ pub async fn run_query(
             })
         }
     };
+    if map.owner.len() > MAX_ITEMS_PER_REQUEST {
+        return Err(invalid(format!(
+            "the {} items give {} OPRF items (persons give one per match key), more than the {MAX_ITEMS_PER_REQUEST} a request may carry; split the file",
+            items.len(),
+            map.owner.len()
+        )));
+    }
     let q_items = items;
-    let lines: Arc<Vec<u64>> = Arc::new(q_items.iter().map(|(l, _)| *l).collect());
 
     // Phase 2: every partner at once.
     let results = join_all(partners.iter().cloned().zip(descriptors).map(|(p, desc)| {
         let shared = shared.clone();
         let hashed = hashed.clone();
-        let lines = lines.clone();
+        let map = map.clone();
         let collection = q.collection.clone();
         async move {
             let remaining = timeout.saturating_sub(started.elapsed());
             let work = async {
                 let (signed, d) = desc?;
-                ask_partner(&shared, &p, &collection, kind, signed, d, &hashed, &lines).await
+                ask_partner(&shared, &p, &collection, kind, signed, d, &hashed, &map).await
             };
             let outcome = match tokio::time::timeout(remaining, work).await {
                 Ok(Ok(o)) => o,
@@ -293,7 +280,7 @@ async fn ask_partner(
     mut signed: SignedDescriptor,
     mut d: EpochDescriptor,
     hashed: &Arc<HashedInputs>,
-    lines: &Arc<Vec<u64>>,
+    map: &Arc<ItemMap>,
 ) -> Result<PartnerOutcome, NodeError> {
     let mut traffic = Traffic::default();
     if d.kind != kind.as_str() {
@@ -313,7 +300,7 @@ async fn ask_partner(
         &signed,
         &d,
         hashed,
-        lines,
+        map,
         &mut traffic,
     )
     .await
@@ -327,7 +314,7 @@ async fn ask_partner(
                 &signed,
                 &d,
                 hashed,
-                lines,
+                map,
                 &mut traffic,
             )
             .await
@@ -344,7 +331,7 @@ async fn ask_once(
     signed: &SignedDescriptor,
     d: &EpochDescriptor,
     hashed: &Arc<HashedInputs>,
-    lines: &Arc<Vec<u64>>,
+    map: &Arc<ItemMap>,
     traffic: &mut Traffic,
 ) -> Result<PartnerOutcome, NodeError> {
     let cached = shared.partner_epoch(partner, collection)?;
@@ -383,36 +370,144 @@ async fn ask_once(
     }
     let pk = *d.public_key;
     let ep = epoch.clone();
-    let lines = lines.clone();
-    let hits = tokio::task::spawn_blocking(move || -> Result<Vec<Hit>, NodeError> {
-        let tags = batch
-            .finish(&pk, &ev.evaluated, &ev.proof)
-            .map_err(|e| match e {
-                cordon_protocol::exchange::FinishError::Wire(w) => NodeError::Wire(w),
-                cordon_protocol::exchange::FinishError::Verify(v) => NodeError::Verify(v),
-            })?;
-        Ok(tags
-            .iter()
-            .enumerate()
-            .filter(|(_, t)| ep.contains(t))
-            .map(|(i, t)| Hit {
-                index: i as u64,
-                line: lines.get(i).copied().unwrap_or(0),
-                reference: hex::encode(t),
-            })
-            .collect())
-    })
-    .await
-    .map_err(|e| NodeError::Internal(format!("verification failed: {e}")))??;
+    let map = map.clone();
+    let (hits, matches) =
+        tokio::task::spawn_blocking(move || -> Result<(Vec<Hit>, Vec<ItemMatch>), NodeError> {
+            let tags = batch
+                .finish(&pk, &ev.evaluated, &ev.proof)
+                .map_err(|e| match e {
+                    cordon_protocol::exchange::FinishError::Wire(w) => NodeError::Wire(w),
+                    cordon_protocol::exchange::FinishError::Verify(v) => NodeError::Verify(v),
+                })?;
+            let hits: Vec<Hit> = tags
+                .iter()
+                .enumerate()
+                .filter(|(_, t)| ep.contains(t))
+                .map(|(i, t)| map.hit(i, t))
+                .collect();
+            let matches = map.matches(&hits);
+            Ok((hits, matches))
+        })
+        .await
+        .map_err(|e| NodeError::Internal(format!("verification failed: {e}")))??;
     tracing::debug!(partner, wire_query_id = %hex::encode(qid), "evaluation verified");
     Ok(PartnerOutcome::Answered {
         epoch: d.epoch,
         partner_records: d.record_count + d.delta_count,
         hits,
+        matches,
         filter: how.to_string(),
         bytes_sent: traffic.sent,
         bytes_received: traffic.received,
     })
+}
+
+/// Which queried item (and, for persons, which key class) each OPRF item stands for.
+struct ItemMap {
+    /// Line in the query file of each queried item.
+    lines: Vec<u64>,
+    /// Queried item of each OPRF item.
+    owner: Vec<u32>,
+    /// Key class of each OPRF item (persons only).
+    class: Vec<Option<KeyClass>>,
+}
+
+impl ItemMap {
+    fn hit(&self, i: usize, tag: &Tag) -> Hit {
+        let owner = self.owner.get(i).copied().unwrap_or(0) as usize;
+        Hit {
+            index: owner as u64,
+            line: self.lines.get(owner).copied().unwrap_or(0),
+            reference: hex::encode(tag),
+            class: self
+                .class
+                .get(i)
+                .copied()
+                .flatten()
+                .map(|c| c.as_str().to_string()),
+        }
+    }
+
+    /// Per queried item: the classes that hit, strongest first.
+    fn matches(&self, hits: &[Hit]) -> Vec<ItemMatch> {
+        let mut by_item: std::collections::BTreeMap<u64, Vec<Option<KeyClass>>> =
+            Default::default();
+        for (h, class) in hits.iter().map(|h| {
+            let c = h
+                .class
+                .as_deref()
+                .and_then(|c| KeyClass::ALL.iter().copied().find(|k| k.as_str() == c));
+            (h, c)
+        }) {
+            by_item.entry(h.index).or_default().push(class);
+        }
+        by_item
+            .into_iter()
+            .map(|(index, mut classes)| {
+                classes.sort();
+                classes.dedup();
+                let names: Vec<String> = classes
+                    .iter()
+                    .map(|c| c.map_or("exact", |c| c.as_str()).to_string())
+                    .collect();
+                ItemMatch {
+                    index,
+                    line: self.lines.get(index as usize).copied().unwrap_or(0),
+                    strength: names.first().cloned().unwrap_or_default(),
+                    classes: names,
+                }
+            })
+            .collect()
+    }
+}
+
+/// Canonicalises every item and hashes its OPRF items to the group; or lists the bad items.
+fn prepare(
+    kind: Kind,
+    items: &[(u64, String)],
+    opts: &Options,
+) -> Result<(HashedInputs, ItemMap), Vec<String>> {
+    use rayon::prelude::*;
+    let results: Vec<Result<Vec<(Option<KeyClass>, Vec<u8>)>, String>> = items
+        .par_iter()
+        .map(|(line, raw)| {
+            // The message quotes only the first characters of the item, like import reports.
+            let c = ident::canonicalize(kind, raw, opts)
+                .map_err(|e| format!("line {line}: {}", e.redacted(raw)))?;
+            if kind != Kind::Person {
+                return Ok(vec![(None, c.oprf_input())]);
+            }
+            let keys = person::match_keys(c.value())
+                .map_err(|e| format!("line {line}: {}", e.redacted(raw)))?;
+            if keys.is_empty() {
+                return Err(format!(
+                    "line {line}: this person gives no match key; add a date of birth or a document"
+                ));
+            }
+            Ok(keys.into_iter().map(|k| (Some(k.class), k.input)).collect())
+        })
+        .collect();
+    let bad: Vec<String> = results
+        .iter()
+        .filter_map(|r| r.as_ref().err().cloned())
+        .collect();
+    if !bad.is_empty() {
+        return Err(bad);
+    }
+    let mut map = ItemMap {
+        lines: items.iter().map(|(l, _)| *l).collect(),
+        owner: Vec::new(),
+        class: Vec::new(),
+    };
+    let mut inputs = Vec::new();
+    for (i, r) in results.into_iter().enumerate() {
+        for (class, input) in r.unwrap_or_default() {
+            map.owner.push(i as u32);
+            map.class.push(class);
+            inputs.push(input);
+        }
+    }
+    Ok((HashedInputs::new(&inputs), map))
 }
 
 fn failed(partner: &str, e: &NodeError) -> PartnerOutcome {

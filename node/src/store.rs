@@ -45,6 +45,10 @@ pub struct CollectionMeta {
     pub next_seq: u64,
     /// When the collection was created (Unix seconds).
     pub created_at: u64,
+    /// Whether its e-mail addresses were canonicalised with the provider rules: every import
+    /// into a collection must agree, or one mailbox could be stored under two forms.
+    #[serde(default)]
+    pub provider_rules: bool,
 }
 
 /// A holder's epoch as persisted.

@@ -15,7 +15,11 @@
 //! - [`exchange`]: one query, both sides, as functions over bytes.
 //! - [`filter`]: the Bloom filter of an epoch and the delta hash chain.
 //! - [`descriptor`]: the signed epoch descriptor.
-//! - [`ident`]: canonical identifier forms, byte-identical on both sides.
+//! - [`ident`]: canonical identifier forms, byte-identical on both sides: phones, e-mails,
+//!   IBANs and other bank accounts, e-wallets, crypto addresses, IPs (with a time window),
+//!   domains, URLs, passports, national IDs, IMEIs, text.
+//! - [`person`]: person records and the match keys derived from them (documents, name and
+//!   date of birth, and transliteration-robust name skeletons), with a strength per key class.
 //! - [`error`]: errors split by who is at fault, and the wire error codes.
 //!
 //! What is deliberately not here: storage, networking, configuration, policy and audit
@@ -23,7 +27,7 @@
 //!
 //! Key types: [`messages::PartnerRequest`], [`messages::PartnerResponse`],
 //! [`descriptor::SignedDescriptor`], [`filter::EpochFilter`], [`exchange::BlindedBatch`],
-//! [`ident::Canonical`].
+//! [`ident::Canonical`], [`person::MatchKey`].
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
@@ -36,5 +40,6 @@ pub mod frame;
 pub mod ident;
 pub mod messages;
 pub mod oprf;
+pub mod person;
 
 pub use error::{ErrorCode, RemoteError, VerifyError, WireError};

@@ -25,6 +25,12 @@ struct Vector {
     #[serde(default)]
     region: Option<String>,
     #[serde(default)]
+    chain: Option<String>,
+    #[serde(default)]
+    window: Option<String>,
+    #[serde(default)]
+    provider_rules: bool,
+    #[serde(default)]
     canonical: Option<String>,
     #[serde(default)]
     error: bool,
@@ -48,6 +54,9 @@ fn known_answer_vectors() {
     for (i, v) in all.iter().enumerate() {
         let opts = Options {
             default_region: v.region.clone(),
+            chain: v.chain.clone(),
+            window: v.window.clone(),
+            provider_rules: v.provider_rules,
         };
         let got = canonicalize(v.kind, &v.input, &opts);
         match (&v.canonical, v.error, &got) {
@@ -111,7 +120,8 @@ fn known_answer_vectors() {
 fn vectors_cover_every_kind() {
     let all = vectors();
     assert!(all.len() >= 60, "only {} vectors", all.len());
-    for kind in Kind::ALL {
+    // Persons have their own vectors (`spec/vectors/persons.json`, checked in `person.rs`).
+    for kind in Kind::ALL.iter().filter(|k| **k != Kind::Person) {
         let ok = all.iter().filter(|v| v.kind == *kind && !v.error).count();
         let bad = all.iter().filter(|v| v.kind == *kind && v.error).count();
         assert!(
@@ -136,7 +146,25 @@ fn kind_names_round_trip() {
     }
     assert_eq!(" Phone ".parse::<Kind>().unwrap(), Kind::Phone);
     let names: Vec<&str> = Kind::ALL.iter().map(|k| k.as_str()).collect();
-    assert_eq!(names, ["phone", "email", "iban", "ip", "passport", "text"]);
+    assert_eq!(
+        names,
+        [
+            "phone",
+            "email",
+            "iban",
+            "ip",
+            "passport",
+            "national-id",
+            "bank-account",
+            "ewallet",
+            "crypto",
+            "domain",
+            "url",
+            "imei",
+            "person",
+            "text"
+        ]
+    );
 }
 
 #[test]
@@ -145,7 +173,8 @@ fn unknown_kind_lists_valid_ones() {
     assert!(matches!(err, IdentError::UnknownKind { .. }));
     assert_eq!(
         err.to_string(),
-        "\"telephone\" is not an identifier kind; use one of: phone, email, iban, ip, passport, text"
+        "\"telephone\" is not an identifier kind; use one of: phone, email, iban, ip, passport, \
+         national-id, bank-account, ewallet, crypto, domain, url, imei, person, text"
     );
 }
 
@@ -474,7 +503,7 @@ proptest! {
 
     #[test]
     fn arbitrary_input_never_panics(kind in any_kind(), raw in any::<String>(), region in any_region()) {
-        let opts = Options { default_region: region };
+        let opts = Options { default_region: region, ..Options::default() };
         if let Ok(c) = canonicalize(kind, &raw, &opts) {
             prop_assert_eq!(canonicalize(kind, c.value(), &opts), Ok(c));
         }
@@ -482,7 +511,7 @@ proptest! {
 
     #[test]
     fn noisy_input_never_panics(kind in any_kind(), raw in noisy_string(), region in any_region()) {
-        let opts = Options { default_region: region };
+        let opts = Options { default_region: region, ..Options::default() };
         if let Ok(c) = canonicalize(kind, &raw, &opts) {
             prop_assert_eq!(canonicalize(kind, c.value(), &opts), Ok(c));
         }
@@ -497,7 +526,7 @@ proptest! {
         region in proptest::option::of(every_phone_region()),
     ) {
         let raw = if plus { format!("+{digits}") } else { digits };
-        let opts = Options { default_region: region };
+        let opts = Options { default_region: region, ..Options::default() };
         if let Ok(c) = canonicalize(Kind::Phone, &raw, &opts) {
             prop_assert!(c.value().starts_with('+'));
             prop_assert_eq!(canonicalize(Kind::Phone, c.value(), &Options::default()), Ok(c));
@@ -535,7 +564,7 @@ proptest! {
         let results: Vec<_> = spellings
             .iter()
             .map(|(raw, region)| {
-                let opts = Options { default_region: region.clone() };
+                let opts = Options { default_region: region.clone(), ..Options::default() };
                 canonicalize(Kind::Phone, raw, &opts).map(Canonical::into_value)
             })
             .collect();

@@ -54,8 +54,8 @@ pub async fn import(
     let header = ImportHeader {
         collection: collection.into(),
         kind: kind.into(),
-        region: None,
-        skip_bad: false,
+        read: Default::default(),
+        skip_invalid: false,
         source: "test".into(),
     };
     client::import_rows(
@@ -76,7 +76,7 @@ pub async fn query(
     let q = QueryRequest {
         collection: collection.into(),
         kind: None,
-        region: None,
+        read: Default::default(),
         items: client::numbered(items.to_vec()),
         case_ref: "TEST-1".into(),
         purpose: "integration test".into(),

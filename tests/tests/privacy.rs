@@ -67,6 +67,17 @@ async fn holder_keeps_no_trace_of_the_queried_items() {
         .await
         .unwrap();
     assert_eq!(hit_items(&r, "jp", &asked).unwrap().len(), 5);
+    // Persons: jp holds one; th asks about it and about one jp does not hold.
+    let held = r#"{"name":"Somchai Jaidee","dob":"1985-03-02","nationality":"TH"}"#;
+    let secret_person = r#"{"name":"Kittisak Wongsawat","dob":"1979-12-24","nationality":"TH","passport":"THA:ZZ9876543"}"#;
+    import(&f.operator("jp"), "persons", "person", &[held.to_string()])
+        .await
+        .unwrap();
+    let persons = vec![held.to_string(), secret_person.to_string()];
+    let r = query(&f.investigator("th"), "persons", &persons, &["jp"])
+        .await
+        .unwrap();
+    assert_eq!(hit_items(&r, "jp", &persons).unwrap().len(), 1);
     let jp_dir = f.fed.agency("jp").unwrap().dir.clone();
     f.fed.shutdown().await.unwrap();
 
@@ -96,6 +107,33 @@ async fn holder_keeps_no_trace_of_the_queried_items() {
         // The national digits alone, as a holder might have logged a fragment.
         let digits: String = canon.value().chars().skip(3).collect();
         needles.push((format!("digits {digits}"), digits.into_bytes()));
+    }
+
+    // The person jp does not hold: its name, passport and every match key, plain and hashed.
+    let canon = ident::canonicalize(Kind::Person, secret_person, &Options::default()).unwrap();
+    let mut forms: Vec<Vec<u8>> = vec![
+        b"Kittisak".to_vec(),
+        b"kittisak".to_vec(),
+        b"Wongsawat".to_vec(),
+        b"wongsawat".to_vec(),
+        b"ZZ9876543".to_vec(),
+        canon.value().as_bytes().to_vec(),
+    ];
+    forms.extend(
+        cordon_protocol::person::match_keys(canon.value())
+            .unwrap()
+            .into_iter()
+            .map(|k| k.input),
+    );
+    for form in forms {
+        let h: [u8; 32] = Sha256::digest(&form).into();
+        let label = String::from_utf8_lossy(&form).into_owned();
+        needles.push((format!("person {label:?}"), form));
+        needles.push((format!("SHA-256 of person {label:?}"), h.to_vec()));
+        needles.push((
+            format!("hex SHA-256 of person {label:?}"),
+            hex::encode(h).into_bytes(),
+        ));
     }
 
     let mut files = Vec::new();

@@ -175,7 +175,7 @@ async fn run_query(
     let req = QueryRequest {
         collection: COLLECTION.into(),
         kind: None,
-        region: None,
+        read: Default::default(),
         items: items.to_vec(),
         case_ref: "BENCH".into(),
         purpose: "benchmark".into(),
@@ -400,8 +400,8 @@ async fn bench(a: &BenchArgs, dir: &Path) -> anyhow::Result<ExitCode> {
         .import(ImportHeader {
             collection: COLLECTION.into(),
             kind: a.kind.name().into(),
-            region: None,
-            skip_bad: false,
+            read: Default::default(),
+            skip_invalid: false,
             source: "bench".into(),
         })
         .await?;

@@ -1,15 +1,32 @@
 //! E-mail addresses → `local@domain`: the local part as given (NFC only), the domain in
 //! lower-case ASCII (IDNA / UTS #46 ToASCII).
+//!
+//! With [`Options::provider_rules`], addresses at Gmail (`gmail.com`, `googlemail.com`) are
+//! also reduced to the mailbox Google delivers them to: `googlemail.com` becomes `gmail.com`,
+//! and the local part loses its `+tag`, its dots and its upper case, as Google documents.
+//!
+//! Not done: no rules for other providers (their published behaviour either varies by account
+//! or is not documented as an equivalence), nor for Google Workspace domains (whether dots are
+//! ignored there is not knowable from the address); no DNS look-up.
 
-use super::{invalid, IdentError, Kind};
+use super::{invalid, IdentError, Kind, Options};
 use unicode_normalization::UnicodeNormalization;
+
+/// Domains Google documents as one mailbox space; the first is the canonical one.
+const GMAIL_DOMAINS: [&str; 2] = ["gmail.com", "googlemail.com"];
 
 /// RFC 5321 §4.5.3.1 limits, in octets.
 const MAX_LOCAL: usize = 64;
 const MAX_DOMAIN: usize = 253;
 const MAX_TOTAL: usize = 254;
 
+/// The canonical form without provider rules (what `ewallet` uses for Alipay accounts).
 pub(super) fn canonicalize(raw: &str) -> Result<String, IdentError> {
+    canonicalize_with(raw, &Options::default())
+}
+
+/// The canonical form, with Gmail's rules when `opts.provider_rules` is set.
+pub(super) fn canonicalize_with(raw: &str, opts: &Options) -> Result<String, IdentError> {
     let kind = Kind::Email;
     let s = raw.trim();
     if let Some(c) = s.chars().find(|c| c.is_whitespace()) {
@@ -141,5 +158,29 @@ pub(super) fn canonicalize(raw: &str) -> Result<String, IdentError> {
             ),
         ));
     }
+    if opts.provider_rules && GMAIL_DOMAINS.contains(&ascii.as_str()) {
+        return gmail(&local, raw);
+    }
     Ok(format!("{local}@{ascii}"))
+}
+
+/// Gmail: Google's help pages state that dots in the user name do not matter, that anything
+/// after a `+` is delivered to the same mailbox, that `googlemail.com` and `gmail.com` are the
+/// same, and that addresses are not case-sensitive. Gmail user names are ASCII letters, digits
+/// and dots, so ASCII lower-casing is all the case folding needed.
+fn gmail(local: &str, raw: &str) -> Result<String, IdentError> {
+    let user = local.split_once('+').map_or(local, |(user, _tag)| user);
+    let user: String = user
+        .chars()
+        .filter(|c| *c != '.')
+        .map(|c| c.to_ascii_lowercase())
+        .collect();
+    if user.is_empty() {
+        return Err(invalid(
+            Kind::Email,
+            raw,
+            "its Gmail user name is empty once dots and the +tag are removed; check the address",
+        ));
+    }
+    Ok(format!("{user}@{}", GMAIL_DOMAINS[0]))
 }

@@ -1,12 +1,163 @@
 //! IP addresses → dotted-quad IPv4, or RFC 5952 IPv6 (what std's `Display` writes), with
-//! IPv4-mapped IPv6 (`::ffff:a.b.c.d`) folded to IPv4.
+//! IPv4-mapped IPv6 (`::ffff:a.b.c.d`) folded to IPv4; optionally followed by `@` and a UTC
+//! time window (`203.0.113.7@2025-08-23T14`).
+//!
+//! Why a window: behind carrier-grade NAT (RFC 6598) thousands of mobile subscribers share one
+//! public IPv4 address, each for minutes to hours, so an address alone links unrelated people.
+//! An address *with* the hour (or day) it was seen is a far narrower identifier. The window is
+//! a bucket, not a range: both sides must pick the same granularity, and an event at 14:59 and
+//! one at 15:01 fall in different hour buckets (submit both when near an edge).
+//!
+//! Not done: minute or second buckets, time zones other than UTC (refused, not converted),
+//! ports (CGNAT logs key on address + port + time; the port is not part of this form).
 
-use super::{invalid, IdentError, Kind};
+use super::{invalid, IdentError, Kind, Options};
 use std::net::{Ipv4Addr, Ipv6Addr};
 
-pub(super) fn canonicalize(raw: &str) -> Result<String, IdentError> {
+/// With [`Options::window`], every address gets that window (and a window written in the
+/// input must agree with it).
+pub(super) fn canonicalize(raw: &str, opts: &Options) -> Result<String, IdentError> {
     let kind = Kind::Ip;
     let s = raw.trim();
+    // The address never contains `@`, so the first one starts the window.
+    let (s, in_input) = match s.split_once('@') {
+        Some((a, w)) => (a.trim_end(), Some(w.trim_start())),
+        None => (s, None),
+    };
+    let addr = address(s, raw)?;
+    let from_input = in_input.map(|w| window(w, raw)).transpose()?;
+    let from_opts = opts.window.as_deref().map(|w| window(w, raw)).transpose()?;
+    match (from_input, from_opts) {
+        (Some(a), Some(b)) if a != b => Err(invalid(
+            kind,
+            raw,
+            format!(
+                "its window {a} differs from the window option {b}; give one window, or make \
+                 them the same"
+            ),
+        )),
+        (Some(w), _) | (None, Some(w)) => Ok(format!("{addr}@{w}")),
+        (None, None) => Ok(addr),
+    }
+}
+
+/// A UTC time bucket: `YYYY-MM-DD` (a day) or `YYYY-MM-DDTHH` (an hour), optionally followed by
+/// `Z` or a zero offset. The written precision is the granularity. Returns the canonical form:
+/// the same without the zone marker, with an upper-case `T`.
+fn window(w: &str, raw: &str) -> Result<String, IdentError> {
+    let kind = Kind::Ip;
+    let format = "write the window as a UTC day (2025-08-23) or hour (2025-08-23T14)";
+    if w.is_empty() {
+        return Err(invalid(kind, raw, format!("its window is empty; {format}")));
+    }
+    if !w.is_ascii() {
+        return Err(invalid(
+            kind,
+            raw,
+            format!("its window {w:?} has non-ASCII characters; {format}"),
+        ));
+    }
+    let b = w.as_bytes();
+    let digits = |r: std::ops::Range<usize>| -> Option<u32> {
+        let t = w.get(r)?;
+        if t.bytes().all(|c| c.is_ascii_digit()) {
+            t.parse().ok()
+        } else {
+            None
+        }
+    };
+    let (Some(year), Some(month), Some(day)) = (digits(0..4), digits(5..7), digits(8..10)) else {
+        return Err(invalid(
+            kind,
+            raw,
+            format!("its window {w:?} does not start with a date; {format}"),
+        ));
+    };
+    if b.get(4) != Some(&b'-') || b.get(7) != Some(&b'-') {
+        return Err(invalid(
+            kind,
+            raw,
+            format!("its window {w:?} does not start with a date; {format}"),
+        ));
+    }
+    if !(1..=12).contains(&month) || day == 0 || day > days_in_month(year, month) {
+        return Err(invalid(
+            kind,
+            raw,
+            format!("its window {w:?} is not a calendar date; check the month and day"),
+        ));
+    }
+    let mut out = w[..10].to_owned();
+    let mut rest = &w[10..];
+    if let Some(r) = rest.strip_prefix(['T', 't']) {
+        let Some(hour) = digits(11..13) else {
+            return Err(invalid(
+                kind,
+                raw,
+                format!("its window {w:?} has no two-digit hour after T; {format}"),
+            ));
+        };
+        if hour > 23 {
+            return Err(invalid(
+                kind,
+                raw,
+                format!("its window {w:?} has hour {hour}; hours run 00 to 23"),
+            ));
+        }
+        out.push('T');
+        out.push_str(&w[11..13]);
+        rest = &r[2..];
+        if rest.starts_with(':') {
+            return Err(invalid(
+                kind,
+                raw,
+                format!(
+                    "its window {w:?} has minutes, but windows are whole hours or days; truncate \
+                     it to the hour (14:30 belongs to T14)"
+                ),
+            ));
+        }
+    }
+    match rest {
+        "" | "Z" | "z" | "+00:00" | "+0000" | "+00" => Ok(out),
+        r if r.starts_with(['+', '-']) => Err(invalid(
+            kind,
+            raw,
+            format!(
+                "its window {w:?} has the time-zone offset {r}; convert it to UTC and write it \
+                 with Z or no offset (14:00+07:00 is 07:00 UTC)"
+            ),
+        )),
+        _ => Err(invalid(
+            kind,
+            raw,
+            format!("its window {w:?} has {rest:?} after the date; {format}"),
+        )),
+    }
+}
+
+/// Days in a month of the proleptic Gregorian calendar.
+fn days_in_month(year: u32, month: u32) -> u32 {
+    match month {
+        2 if year.is_multiple_of(4) && (!year.is_multiple_of(100) || year.is_multiple_of(400)) => {
+            29
+        }
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    }
+}
+
+/// The address part, canonical.
+fn address(s: &str, raw: &str) -> Result<String, IdentError> {
+    let kind = Kind::Ip;
+    if s.is_empty() {
+        return Err(invalid(
+            kind,
+            raw,
+            "nothing comes before the @; give the address, then @ and the window",
+        ));
+    }
     if s.contains('/') {
         return Err(invalid(
             kind,

@@ -10,8 +10,9 @@
 //! What it deliberately does not do:
 //! - **No fuzzy matching.** Equivalent *spellings* of one identifier are folded together (spaces,
 //!   case, national vs. international phone format, Unicode normalisation), but different
-//!   identifiers that a person might confuse are not (`O`/`0` in a passport number, `gmail`
-//!   dot-aliases, transliterations of names). Persons get their own derived keys later.
+//!   identifiers that a person might confuse are not (`O`/`0` in a passport number,
+//!   transliterations of names). Gmail's dot-aliases are folded only on request
+//!   ([`Options::provider_rules`]). Persons are matched on derived keys: see [`crate::person`].
 //! - **No guessing.** When the input is ambiguous (a national phone number without a region,
 //!   an IPv4 octet with a leading zero) it is refused, with a message that says how to fix it.
 //! - **No network look-ups** and no I/O: whether a number or a domain exists is not checked.
@@ -27,12 +28,20 @@
 //! function, dispatch to it in [`canonicalize`], and add its section and vectors to the spec.
 //! The compiler points at every `match` that needs the new arm.
 
+mod bank_account;
+pub(crate) mod country;
+mod crypto;
+mod domain;
 mod email;
+mod ewallet;
 mod iban;
+mod imei;
 mod ip;
+mod national_id;
 mod passport;
 mod phone;
-mod text;
+pub(crate) mod text;
+mod url;
 
 use std::fmt;
 use std::str::FromStr;
@@ -61,6 +70,22 @@ pub enum Kind {
     Passport,
     /// Anything else, as case-folded NFKC text (`somchai jaidee`).
     Text,
+    /// Bank account outside IBAN countries: country, bank code, account digits.
+    BankAccount,
+    /// E-wallet: provider and account ID.
+    Ewallet,
+    /// Cryptocurrency address, with its chain (BTC, ETH, TRON).
+    Crypto,
+    /// National identity number, with its country.
+    NationalId,
+    /// Registrable domain (`example.co.th`).
+    Domain,
+    /// URL as host and path, without scheme.
+    Url,
+    /// Mobile handset IMEI (15 digits, Luhn-checked).
+    Imei,
+    /// A person record; matched through several derived keys (see [`crate::person`]).
+    Person,
 }
 
 impl Kind {
@@ -71,6 +96,14 @@ impl Kind {
         Kind::Iban,
         Kind::Ip,
         Kind::Passport,
+        Kind::NationalId,
+        Kind::BankAccount,
+        Kind::Ewallet,
+        Kind::Crypto,
+        Kind::Domain,
+        Kind::Url,
+        Kind::Imei,
+        Kind::Person,
         Kind::Text,
     ];
 
@@ -84,6 +117,14 @@ impl Kind {
             Kind::Ip => "ip",
             Kind::Passport => "passport",
             Kind::Text => "text",
+            Kind::BankAccount => "bank-account",
+            Kind::Ewallet => "ewallet",
+            Kind::Crypto => "crypto",
+            Kind::NationalId => "national-id",
+            Kind::Domain => "domain",
+            Kind::Url => "url",
+            Kind::Imei => "imei",
+            Kind::Person => "person",
         }
     }
 
@@ -96,6 +137,14 @@ impl Kind {
             Kind::Ip => "IP address",
             Kind::Passport => "passport number",
             Kind::Text => "text identifier",
+            Kind::BankAccount => "bank account",
+            Kind::Ewallet => "e-wallet account",
+            Kind::Crypto => "crypto address",
+            Kind::NationalId => "national ID number",
+            Kind::Domain => "domain name",
+            Kind::Url => "URL",
+            Kind::Imei => "IMEI",
+            Kind::Person => "person record",
         }
     }
 }
@@ -126,6 +175,14 @@ pub struct Options {
     /// ISO 3166-1 alpha-2 region (e.g. `TH`) used to read phone numbers written in national
     /// format (`081 234 5678`). Numbers written with `+` and a country code ignore it.
     pub default_region: Option<String>,
+    /// `crypto` only: the chain (`btc`, `eth`, `tron`), or `auto` (also when `None`) to detect
+    /// it from the address.
+    pub chain: Option<String>,
+    /// `ip` only: a time bucket appended to the address (e.g. `2025-08-23T14` for one hour).
+    pub window: Option<String>,
+    /// `email` only: apply the documented provider rules (e.g. Gmail ignores dots and
+    /// `+tags` in the local part).
+    pub provider_rules: bool,
 }
 
 impl Options {
@@ -133,6 +190,7 @@ impl Options {
     pub fn with_region(region: impl Into<String>) -> Self {
         Options {
             default_region: Some(region.into()),
+            ..Options::default()
         }
     }
 }
@@ -228,6 +286,28 @@ pub enum IdentError {
 }
 
 impl IdentError {
+    /// The same error with the quoted input replaced by [`redact`]`(raw)`: for reports that
+    /// may be kept (an import's list of bad rows), where the whole value should not appear.
+    /// Reasons never quote the whole input, so the result holds at most its first characters.
+    pub fn redacted(self, raw: &str) -> Self {
+        let r = redact(raw);
+        match self {
+            IdentError::TooLong { kind, len, .. } => IdentError::TooLong {
+                kind,
+                value: r,
+                len,
+            },
+            IdentError::Empty { kind, .. } => IdentError::Empty { kind, value: r },
+            IdentError::NeedRegion { .. } => IdentError::NeedRegion { value: r },
+            IdentError::Invalid { kind, reason, .. } => IdentError::Invalid {
+                kind,
+                value: r,
+                reason,
+            },
+            other @ (IdentError::UnknownKind { .. } | IdentError::BadRegion { .. }) => other,
+        }
+    }
+
     /// The kind being read when the error happened, if any.
     pub fn kind(&self) -> Option<Kind> {
         match self {
@@ -261,11 +341,19 @@ pub fn canonicalize(kind: Kind, raw: &str, opts: &Options) -> Result<Canonical, 
     }
     let value = match kind {
         Kind::Phone => phone::canonicalize(raw, opts)?,
-        Kind::Email => email::canonicalize(raw)?,
+        Kind::Email => email::canonicalize_with(raw, opts)?,
         Kind::Iban => iban::canonicalize(raw)?,
-        Kind::Ip => ip::canonicalize(raw)?,
+        Kind::Ip => ip::canonicalize(raw, opts)?,
         Kind::Passport => passport::canonicalize(raw)?,
         Kind::Text => text::canonicalize(raw)?,
+        Kind::BankAccount => bank_account::canonicalize(raw, opts)?,
+        Kind::Ewallet => ewallet::canonicalize(raw, opts)?,
+        Kind::Crypto => crypto::canonicalize(raw, opts)?,
+        Kind::NationalId => national_id::canonicalize(raw, opts)?,
+        Kind::Domain => domain::canonicalize(raw, opts)?,
+        Kind::Url => url::canonicalize(raw, opts)?,
+        Kind::Imei => imei::canonicalize(raw, opts)?,
+        Kind::Person => crate::person::canonicalize(raw, opts)?,
     };
     Ok(Canonical { kind, value })
 }
@@ -286,6 +374,21 @@ pub(crate) fn quote(raw: &str) -> String {
     let mut chars = raw.chars();
     let head: String = chars.by_ref().take(QUOTE_MAX_CHARS).collect();
     if chars.next().is_some() {
+        format!("{head:?}…")
+    } else {
+        format!("{head:?}")
+    }
+}
+
+/// At most the first 4 characters of `raw`, and never more than half of them, quoted, with
+/// `…` when anything was cut: enough for an operator to find the row, not enough to disclose
+/// the identifier (`"+668…"` for `+66812345678`).
+pub fn redact(raw: &str) -> String {
+    let raw = raw.trim();
+    let n = raw.chars().count();
+    let keep = (n / 2).min(4);
+    let head: String = raw.chars().take(keep).collect();
+    if keep < n {
         format!("{head:?}…")
     } else {
         format!("{head:?}")
