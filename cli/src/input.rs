@@ -270,6 +270,43 @@ fn open_records(file: File, path: &Path, format: Format) -> anyhow::Result<Rows>
     }
 }
 
+/// Whether the file holds person records rather than single values: a CSV file whose header
+/// names person fields, or JSON Lines whose first object does. Used when the kind of a query is
+/// neither given nor known locally (the partners' collection may be of persons).
+pub fn looks_like_persons(path: &Path, a: &InputArgs) -> bool {
+    const FIELDS: &[&str] = &[
+        "name",
+        "aliases",
+        "dob",
+        "nationality",
+        "passport",
+        "national_id",
+    ];
+    let Ok(file) = File::open(path) else {
+        return false;
+    };
+    let first = BufReader::new(file)
+        .lines()
+        .map_while(Result::ok)
+        .find(|l| !l.trim().is_empty());
+    let Some(first) = first else {
+        return false;
+    };
+    let named = |k: &str| FIELDS.contains(&k.trim().to_ascii_lowercase().as_str());
+    match a.format.unwrap_or_else(|| detect(path)) {
+        // At least two person fields: a single `name` column may be a column of values.
+        Format::Csv => a.column.is_none() && first.split(',').filter(|h| named(h)).count() >= 2,
+        Format::Jsonl => serde_json::from_str::<serde_json::Value>(&first)
+            .ok()
+            .and_then(|v| {
+                v.as_object()
+                    .map(|o| o.keys().filter(|k| named(k)).count() >= 2)
+            })
+            .unwrap_or(false),
+        Format::Lines => false,
+    }
+}
+
 /// Reads every row (for queries, which are bounded in size).
 pub fn read_all(path: &Path, a: &InputArgs, records: bool) -> anyhow::Result<Vec<(u64, String)>> {
     open(path, a, records)?.collect()
@@ -344,5 +381,13 @@ mod tests {
         std::fs::write(&t, "Somchai\n").unwrap();
         let e = read_all(&t, &args(), true).unwrap_err().to_string();
         assert!(e.contains("header row"), "{e}");
+        assert!(looks_like_persons(&c, &args()));
+        assert!(!looks_like_persons(&t, &args()));
+        let j = dir.path().join("p.jsonl");
+        std::fs::write(&j, "{\"name\":\"A B\",\"dob\":\"1990\"}\n").unwrap();
+        assert!(looks_like_persons(&j, &args()));
+        let v = dir.path().join("v.csv");
+        std::fs::write(&v, "name,phone\nA,+6681\n").unwrap();
+        assert!(!looks_like_persons(&v, &args()));
     }
 }

@@ -60,16 +60,19 @@ pub fn query(a: QueryArgs, profile: Option<PathBuf>) -> anyhow::Result<ExitCode>
     }
     let rt = crate::runtime()?;
     let client = rt.block_on(ControlClient::connect(&profile))?;
-    // Person files hold records, not single values: without --kind, the node's own collection
-    // of that name says whether they are persons.
-    if a.kind.is_none() {
+    // Person files hold records, not single values. Without --kind, the node's own collection
+    // of that name says whether they are persons; failing that, the file's field names.
+    let mut kind = a.kind.clone();
+    if kind.is_none() {
         let status = rt.block_on(client.status())?;
-        if status
-            .collections
-            .iter()
-            .any(|c| c.name == a.collection && c.kind == Kind::Person.as_str())
-        {
+        let local = status.collections.iter().find(|c| c.name == a.collection);
+        let persons = match local {
+            Some(c) => c.kind == Kind::Person.as_str(),
+            None => input::looks_like_persons(&a.file, &a.input),
+        };
+        if persons {
             items = input::read_all(&a.file, &a.input, true)?;
+            kind = Some(Kind::Person.as_str().to_string());
         }
     }
     let partners = if a.partners.iter().any(|p| p == "all") {
@@ -79,7 +82,7 @@ pub fn query(a: QueryArgs, profile: Option<PathBuf>) -> anyhow::Result<ExitCode>
     };
     let req = QueryRequest {
         collection: a.collection.clone(),
-        kind: a.kind.clone(),
+        kind,
         read: a.read.to_control(),
         items: items.clone(),
         case_ref: a.case_ref.clone(),

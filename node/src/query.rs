@@ -461,6 +461,9 @@ impl ItemMap {
     }
 }
 
+/// One OPRF input and, for persons, the class of the key it is.
+type ClassedInput = (Option<KeyClass>, Vec<u8>);
+
 /// Canonicalises every item and hashes its OPRF items to the group; or lists the bad items.
 fn prepare(
     kind: Kind,
@@ -468,12 +471,18 @@ fn prepare(
     opts: &Options,
 ) -> Result<(HashedInputs, ItemMap), Vec<String>> {
     use rayon::prelude::*;
-    let results: Vec<Result<Vec<(Option<KeyClass>, Vec<u8>)>, String>> = items
+    let results: Vec<Result<Vec<ClassedInput>, String>> = items
         .par_iter()
         .map(|(line, raw)| {
             // The message quotes only the first characters of the item, like import reports.
-            let c = ident::canonicalize(kind, raw, opts)
-                .map_err(|e| format!("line {line}: {}", e.redacted(raw)))?;
+            let c = ident::canonicalize(kind, raw, opts).map_err(|e| {
+                let hint = if kind == Kind::Person && !raw.trim_start().starts_with('{') {
+                    " (the collection holds persons: give a CSV file with a header row or JSON Lines, and --kind person)"
+                } else {
+                    ""
+                };
+                format!("line {line}: {}{hint}", e.redacted(raw))
+            })?;
             if kind != Kind::Person {
                 return Ok(vec![(None, c.oprf_input())]);
             }
