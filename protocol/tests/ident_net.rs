@@ -317,7 +317,8 @@ fn url_host_and_path() {
         ("HTTPS://WWW.EXAMPLE.CO.TH:443", "www.example.co.th/"),
         ("http://example.com:80/a/./b/../c", "example.com/a/c"),
         ("https://example.com:8443/", "example.com:8443/"),
-        ("http://example.com:443/", "example.com:443/"),
+        ("http://example.com:443/", "example.com/"),
+        ("https://example.com:80/", "example.com/"),
         (
             "example.com/%7euser/%2fx%41%e0%b8",
             "example.com/~user/%2FxA%E0%B8",

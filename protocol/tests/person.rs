@@ -207,6 +207,105 @@ fn equivalent_spellings_share_keys() {
 }
 
 #[test]
+fn demo_expectations() {
+    let p =
+        |n: &str, d: &str, c: &str| format!(r#"{{"name":"{n}","dob":"{d}","nationality":"{c}"}}"#);
+    let any = |a: &str, b: &str| {
+        let ka = keys(a);
+        keys(b).iter().any(|k| ka.contains(k))
+    };
+    let strongest = |a: &str, b: &str| {
+        let ka = keys(a);
+        keys(b)
+            .into_iter()
+            .filter(|k| ka.contains(k))
+            .map(|k| k.class)
+            .min()
+    };
+    assert!(!any(
+        &p("Nguyen Van An", "1992-01-01", "VN"),
+        &p("Nguyen Van Anh", "1992-01-01", "VN")
+    ));
+    assert!(!any(
+        &p("Wang Wei", "1986-06-06", "CN"),
+        &p("Wang Lei", "1986-06-06", "CN")
+    ));
+    assert_eq!(
+        strongest(
+            &p("Thatchai Phitanilabut", "1988-11-20", "TH"),
+            &p("Tatchai Pitaneelaboot", "1988-11-20", "TH")
+        ),
+        Some(KeyClass::FuzzyNameDob)
+    );
+    assert!(strongest(
+        &p("Zhang Xiaoming", "1979-02-11", "CN"),
+        &p("Chang Hsiao-ming", "1979-02-11", "CN")
+    )
+    .is_some());
+    assert_eq!(
+        strongest(
+            &p("Aung Kyaw Htun", "1982", "MM"),
+            &p("U Aung Kyaw Tun", "1982-05-01", "MMR")
+        ),
+        Some(KeyClass::FuzzyNameYearNationality)
+    );
+    assert_eq!(
+        strongest(
+            &p("Nguyễn Văn Hùng", "1990-07-15", "VN"),
+            &p("NGUYEN VAN HUNG", "1990-07-15", "VNM")
+        ),
+        Some(KeyClass::NameDob)
+    );
+}
+
+#[test]
+fn folding_rules() {
+    let p =
+        |n: &str, c: &str| format!(r#"{{"name":"{n}","dob":"1980-01-01","nationality":"{c}"}}"#);
+    let same = [
+        ("Li Qiang", "Li Ch'iang", "CN"),
+        ("Li Jiang", "Li Chiang", "CN"),
+        ("Wang Jianguo", "Wang Chien-kuo", "CN"),
+        ("王建国", "Wang Jianguo", "CN"),
+        ("Anan Saelim", "Anan Sae-lim", "TH"),
+        ("Nattapong Srisuk", "Nuttapong Srisuk", "TH"),
+        ("Phairoj Meesuk", "Pairot Misuk", "TH"),
+        ("Soeharto", "Suharto", "ID"),
+        ("Nur Aisyah binti Ahmad", "Nur Aishah binti Ahmad", "MY"),
+        ("Jeong Seong-ho", "Jung Sung-ho", "KR"),
+        ("김민준", "Gim Minjun", "KR"),
+        ("Tuchiya Jun", "Tsuchiya Jun", "JP"),
+        ("Souksavanh Phommachanh", "Souksavan Phommachan", "LA"),
+        ("Somsanith Sengdara", "Somsanit Sengdala", "LA"),
+        ("Than Htike Oo", "Than Htaik Oo", "MM"),
+        ("Zaw Zaw Oo", "Zaw Zaw U", "MM"),
+        ("Bhupinder Singh Dhillon", "Bhupinder Dhillon", "IN"),
+        ("Sourav Ganguly", "Saurav Ganguly", "IN"),
+        ("Nguyen Tan Dung", "Nguyen Tan Zung", "VN"),
+        ("ยิ่งลักษณ์ ชินวัตร", "Yingluck Chinnawat", "TH"),
+    ];
+    for (a, b, c) in same {
+        assert!(
+            shares(&p(a, c), &p(b, c), KeyClass::FuzzyNameDob),
+            "{a} / {b}"
+        );
+    }
+    let different = [
+        ("Li Qiang", "Li Jiang", "CN"),
+        ("Xu Jing", "Xu Qing", "CN"),
+        ("Anan Saelim", "Anon Saelim", "TH"),
+        ("Ma Ma Win", "Ma Win", "MM"),
+        ("Kim Ji-seon", "Kim Ji-sun", "KR"),
+        ("Maria Cristina Reyes", "Maria Cecilia Reyes", "PH"),
+        ("Nguyen Thi An", "Nguyen Van An", "VN"),
+    ];
+    for (a, b, c) in different {
+        let ka = keys(&p(a, c));
+        assert!(!keys(&p(b, c)).iter().any(|k| ka.contains(k)), "{a} / {b}");
+    }
+}
+
+#[test]
 fn key_count_is_bounded() {
     let aliases: Vec<String> = (0..7)
         .map(|i| format!("Ma Daw Kyaw Zin Thant Aung Sa{i} Nyein"))

@@ -104,6 +104,15 @@ fn strip_label(s: &str) -> &str {
         return s;
     }
     let rest = rest.trim_start();
+    // A dual-SIM slot number (`IMEI1 35…`, `IMEI 2: 35…`) is part of the label, not of the
+    // number: a 1 or 2 followed by `:` or whitespace. (Kept, it would make 16 digits and be
+    // read as an IMEISV: a wrong IMEI.)
+    let rest = match rest.as_bytes() {
+        [b'1' | b'2', b':', ..] => &rest[1..],
+        [b'1' | b'2', c, ..] if c.is_ascii_whitespace() => &rest[1..],
+        _ => rest,
+    };
+    let rest = rest.trim_start();
     let rest = rest
         .strip_prefix(':')
         .or_else(|| rest.strip_prefix('#'))

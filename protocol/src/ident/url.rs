@@ -19,20 +19,55 @@ pub(super) fn canonicalize(raw: &str, _opts: &Options) -> Result<String, IdentEr
     let mut out = match url.host() {
         Some(::url::Host::Domain(d)) => domain_ascii(kind, raw, d)?,
         // As kind ip writes them (an IPv4-mapped IPv6 host is its IPv4 host), IPv6 in brackets.
-        Some(::url::Host::Ipv4(a)) => a.to_string(),
+        Some(::url::Host::Ipv4(a)) => {
+            // Browsers read `12345`, `0x7f.1` and `1.2.3` as IPv4 addresses; an account or phone
+            // number in a URL column would become one. Only a strict dotted quad, as kind `ip`
+            // requires, is an IP host here.
+            let quad = a.to_string();
+            if written_host(raw) != quad {
+                return Err(invalid(
+                    kind,
+                    raw,
+                    format!(
+                        "its host is read as the IP address {quad}, but is not written as one; write an \
+                         IP host as four decimal numbers (a.b.c.d), or check that this is a web \
+                         address"
+                    ),
+                ));
+            }
+            quad
+        }
         Some(::url::Host::Ipv6(a)) => match a.to_ipv4_mapped() {
             Some(v4) => v4.to_string(),
             None => format!("[{a}]"),
         },
         None => return Err(invalid(kind, raw, "it has no host name; check it")),
     };
-    // `port()` is None for the scheme's default port (80 for http, 443 for https).
-    if let Some(port) = url.port() {
+    // `port()` is None for the scheme's default port. Since http and https are folded, the
+    // default port of either is dropped whatever the scheme: `https://x:80/` written as
+    // `x:80/` would read back as http on its default port, so the form would not be a fixed
+    // point.
+    if let Some(port) = url.port().filter(|p| *p != 80 && *p != 443) {
         out.push(':');
         out.push_str(&port.to_string());
     }
     normalise_escapes(kind, raw, url.path(), &mut out)?;
     Ok(out)
+}
+
+/// The host as written in `raw`: after any scheme and `//` (or `\\`), before the first `/`,
+/// `\\`, `?` or `#`, after any userinfo (`…@`) and before any `:port`. Only used to check how
+/// an IPv4 host was written, so IPv6 brackets need no care.
+fn written_host(raw: &str) -> &str {
+    let s = raw.trim();
+    let s = match scheme(s) {
+        Some(sch) => &s[sch.len() + 1..],
+        None => s,
+    };
+    let s = s.trim_start_matches(['/', '\\']);
+    let authority = s.split(['/', '\\', '?', '#']).next().unwrap_or("");
+    let host_port = authority.rsplit('@').next().unwrap_or("");
+    host_port.split(':').next().unwrap_or("")
 }
 
 /// Appends `path` with each `%XX` escape of an unreserved character (`A-Z a-z 0-9 - . _ ~`)

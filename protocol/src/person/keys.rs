@@ -10,6 +10,9 @@
 //! Skeletons are taken of the tokens in three orders (as written, first token moved to the end,
 //! sorted by skeleton), which covers family-name-first/last and split or joined syllables.
 //! Myanmar nationals (MMR) have no family name, so their token order is kept as written.
+//! Names of 3+ tokens also get the skeletons of their first and last token (a dropped middle
+//! name), except for nationalities whose middle tokens are not optional ([`KEEP_MIDDLE`]).
+//! Per name variant and profile: at most 2 token lists × 3 orders × 4 Wade–Giles readings.
 //!
 //! Deliberately not done: no name key without a date of birth (a name alone matches thousands
 //! of people), no key from a month-precision date except the year-and-nationality one.
@@ -46,7 +49,10 @@ pub(crate) fn derive(p: &Person) -> Vec<MatchKey> {
                 continue;
             }
             if let Some(dob) = full_dob {
-                let mut exact = variant.clone();
+                let mut exact: Vec<String> = variant
+                    .iter()
+                    .map(|t| t.trim_end_matches(names::HYPHEN).to_owned())
+                    .collect();
                 if !keep_order {
                     exact.sort();
                 }
@@ -54,7 +60,7 @@ pub(crate) fn derive(p: &Person) -> Vec<MatchKey> {
             }
             for sk in profiles(name, nationality)
                 .iter()
-                .flat_map(|pr| skeletons(&variant, keep_order, *pr))
+                .flat_map(|pr| skeletons(&variant, keep_order, *pr, nationality))
             {
                 if sk.len() < MIN_SKELETON + 2 {
                     continue;
@@ -91,15 +97,21 @@ fn profiles(name: &str, nationality: Option<&str>) -> Vec<Profile> {
 
 /// Skeletons of the name's tokens in the orders that are tried, each tagged with its
 /// profile: `g:` general, `t:` Thai.
-fn skeletons(tokens: &[String], keep_order: bool, profile: Profile) -> Vec<String> {
-    // Initials ("Maria S. Reyes") go when at least two longer tokens remain.
+fn skeletons(
+    tokens: &[String],
+    keep_order: bool,
+    profile: Profile,
+    nat: Option<&str>,
+) -> Vec<String> {
+    // Initials ("Maria S. Reyes") go when at least two longer tokens remain; a lone `u` is
+    // not an initial but the Burmese name U (Oo).
     let tokens: Vec<&String> = tokens
         .iter()
-        .filter(|t| !names::CONNECTORS.contains(&t.as_str()))
+        .filter(|t| !names::CONNECTORS.contains(&t.trim_end_matches(names::HYPHEN)))
         .collect();
     let long: Vec<&str> = tokens
         .iter()
-        .filter(|t| t.len() > 1)
+        .filter(|t| t.trim_end_matches(names::HYPHEN).len() > 1 || t.as_str() == "u")
         .map(|t| t.as_str())
         .collect();
     let toks: Vec<&str> = if long.len() >= 2 {
@@ -111,18 +123,46 @@ fn skeletons(tokens: &[String], keep_order: bool, profile: Profile) -> Vec<Strin
         Profile::General => "g:",
         Profile::Thai => "t:",
     };
-    let sk = |t: &[&str]| format!("{tag}{}", skeleton(t, profile));
-    let mut out = vec![sk(&toks)];
-    if toks.len() >= 2 && !keep_order {
-        let mut rotated = toks[1..].to_vec();
-        rotated.push(toks[0]);
-        out.push(sk(&rotated));
-        let mut sorted: Vec<(String, &str)> = toks.iter().map(|t| (sk(&[t]), *t)).collect();
-        sorted.sort();
-        let sorted: Vec<&str> = sorted.into_iter().map(|(_, t)| t).collect();
-        out.push(sk(&sorted));
+    let mut out = Vec::new();
+    let mut add = |t: &[&str]| {
+        for s in skeleton(t, profile, nat) {
+            out.push(format!("{tag}{s}"));
+        }
+    };
+    let mut lists = vec![toks.clone()];
+    // Middle names dropped: first and last token of a name of 3+ tokens (Bhupinder Singh Dhillon
+    // = Bhupinder Dhillon), only for a known nationality whose middle tokens are optional
+    // names rather than part of the given name or a gender or generation marker.
+    if toks.len() >= 3 && nat.is_some_and(|n| !KEEP_MIDDLE.contains(&n)) {
+        lists.push(vec![toks[0], toks[toks.len() - 1]]);
+    }
+    for toks in lists {
+        add(&toks);
+        if toks.len() >= 2 && !keep_order {
+            let mut rotated = toks[1..].to_vec();
+            rotated.push(toks[0]);
+            add(&rotated);
+            let mut sorted: Vec<(String, &str)> = toks
+                .iter()
+                .map(|t| (skeleton(&[t], profile, nat).concat(), *t))
+                .collect();
+            sorted.sort();
+            let sorted: Vec<&str> = sorted.into_iter().map(|(_, t)| t).collect();
+            add(&sorted);
+        }
     }
     out.sort();
     out.dedup();
     out
 }
+
+/// Nationalities whose middle tokens are never dropped: Vietnamese (Van, Thi mark gender),
+/// Chinese, Korean (generation syllables of the given name), Burmese (no family name: every
+/// syllable is the name), Thai, Lao and Khmer (split syllables of one name: Chan-o-cha),
+/// Malay and Indonesian (compound given names and a patronymic: Nur Aisyah binti Ahmad),
+/// Filipino (compound given names are as common as a mother's surname in the middle:
+/// Maria Cristina Reyes is not Maria Cecilia Reyes).
+const KEEP_MIDDLE: &[&str] = &[
+    "VNM", "CHN", "TWN", "HKG", "MAC", "SGP", "KOR", "PRK", "MMR", "THA", "LAO", "KHM", "MYS",
+    "IDN", "BRN", "PHL",
+];

@@ -152,8 +152,9 @@ fn prepare(word: &str) -> Vec<char> {
             }
             '\u{0E4C}' => {
                 // Thanthakhat: silence the consonant it sits on (with a vowel sign between,
-                // as in ดิ์); if that consonant followed a final consonant (จันทร์), the
-                // consonant before it is silent too.
+                // as in ดิ์); if it is ร, or the vowel is ั (which always takes a final), and
+                // it follows a final consonant (จันทร์, ลักษณ์), the consonant before it is
+                // silent too.
                 while let Some(&p) = chars.last() {
                     if is_following_vowel(p) {
                         chars.pop();
@@ -166,11 +167,12 @@ fn prepare(word: &str) -> Vec<char> {
                     chars.pop();
                 }
                 let n = chars.len();
-                if silenced == Some('ร')
+                if silenced.is_some()
                     && n >= 3
                     && is_consonant(chars[n - 1])
                     && is_consonant(chars[n - 2])
                     && is_following_vowel(chars[n - 3])
+                    && (silenced == Some('ร') || chars[n - 3] == 'ั')
                 {
                     chars.pop();
                 }
