@@ -339,6 +339,14 @@ pub fn canonicalize(kind: Kind, raw: &str, opts: &Options) -> Result<Canonical, 
             value: quote(raw),
         });
     }
+    let cleaned = clean(kind, raw);
+    if cleaned.trim().is_empty() {
+        return Err(IdentError::Empty {
+            kind,
+            value: quote(raw),
+        });
+    }
+    let raw = cleaned.as_ref();
     let value = match kind {
         Kind::Phone => phone::canonicalize(raw, opts)?,
         Kind::Email => email::canonicalize_with(raw, opts)?,
@@ -356,6 +364,70 @@ pub fn canonicalize(kind: Kind, raw: &str, opts: &Options) -> Result<Canonical, 
         Kind::Person => crate::person::canonicalize(raw, opts)?,
     };
     Ok(Canonical { kind, value })
+}
+
+/// The common first step of every kind (`spec/IDENTIFIERS.md` §1): drop the invisible
+/// characters that tools insert (a byte-order mark at the start of a CSV cell, a Thai
+/// word-breaker's zero-width space), and, for kinds whose values are numbers, read decimal
+/// digits of other scripts (Thai ๐–๙, Khmer, Myanmar, Lao, Devanagari, …) as ASCII digits:
+/// Thai documents write phone and ID numbers in either.
+fn clean(kind: Kind, raw: &str) -> std::borrow::Cow<'_, str> {
+    let numeric = matches!(
+        kind,
+        Kind::Phone
+            | Kind::BankAccount
+            | Kind::NationalId
+            | Kind::Imei
+            | Kind::Passport
+            | Kind::Ewallet
+    );
+    let changes = |c: char| text::DROPPED.contains(&c) || (numeric && native_digit(c).is_some());
+    if !raw.chars().any(changes) {
+        return std::borrow::Cow::Borrowed(raw);
+    }
+    raw.chars()
+        .filter(|c| !text::DROPPED.contains(c))
+        .map(|c| match native_digit(c) {
+            Some(d) if numeric => d,
+            _ => c,
+        })
+        .collect::<String>()
+        .into()
+}
+
+/// Code points of the digit zero of the decimal-digit (Unicode `Nd`) blocks read as ASCII
+/// digits: zero to nine are ten consecutive code points in each. Hand-written because the
+/// standard library gives the value of ASCII digits only; the list is the spec's (§1).
+const DIGIT_ZEROS: &[u32] = &[
+    0x0660, // Arabic-Indic
+    0x06F0, // Extended Arabic-Indic (Urdu, Persian)
+    0x0966, // Devanagari
+    0x09E6, // Bengali
+    0x0A66, // Gurmukhi
+    0x0AE6, // Gujarati
+    0x0B66, // Oriya
+    0x0BE6, // Tamil
+    0x0C66, // Telugu
+    0x0CE6, // Kannada
+    0x0D66, // Malayalam
+    0x0E50, // Thai
+    0x0ED0, // Lao
+    0x1040, // Myanmar
+    0x1090, // Myanmar Shan
+    0x17E0, // Khmer
+    0x1B50, // Balinese
+    0xA9D0, // Javanese
+    0xAA50, // Cham
+    0xFF10, // full-width (NFKC maps these too)
+];
+
+/// The ASCII digit a decimal digit of another script stands for.
+fn native_digit(c: char) -> Option<char> {
+    let cp = u32::from(c);
+    DIGIT_ZEROS
+        .iter()
+        .find(|z| (**z..**z + 10).contains(&cp))
+        .and_then(|z| char::from_digit(cp - z, 10))
 }
 
 /// `"a", "b", …` of every kind name, for the unknown-kind message.
