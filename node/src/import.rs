@@ -165,7 +165,19 @@ impl PendingImport {
         let rebuild = match &current {
             None => true,
             Some(cur) => {
-                let delta_after = cur.delta.len() as u64 + staged.added.len() as u64;
+                // In filter items, like the delta and `record_count`: a person adds one per
+                // match key. Counting records instead would let a person collection's delta
+                // outgrow what queriers accept (2 · filter capacity) before a rebuild.
+                let added_items = if self.kind == Kind::Person {
+                    let mut n = 0u64;
+                    for (_, v) in &staged.added {
+                        n += epoch::items_of(self.kind.as_str(), v)?.len() as u64;
+                    }
+                    n
+                } else {
+                    staged.added.len() as u64
+                };
+                let delta_after = cur.delta.len() as u64 + added_items;
                 delta_after as f64
                     > shared.config.epochs.rebuild_delta_fraction
                         * cur.descriptor.record_count.max(1) as f64

@@ -274,3 +274,97 @@ async fn persons_match_on_derived_keys_with_a_strength() {
     }
     f.fed.shutdown().await.unwrap();
 }
+
+/// `n` distinct synthetic persons starting at `from`, as JSON records.
+fn persons(from: usize, n: usize) -> Vec<String> {
+    const GIVEN: &[&str] = &[
+        "Somchai", "Niran", "Wanida", "Prasert", "Chaiwat", "Sokha", "Dara", "Kyaw", "Thandar",
+        "Rogelio", "Haruto", "Priya", "Arjun", "Siti", "Nurul", "Minh", "Huong", "Tuan",
+    ];
+    const FAMILY: &[&str] = &[
+        "Saetang",
+        "Wongsakul",
+        "Boonmee",
+        "Kaewkla",
+        "Tran",
+        "Pham",
+        "Chea",
+        "Keo",
+        "Naing",
+        "Reyes",
+        "Santos",
+        "Tanaka",
+        "Sharma",
+        "Patel",
+        "Rahman",
+        "Ismail",
+        "Kumar",
+        "Htet",
+    ];
+    (from..from + n)
+        .map(|i| {
+            let dob = format!(
+                "{}-{:02}-{:02}",
+                1950 + i / 336,
+                1 + (i / 28) % 12,
+                1 + i % 28
+            );
+            let name = format!(
+                "{} {}",
+                GIVEN[i % GIVEN.len()],
+                FAMILY[(i / 7) % FAMILY.len()]
+            );
+            format!(r#"{{"name":"{name}","dob":"{dob}","nationality":"TH"}}"#)
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn person_deltas_are_counted_in_keys() {
+    // With the largest rebuild fraction, a delta may grow to the filter's own size. Counted in
+    // records rather than keys, 450 persons (several keys each) added to 100 would make a delta
+    // far beyond what queriers accept (2 × filter capacity), and the partner's answers would
+    // be refused.
+    let f = Fed::start(&["th", "jp"], |c| {
+        c.replace(
+            "rebuild_delta_fraction = 0.5",
+            "rebuild_delta_fraction = 1.0",
+        )
+    });
+    let first = persons(0, 100);
+    let r = import(&f.operator("jp"), "persons", "person", &first)
+        .await
+        .unwrap();
+    assert_eq!((r.added, r.rebuilt), (100, true));
+    let more = persons(100, 450);
+    let r = import(&f.operator("jp"), "persons", "person", &more)
+        .await
+        .unwrap();
+    assert_eq!(r.added, 450);
+    assert!(
+        r.rebuilt,
+        "450 persons' keys outnumber the 100 persons' keys: a rebuild"
+    );
+    // A few more go into a delta, which queriers accept and use.
+    let last = persons(550, 5);
+    let r = import(&f.operator("jp"), "persons", "person", &last)
+        .await
+        .unwrap();
+    assert_eq!((r.added, r.rebuilt), (5, false));
+    let asked = vec![first[3].clone(), more[200].clone(), last[4].clone()];
+    let r = query(&f.investigator("th"), "persons", &asked, &[])
+        .await
+        .unwrap();
+    let PartnerOutcome::Answered { matches, .. } = &r.partners[0].outcome else {
+        panic!("jp failed: {r:?}");
+    };
+    let lines: Vec<(u64, &str)> = matches
+        .iter()
+        .map(|m| (m.line, m.strength.as_str()))
+        .collect();
+    assert_eq!(
+        lines,
+        vec![(1, "name+dob"), (2, "name+dob"), (3, "name+dob")]
+    );
+    f.fed.shutdown().await.unwrap();
+}
