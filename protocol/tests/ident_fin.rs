@@ -324,6 +324,18 @@ const CASES: &[(Kind, &str, bool, Option<&str>)] = &[
     (Email, "+tag@gmail.com", true, None),
     (Email, "...@gmail.com", true, None),
     (Email, "a@b@gmail.com", true, None),
+    // A trailing ideographic, full-width or half-width full stop is a root dot, as `.` is.
+    (Email, "user@example.com。", false, Some("user@example.com")),
+    (Email, "user@Example.COM｡", false, Some("user@example.com")),
+    (Email, "user@example.com．", false, Some("user@example.com")),
+    (
+        Email,
+        "S.O.M.C.H.A.I.J@GMAIL.COM。",
+        true,
+        Some("somchaij@gmail.com"),
+    ),
+    (Email, "user@example.com.。", false, None),
+    (Email, "user@。", false, None),
 ];
 
 #[test]
@@ -680,5 +692,67 @@ proptest! {
         let want = format!("{}@gmail.com", user.replace('.', "").to_ascii_lowercase());
         prop_assert_eq!(got.value(), want.as_str());
         fixed_point(Email, got.value(), &rules())?;
+    }
+}
+
+fn reason(r: Result<String, IdentError>) -> String {
+    match r {
+        Err(IdentError::Invalid { reason, .. }) => reason,
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+}
+
+#[test]
+fn refusals_say_what_is_wrong() {
+    for (kind, raw, why) in [
+        (BankAccount, "US 000000000 123456789", "all zeros"),
+        (BankAccount, "JP 0001 1234567", "3-digit branch code"),
+        (BankAccount, "JP 0001", "3-digit branch code"),
+        (BankAccount, "JP 0001 100", "no account number"),
+        (BankAccount, "JP 0001 1234567", "JP:0001100:1234567"),
+        (BankAccount, "JP 000110 1234567", "JP:0001100:1234567"),
+        (
+            NationalId,
+            "CN 1101051949123100X2",
+            "X may only be the last",
+        ),
+        (
+            NationalId,
+            "CN X10105194912310021",
+            "X may only be the last",
+        ),
+        (NationalId, "CN 1101051949123100", "has 16 characters"),
+        (Ewallet, "promptpay", "names promptpay but no account"),
+        (Ewallet, "PromptPay :  ", "names promptpay but no account"),
+        (Ewallet, "true money", "names truemoney but no account"),
+        (Ewallet, "venmo", "known e-wallet provider"),
+        (Ewallet, "wechat:a", "has 1 character,"),
+        (Ewallet, "wechat:abc", "has 3 characters,"),
+    ] {
+        let r = reason(canon(kind, raw));
+        assert!(r.contains(why), "{kind} {raw}: {r}");
+    }
+    // The all-zeros check comes before the check-digit message it used to give.
+    assert!(!reason(canon(BankAccount, "US 000000000 123456789")).contains("check digit"));
+}
+
+/// NFKC can turn a character into whitespace and a combining mark (U+00A8 is U+0020 U+0308);
+/// the result is trimmed again, and the mark left behind is still refused.
+#[test]
+fn nfkc_whitespace_is_trimmed() {
+    for (kind, good) in [
+        (NationalId, "TH 1101700230708"),
+        (BankAccount, "TH 004 1234567890"),
+        (Ewallet, "promptpay:0812345678"),
+        (Imei, "490154203237518"),
+    ] {
+        assert!(canon(kind, good).is_ok(), "{kind} {good}");
+        for raw in [format!("\u{a8}{good}"), format!("{good}\u{a8}")] {
+            let r = canon(kind, &raw);
+            assert!(
+                matches!(r, Err(IdentError::Invalid { .. })),
+                "{kind} {raw:?}: {r:?}"
+            );
+        }
     }
 }

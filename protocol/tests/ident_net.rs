@@ -256,9 +256,60 @@ fn ip_window() {
         ("@2025-08-23", None, "address"),
         ("203.0.113.7@2025-08-23@2025-08-23", None, "after the date"),
         ("010.0.113.7@2025-08-23", None, "leading zero"),
+        ("203.0.113.7@2025-08-23T14 Z", None, "\" Z\" after the hour"),
+        ("203.0.113.7@2025-08-23 Z", None, "\" Z\" after the date"),
+        // A bad option is reported as the option's fault.
+        (
+            "203.0.113.7",
+            Some("2025-8-23"),
+            "the window option \"2025-8-23\"",
+        ),
+        ("203.0.113.7", Some("  "), "the window option is empty"),
+        ("203.0.113.7", Some("2025-02-29"), "the window option"),
+        ("203.0.113.7@2025-02-29", None, "its window"),
     ] {
         let r = reason(ip(raw, w));
         assert!(r.contains(why), "{raw} {w:?}: {r}");
+    }
+    // The option is trimmed, as the input is.
+    for w in [" 2025-08-23", "2025-08-23 ", "\t2025-08-23\n"] {
+        assert_eq!(
+            ip("203.0.113.7", Some(w)),
+            Ok("203.0.113.7@2025-08-23".into()),
+            "{w:?}"
+        );
+    }
+    assert_eq!(
+        ip("203.0.113.7@2025-08-23T14", Some(" 2025-08-23t14Z ")),
+        Ok(want.into())
+    );
+}
+
+/// RFC 4291 §2.2 text forms as `Ipv6Addr::from_str` reads them; `::` may stand for one group.
+#[test]
+fn ipv6_text_forms() {
+    for (raw, want) in [
+        ("1:2:3:4:5:6:7::", "1:2:3:4:5:6:7:0"),
+        ("::2:3:4:5:6:7:8", "0:2:3:4:5:6:7:8"),
+        ("1::3:4:5:6:7:8", "1:0:3:4:5:6:7:8"),
+        ("1:0:0:4:5:0:0:0", "1:0:0:4:5::"),
+        ("::", "::"),
+        ("0:0:0:0:0:ffff:c000:201", "192.0.2.1"),
+        ("::FFFF:192.0.2.1", "192.0.2.1"),
+        ("64:ff9b::192.0.2.1", "64:ff9b::c000:201"),
+    ] {
+        assert_eq!(ip(raw, None), Ok(want.into()), "{raw}");
+    }
+    for raw in [
+        "1:2:3:4:5:6:7:8:9",
+        "1::2::3",
+        "12345::1",
+        "1:2:3:4:5:6:7:8::",
+        ":1:2:3:4:5:6:7",
+        "::ffff:192.0.2",
+        "g::1",
+    ] {
+        assert!(ip(raw, None).is_err(), "{raw}");
     }
 }
 
@@ -278,6 +329,8 @@ fn domain_registrable() {
         ("www.ตัวอย่าง.ไทย", "xn--72c1a1bt4awk9o.xn--o3cw4h"),
         ("a.b.ทหาร.ไทย", "b.xn--o3cyx2a.xn--o3cw4h"),
         ("ＥＸＡＭＰＬＥ。ｃｏｍ", "example.com"),
+        ("www.example.com。", "example.com"),
+        ("exa%6Dple.com", "example.com"),
         ("straße.de", "xn--strae-oqa.de"),
         ("scam.github.io", "scam.github.io"),
         ("x.y.scam.github.io", "scam.github.io"),
@@ -299,6 +352,15 @@ fn domain_registrable() {
         ("-example.com", "not a valid domain"),
         ("example..com", "not a valid domain"),
         ("exa mple.com", "' '"),
+        // Hosts the URL parser reads as IPv4 leniently are refused, saying so.
+        ("12345", "read as the IP address 0.0.48.57"),
+        ("0x7f.1", "read as the IP address 127.0.0.1"),
+        ("1.2.3", "read as the IP address 1.2.0.3"),
+        // A dotted "scheme" with nothing or / after the colon: an empty port, most likely.
+        ("example.com:", "followed by a colon but no port"),
+        ("example.com:/x", "followed by a colon but no port"),
+        ("com.example.app://cb", "scheme"),
+        ("example.com。。", "not a valid domain"),
     ] {
         let r = reason(canon(Kind::Domain, raw));
         assert!(r.contains(why), "{raw}: {r}");
@@ -330,6 +392,8 @@ fn url_host_and_path() {
         ("http://[::ffff:192.0.2.1]/", "192.0.2.1/"),
         ("https://bücher.de/straße", "xn--bcher-kva.de/stra%C3%9Fe"),
         ("example.com./", "example.com/"),
+        ("example.com。/x", "example.com/x"),
+        ("exa%6Dple.com/", "example.com/"),
         ("example.com\\a\\b", "example.com/a/b"),
     ] {
         assert_eq!(canon(Kind::Url, raw), Ok(want.into()), "{raw}");
@@ -343,6 +407,13 @@ fn url_host_and_path() {
         ("user@example.com/", "e-mail"),
         ("http://exa_mple.com/", "not a valid domain"),
         ("http://example.com:99999/", "web address"),
+        ("example.com:", "followed by a colon but no port"),
+        ("example.com:/x", "followed by a colon but no port"),
+        (
+            "com.example.app:/oauth2redirect",
+            "followed by a colon but no port",
+        ),
+        ("a.b:x", "scheme"),
     ] {
         let r = reason(canon(Kind::Url, raw));
         assert!(r.contains(why), "{raw}: {r}");

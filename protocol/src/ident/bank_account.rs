@@ -108,8 +108,10 @@ fn is_field_sep(c: char) -> bool {
 pub(super) fn canonicalize(raw: &str, _opts: &Options) -> Result<String, IdentError> {
     let kind = Kind::BankAccount;
     // NFKC folds full-width letters, digits and `：` to ASCII.
+    // Trimmed again: NFKC can create spaces at either end (U+00A8 is a space and U+0308).
     let s: String = raw.trim().nfkc().collect();
-    let (given_country, rest) = next_field(&s);
+    let s = s.trim();
+    let (given_country, rest) = next_field(s);
     if rest.is_empty() {
         return Err(invalid(
             kind,
@@ -154,7 +156,20 @@ pub(super) fn canonicalize(raw: &str, _opts: &Options) -> Result<String, IdentEr
     // Japan: the branch code may be its own field (JP:0001:100:1234567).
     if matches!(bank_rule, Bank::JapanBankBranch) && bank.len() == 4 {
         let (branch, after) = next_field(rest);
-        bank.push_str(&branch.replace(['-', '.'], ""));
+        let branch = branch.replace(['-', '.'], "");
+        // `JP 0001 1234567`: what follows the bank code is the account, not a branch code.
+        if after.is_empty() && !(branch.len() == 3 && branch.bytes().all(|b| b.is_ascii_digit())) {
+            return Err(invalid(
+                kind,
+                raw,
+                format!(
+                    "it has no 3-digit branch code after the 4-digit bank code; write bank code, \
+                     branch code and account number, as in {}",
+                    example(cc)
+                ),
+            ));
+        }
+        bank.push_str(&branch);
         rest = after;
     }
     if rest.is_empty() {
@@ -236,9 +251,18 @@ fn bank_identifier(cc: &str, rule: Bank, bank: &str, raw: &str) -> Result<String
                 ));
             }
             let d: Vec<u32> = bank.bytes().map(|b| u32::from(b - b'0')).collect();
+            if d.iter().all(|&x| x == 0) {
+                // All zeros passes the check-digit formula; it is a placeholder, not a bank.
+                return Err(invalid(
+                    kind,
+                    raw,
+                    "its routing number is all zeros, which no bank has; give the bank's 9-digit \
+                     ABA routing number",
+                ));
+            }
             // ABA check: 3·(d1+d4+d7) + 7·(d2+d5+d8) + (d3+d6+d9) ≡ 0 (mod 10).
             let sum = 3 * (d[0] + d[3] + d[6]) + 7 * (d[1] + d[4] + d[7]) + (d[2] + d[5] + d[8]);
-            if !sum.is_multiple_of(10) || d.iter().all(|&x| x == 0) {
+            if !sum.is_multiple_of(10) {
                 let part = 3 * (d[0] + d[3] + d[6]) + 7 * (d[1] + d[4] + d[7]) + d[2] + d[5];
                 let expected = (10 - part % 10) % 10;
                 return Err(invalid(
@@ -359,7 +383,7 @@ fn example(cc: &str) -> &'static str {
     match cc {
         "TH" => "TH:004:1234567890",
         "SG" => "SG:7171:1234567890",
-        "JP" => "JP:0001-100:1234567",
+        "JP" => "JP:0001100:1234567",
         "IN" => "IN:SBIN0001234:12345678901",
         "US" => "US:021000021:123456789",
         "KH" => "KH:ABAAKHPP:001234567",

@@ -10,7 +10,7 @@
 //! Not done: IP addresses (refused; use kind `ip`), no DNS look-up, no folding of look-alike
 //! names (`examp1e.com`), no keeping of sub-domains (use kind `url` for the exact host).
 
-use super::url::{domain_ascii, parse_web};
+use super::url::{domain_ascii, parse_web, written_host};
 use super::{invalid, IdentError, Kind, Options};
 
 pub(super) fn canonicalize(raw: &str, _opts: &Options) -> Result<String, IdentError> {
@@ -18,6 +18,18 @@ pub(super) fn canonicalize(raw: &str, _opts: &Options) -> Result<String, IdentEr
     let url = parse_web(kind, raw)?;
     let host = match url.host() {
         Some(::url::Host::Domain(d)) => d,
+        // Browsers read `12345`, `0x7f.1` and `1.2.3` as IPv4 hosts too (as kind `url` does);
+        // every IP host is refused here, and the message says when it was not written as one.
+        Some(::url::Host::Ipv4(a)) if written_host(raw) != a.to_string() => {
+            return Err(invalid(
+                kind,
+                raw,
+                format!(
+                    "its host is read as the IP address {a}, not a domain name; give a domain \
+                     name, or use kind ip for an address"
+                ),
+            ))
+        }
         Some(::url::Host::Ipv4(_)) | Some(::url::Host::Ipv6(_)) => {
             return Err(invalid(
                 kind,

@@ -94,8 +94,12 @@ pub(super) fn canonicalize_with(raw: &str, opts: &Options) -> Result<String, Ide
             ),
         ));
     }
-    // A fully qualified domain may end in a root dot; it names the same domain.
-    let domain = domain.strip_suffix('.').unwrap_or(domain);
+    // A fully qualified domain may end in a root dot; it names the same domain. The dots that
+    // UTS #46 maps to `.` (ideographic, full-width, half-width ideographic) count too, so that
+    // `example.com。` is read as `example.com.` is (and as kind `domain` reads it).
+    let domain = domain
+        .strip_suffix(['.', '\u{3002}', '\u{FF0E}', '\u{FF61}'])
+        .unwrap_or(domain);
     if domain.is_empty() {
         return Err(invalid(
             kind,

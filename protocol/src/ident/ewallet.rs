@@ -89,8 +89,17 @@ const PROVIDERS: &[(&str, &[&str], Rule)] = &[
 pub(super) fn canonicalize(raw: &str, _opts: &Options) -> Result<String, IdentError> {
     let kind = Kind::Ewallet;
     // NFKC folds full-width letters, digits, `：` and `＋` to ASCII.
+    // Trimmed again: NFKC can create spaces at either end (U+00A8 is a space and U+0308).
     let s: String = raw.trim().nfkc().collect();
-    let Some((name, rule, account)) = split(&s) else {
+    let s = s.trim();
+    let Some((name, rule, account)) = split(s) else {
+        if let Some((name, _)) = lookup(s) {
+            return Err(invalid(
+                kind,
+                raw,
+                format!("it names {name} but no account; give both, as in {name}:081-234-5678"),
+            ));
+        }
         return Err(invalid(
             kind,
             raw,
@@ -261,8 +270,9 @@ fn wechat_id(account: &str, raw: &str) -> Result<String, IdentError> {
             kind,
             raw,
             format!(
-                "its WeChat ID has {} characters, but WeChat IDs have 6 to 20; check it",
-                account.len()
+                "its WeChat ID has {} character{}, but WeChat IDs have 6 to 20; check it",
+                account.len(),
+                if account.len() == 1 { "" } else { "s" }
             ),
         ));
     }

@@ -13,7 +13,9 @@ pub(super) fn canonicalize(raw: &str, _opts: &Options) -> Result<String, IdentEr
     let kind = Kind::Imei;
     // NFKC folds full-width digits and colon (Japanese and Chinese input methods) to ASCII.
     let s: String = raw.trim().nfkc().collect();
-    let body = strip_label(&s);
+    // Trimmed again: NFKC can turn a character at either end into a space.
+    let s = s.trim();
+    let body = strip_label(s);
     let mut digits = String::with_capacity(body.len());
     for c in body.chars() {
         match c {

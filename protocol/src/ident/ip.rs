@@ -25,8 +25,14 @@ pub(super) fn canonicalize(raw: &str, opts: &Options) -> Result<String, IdentErr
         None => (s, None),
     };
     let addr = address(s, raw)?;
-    let from_input = in_input.map(|w| window(w, raw)).transpose()?;
-    let from_opts = opts.window.as_deref().map(|w| window(w, raw)).transpose()?;
+    let from_input = in_input.map(|w| window(w, "its window", raw)).transpose()?;
+    // The option is trimmed as the input is (a value read from a form or a CSV cell may carry
+    // spaces); a bad option is reported as the option's fault, not the address's.
+    let from_opts = opts
+        .window
+        .as_deref()
+        .map(|w| window(w.trim(), "the window option", raw))
+        .transpose()?;
     match (from_input, from_opts) {
         (Some(a), Some(b)) if a != b => Err(invalid(
             kind,
@@ -43,18 +49,19 @@ pub(super) fn canonicalize(raw: &str, opts: &Options) -> Result<String, IdentErr
 
 /// A UTC time bucket: `YYYY-MM-DD` (a day) or `YYYY-MM-DDTHH` (an hour), optionally followed by
 /// `Z` or a zero offset. The written precision is the granularity. Returns the canonical form:
-/// the same without the zone marker, with an upper-case `T`.
-fn window(w: &str, raw: &str) -> Result<String, IdentError> {
+/// the same without the zone marker, with an upper-case `T`. `src` names the window in
+/// messages ("its window" or "the window option").
+fn window(w: &str, src: &str, raw: &str) -> Result<String, IdentError> {
     let kind = Kind::Ip;
     let format = "write the window as a UTC day (2025-08-23) or hour (2025-08-23T14)";
     if w.is_empty() {
-        return Err(invalid(kind, raw, format!("its window is empty; {format}")));
+        return Err(invalid(kind, raw, format!("{src} is empty; {format}")));
     }
     if !w.is_ascii() {
         return Err(invalid(
             kind,
             raw,
-            format!("its window {w:?} has non-ASCII characters; {format}"),
+            format!("{src} {w:?} has non-ASCII characters; {format}"),
         ));
     }
     let b = w.as_bytes();
@@ -70,21 +77,21 @@ fn window(w: &str, raw: &str) -> Result<String, IdentError> {
         return Err(invalid(
             kind,
             raw,
-            format!("its window {w:?} does not start with a date; {format}"),
+            format!("{src} {w:?} does not start with a date; {format}"),
         ));
     };
     if b.get(4) != Some(&b'-') || b.get(7) != Some(&b'-') {
         return Err(invalid(
             kind,
             raw,
-            format!("its window {w:?} does not start with a date; {format}"),
+            format!("{src} {w:?} does not start with a date; {format}"),
         ));
     }
     if !(1..=12).contains(&month) || day == 0 || day > days_in_month(year, month) {
         return Err(invalid(
             kind,
             raw,
-            format!("its window {w:?} is not a calendar date; check the month and day"),
+            format!("{src} {w:?} is not a calendar date; check the month and day"),
         ));
     }
     let mut out = w[..10].to_owned();
@@ -94,14 +101,14 @@ fn window(w: &str, raw: &str) -> Result<String, IdentError> {
             return Err(invalid(
                 kind,
                 raw,
-                format!("its window {w:?} has no two-digit hour after T; {format}"),
+                format!("{src} {w:?} has no two-digit hour after T; {format}"),
             ));
         };
         if hour > 23 {
             return Err(invalid(
                 kind,
                 raw,
-                format!("its window {w:?} has hour {hour}; hours run 00 to 23"),
+                format!("{src} {w:?} has hour {hour}; hours run 00 to 23"),
             ));
         }
         out.push('T');
@@ -112,7 +119,7 @@ fn window(w: &str, raw: &str) -> Result<String, IdentError> {
                 kind,
                 raw,
                 format!(
-                    "its window {w:?} has minutes, but windows are whole hours or days; truncate \
+                    "{src} {w:?} has minutes, but windows are whole hours or days; truncate \
                      it to the hour (14:30 belongs to T14)"
                 ),
             ));
@@ -124,14 +131,17 @@ fn window(w: &str, raw: &str) -> Result<String, IdentError> {
             kind,
             raw,
             format!(
-                "its window {w:?} has the time-zone offset {r}; convert it to UTC and write it \
+                "{src} {w:?} has the time-zone offset {r}; convert it to UTC and write it \
                  with Z or no offset (14:00+07:00 is 07:00 UTC)"
             ),
         )),
         _ => Err(invalid(
             kind,
             raw,
-            format!("its window {w:?} has {rest:?} after the date; {format}"),
+            format!(
+                "{src} {w:?} has {rest:?} after the {}; {format}",
+                if out.len() > 10 { "hour" } else { "date" }
+            ),
         )),
     }
 }

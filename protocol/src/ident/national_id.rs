@@ -22,7 +22,9 @@ const MAX_DIGITS: usize = 20;
 pub(super) fn canonicalize(raw: &str, _opts: &Options) -> Result<String, IdentError> {
     let kind = Kind::NationalId;
     // NFKC folds full-width digits, letters and `：` (Chinese and Japanese input methods).
+    // Trimmed again: NFKC can create spaces at either end (U+00A8 is a space and U+0308).
     let s: String = raw.trim().nfkc().collect();
+    let s = s.trim();
     let Some(split) = s.find(|c: char| c == ':' || c == '/' || c.is_whitespace()) else {
         return Err(invalid(
             kind,
@@ -174,6 +176,17 @@ fn china(number: &str, raw: &str) -> Result<String, IdentError> {
         ));
     }
     let (body, last) = number.split_at(number.len().saturating_sub(1));
+    if number.len() == 18
+        && body.contains('X')
+        && body.bytes().all(|b| b.is_ascii_digit() || b == b'X')
+    {
+        return Err(invalid(
+            kind,
+            raw,
+            "it has an X before its last character, but in a Chinese ID number X may only be \
+             the last (check) character; check for a mistyped digit",
+        ));
+    }
     if number.len() != 18 || !body.bytes().all(|b| b.is_ascii_digit()) {
         return Err(invalid(
             kind,

@@ -58,7 +58,7 @@ pub(super) fn canonicalize(raw: &str, _opts: &Options) -> Result<String, IdentEr
 /// The host as written in `raw`: after any scheme and `//` (or `\\`), before the first `/`,
 /// `\\`, `?` or `#`, after any userinfo (`…@`) and before any `:port`. Only used to check how
 /// an IPv4 host was written, so IPv6 brackets need no care.
-fn written_host(raw: &str) -> &str {
+pub(super) fn written_host(raw: &str) -> &str {
     let s = raw.trim();
     let s = match scheme(s) {
         Some(sch) => &s[sch.len() + 1..],
@@ -137,6 +137,22 @@ pub(super) fn parse_web(kind: Kind, raw: &str) -> Result<::url::Url, IdentError>
         Some(sch) if sch.eq_ignore_ascii_case("http") || sch.eq_ignore_ascii_case("https") => {
             s.to_owned()
         }
+        // `example.com:` and `example.com:/x` are a host with an empty port far more often than
+        // a scheme, but a private-use scheme (RFC 8252 §7.1: `com.example.app:/cb`) has the same
+        // shape. Both readings are refused (no guessing); the message names the likely one.
+        Some(sch)
+            if sch.contains('.') && s[sch.len() + 1..].chars().next().is_none_or(|c| c == '/') =>
+        {
+            return Err(invalid(
+                kind,
+                raw,
+                format!(
+                    "its host {sch:?} is followed by a colon but no port; remove the colon or \
+                     give the port (if {sch:?} is an app's URL scheme instead, it is not read: \
+                     only http and https addresses are)"
+                ),
+            ))
+        }
         Some(sch) => {
             return Err(invalid(
                 kind,
@@ -174,7 +190,8 @@ pub(super) fn parse_web(kind: Kind, raw: &str) -> Result<::url::Url, IdentError>
 
 /// The scheme of `s`, if it starts with one: RFC 3986 `ALPHA *( ALPHA / DIGIT / "+" / "-" /
 /// "." )` then `:`, where what follows the `:` is not a digit (`example.com:8080` is a host and
-/// a port, not the scheme `example.com`).
+/// a port, not the scheme `example.com`). [`parse_web`] refuses a dotted one followed by
+/// nothing or `/` as ambiguous.
 fn scheme(s: &str) -> Option<&str> {
     let (head, tail) = s.split_once(':')?;
     let mut chars = head.chars();
