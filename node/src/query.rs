@@ -379,14 +379,9 @@ async fn ask_once(
                     cordon_protocol::exchange::FinishError::Wire(w) => NodeError::Wire(w),
                     cordon_protocol::exchange::FinishError::Verify(v) => NodeError::Verify(v),
                 })?;
-            let hits: Vec<Hit> = tags
-                .iter()
-                .enumerate()
-                .filter(|(_, t)| ep.contains(t))
-                .map(|(i, t)| map.hit(i, t))
-                .collect();
-            let matches = map.matches(&hits);
-            Ok((hits, matches))
+            let found: Vec<usize> = (0..tags.len()).filter(|i| ep.contains(&tags[*i])).collect();
+            let hits: Vec<Hit> = found.iter().map(|i| map.hit(*i, &tags[*i])).collect();
+            Ok((hits, map.matches(&found)))
         })
         .await
         .map_err(|e| NodeError::Internal(format!("verification failed: {e}")))??;
@@ -428,18 +423,14 @@ impl ItemMap {
         }
     }
 
-    /// Per queried item: the classes that hit, strongest first.
-    fn matches(&self, hits: &[Hit]) -> Vec<ItemMatch> {
-        let mut by_item: std::collections::BTreeMap<u64, Vec<Option<KeyClass>>> =
+    /// Per queried item: the classes of its OPRF items at indices `found`, strongest first.
+    fn matches(&self, found: &[usize]) -> Vec<ItemMatch> {
+        let mut by_item: std::collections::BTreeMap<u32, Vec<Option<KeyClass>>> =
             Default::default();
-        for (h, class) in hits.iter().map(|h| {
-            let c = h
-                .class
-                .as_deref()
-                .and_then(|c| KeyClass::ALL.iter().copied().find(|k| k.as_str() == c));
-            (h, c)
-        }) {
-            by_item.entry(h.index).or_default().push(class);
+        for &i in found {
+            if let (Some(owner), Some(class)) = (self.owner.get(i), self.class.get(i)) {
+                by_item.entry(*owner).or_default().push(*class);
+            }
         }
         by_item
             .into_iter()
@@ -451,7 +442,7 @@ impl ItemMap {
                     .map(|c| c.map_or("exact", |c| c.as_str()).to_string())
                     .collect();
                 ItemMatch {
-                    index,
+                    index: u64::from(index),
                     line: self.lines.get(index as usize).copied().unwrap_or(0),
                     strength: names.first().cloned().unwrap_or_default(),
                     classes: names,
