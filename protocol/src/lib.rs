@@ -20,6 +20,8 @@
 //!   domains, URLs, passports, national IDs, IMEIs, text.
 //! - [`person`]: person records and the match keys derived from them (documents, name and
 //!   date of birth, and transliteration-robust name skeletons), with a strength per key class.
+//! - [`audit`]: the audit log's Merkle tree (RFC 6962) and C2SP signed notes, checkpoints and
+//!   cosignatures.
 //! - [`error`]: errors split by who is at fault, and the wire error codes.
 //!
 //! What is deliberately not here: storage, networking, configuration, policy and audit
@@ -32,6 +34,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod audit;
 pub mod descriptor;
 pub mod error;
 pub mod exchange;
