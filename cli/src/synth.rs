@@ -308,34 +308,19 @@ impl Synth {
     /// Records the match keys of `person` as taken; false if one already was (or if the
     /// record is invalid), in which case nothing is recorded.
     fn reserve_person(&mut self, person: &str) -> bool {
-        let Ok(c) = ident::canonicalize(Kind::Person, person, &Options::default()) else {
-            return false;
-        };
-        let Ok(keys) = cordon_protocol::person::match_keys(c.value()) else {
-            return false;
-        };
-        let keys: Vec<String> = keys
-            .into_iter()
-            .map(|k| String::from_utf8_lossy(&k.input).into_owned())
-            .collect();
-        if keys.iter().any(|k| self.seen.contains(k)) {
-            return false;
+        match person_keys(person) {
+            Some(keys) if !keys.iter().any(|k| self.seen.contains(k)) => {
+                self.seen.extend(keys);
+                true
+            }
+            _ => false,
         }
-        self.seen.extend(keys);
-        true
     }
 
     /// Records the match keys of a planted `person` as taken, so that no synthetic person
     /// shares one.
     pub fn plant_person(&mut self, person: &str) {
-        if let Ok(c) = ident::canonicalize(Kind::Person, person, &Options::default()) {
-            if let Ok(keys) = cordon_protocol::person::match_keys(c.value()) {
-                self.seen.extend(
-                    keys.into_iter()
-                        .map(|k| String::from_utf8_lossy(&k.input).into_owned()),
-                );
-            }
-        }
+        self.seen.extend(person_keys(person).unwrap_or_default());
     }
 
     /// A unique e-mail address.
@@ -465,4 +450,15 @@ mod tests {
             );
         }
     }
+}
+
+/// The match keys of a person record (JSON), as text; `None` if the record is invalid.
+fn person_keys(person: &str) -> Option<Vec<String>> {
+    let c = ident::canonicalize(Kind::Person, person, &Options::default()).ok()?;
+    let keys = cordon_protocol::person::match_keys(c.value()).ok()?;
+    Some(
+        keys.into_iter()
+            .map(|k| String::from_utf8_lossy(&k.input).into_owned())
+            .collect(),
+    )
 }

@@ -5,7 +5,7 @@
 use super::{invalid, IdentError, Kind};
 use unicode_normalization::UnicodeNormalization;
 
-/// Invisible characters dropped before anything else. They render as nothing, and appear or
+/// Invisible characters dropped before anything else, for every kind (`ident::clean`). They render as nothing, and appear or
 /// not depending on the tool that produced the text (Thai word-breakers insert U+200B, editors
 /// add U+00AD and U+FEFF), so two copies of one text differ only by them. Zero-width joiner
 /// and non-joiner are kept: they change how Indic, Arabic-script and emoji text reads.
@@ -29,7 +29,8 @@ pub(super) fn canonicalize(raw: &str) -> Result<String, IdentError> {
             ),
         ));
     }
-    let visible: String = raw.chars().filter(|c| !DROPPED.contains(c)).collect();
+    // DROPPED characters are already gone: `ident::canonicalize` removes them for every kind.
+    let visible = raw;
     // NFKC first so compatibility forms (full-width Latin, ligatures, ㎒) expose their letters
     // to case folding; full folding (CaseFolding.txt C+F: ß → ss, ς → σ) rather than
     // to_lowercase, which is locale-free but not meant for matching. NFKC again because
