@@ -86,10 +86,10 @@ pub struct PartnerAddArgs {
     #[arg(long, value_name = "FILE")]
     config: PathBuf,
     /// The partner's card (card.toml from its `cordon init`)
-    #[arg(long, value_name = "FILE", conflicts_with_all = ["name", "address", "ca_cert", "signing_key"])]
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["name", "address", "ca_cert", "signing_key", "log_key", "witness_key"])]
     card: Option<PathBuf>,
     /// The partner's node name (without --card)
-    #[arg(long, requires_all = ["address", "ca_cert", "signing_key"])]
+    #[arg(long, requires_all = ["address", "ca_cert", "signing_key", "log_key", "witness_key"])]
     name: Option<String>,
     /// The partner's address, HOST:PORT (without --card)
     #[arg(long)]
@@ -100,6 +100,12 @@ pub struct PartnerAddArgs {
     /// The partner's descriptor-signing public key, base64 (without --card)
     #[arg(long)]
     signing_key: Option<String>,
+    /// The partner's audit-log public key, base64 (without --card)
+    #[arg(long)]
+    log_key: Option<String>,
+    /// The partner's cosigning public key, base64 (without --card)
+    #[arg(long)]
+    witness_key: Option<String>,
 }
 
 pub fn partner(c: PartnerCmd) -> anyhow::Result<ExitCode> {
@@ -114,15 +120,21 @@ pub fn partner(c: PartnerCmd) -> anyhow::Result<ExitCode> {
                     let (der, _) = cordon_node::pki::parse_cert_pem(&ca_cert)?;
                     let signing_key = a.signing_key.unwrap_or_default();
                     cordon_node::parse_signing_public_key(&signing_key).map_err(|m| anyhow::anyhow!("--signing-key {m}"))?;
+                    let log_key = a.log_key.unwrap_or_default();
+                    cordon_node::parse_signing_public_key(&log_key).map_err(|m| anyhow::anyhow!("--log-key {m}"))?;
+                    let witness_key = a.witness_key.unwrap_or_default();
+                    cordon_node::parse_signing_public_key(&witness_key).map_err(|m| anyhow::anyhow!("--witness-key {m}"))?;
                     Card {
                         name,
                         address: a.address.unwrap_or_default(),
                         ca_fingerprint: hex::encode(cordon_node::pki::fingerprint(&der)),
                         ca_cert,
                         signing_key,
+                        log_key,
+                        witness_key,
                     }
                 }
-                (None, None) => bail!("give the partner's card with --card FILE (or --name, --address, --ca-cert and --signing-key)"),
+                (None, None) => bail!("give the partner's card with --card FILE (or --name, --address, --ca-cert, --signing-key, --log-key and --witness-key)"),
             };
             admin::add_partner(&a.config, &card)?;
             println!(

@@ -259,7 +259,7 @@ async fn demo(a: DemoArgs, dir: PathBuf) -> anyhow::Result<ExitCode> {
     );
     let mut fed = LocalFederation::create(&dir, &["th", "jp", "us"], Some("TH"))?;
     println!(
-        "[1/5] Created agencies th, jp and us: each its own CA, node certificate, descriptor-signing key, \
+        "[1/6] Created agencies th, jp and us: each its own CA, node certificate, descriptor-signing key, \
 operator and investigator certificates, and the other two as partners ({:.1} s).",
         t0.elapsed().as_secs_f64()
     );
@@ -350,7 +350,7 @@ operator and investigator certificates, and the other two as partners ({:.1} s).
     write_lines(&qdir.join("wallets.txt"), &wallets.items)?;
     write_lines(&qdir.join("persons.jsonl"), &th_persons)?;
 
-    println!("\n[2/5] Operators import their watch-lists through their own nodes (canonicalised, stored, epoch built):");
+    println!("\n[2/6] Operators import their watch-lists through their own nodes (canonicalised, stored, epoch built):");
     let t1 = Instant::now();
     let imports: Vec<(&str, &PathBuf, &str, &str, Vec<String>)> = vec![
         ("th", &th.operator, "phones", "phone", th_phones),
@@ -369,7 +369,7 @@ operator and investigator certificates, and the other two as partners ({:.1} s).
     }
     println!("      (all imports {:.1} s)", t1.elapsed().as_secs_f64());
 
-    println!("\n[3/5] th's investigator asks every partner about 1,000 phone numbers (case TH-2026-0142):\n");
+    println!("\n[3/6] th's investigator asks every partner about 1,000 phone numbers (case TH-2026-0142):\n");
     let case = "TH-2026-0142";
     let purpose = "Call-centre fraud ring: numbers seen in victim reports";
     let r1 = query(
@@ -400,7 +400,7 @@ operator and investigator certificates, and the other two as partners ({:.1} s).
     .await?;
     print!("{}", indent(&summary(&r2)));
 
-    println!("\n[4/5] E-mail addresses (jp only), mule-account IBANs (jp and us), crypto wallets (us) and persons (jp):\n");
+    println!("\n[4/6] E-mail addresses (jp only), mule-account IBANs (jp and us), crypto wallets (us) and persons (jp):\n");
     let r3 = query(
         &th.investigator,
         "emails",
@@ -448,7 +448,7 @@ operator and investigator certificates, and the other two as partners ({:.1} s).
     let person_items: Vec<(u64, String)> = client::numbered(th_persons.clone());
     print!("{}", indent(&crate::query::render(&r5, &person_items)));
 
-    println!("\n[5/5] Checks against the planted overlaps:");
+    println!("\n[5/6] Checks against the planted overlaps:");
     let mut failures = Vec::new();
     check("phones", &r1, "jp", &phones.expect_jp, &mut failures);
     check("phones", &r1, "us", &phones.expect_us, &mut failures);
@@ -480,6 +480,8 @@ operator and investigator certificates, and the other two as partners ({:.1} s).
         println!("  FAIL repeat query fetched a filter again");
         failures.push("cache".into());
     }
+    println!("\n[6/6] Each agency's auditor exports its node's audit log and verifies it with the node's log key:");
+    audit_step(&fed, &mut failures).await?;
     println!("\nDemo finished in {:.1} s.", t0.elapsed().as_secs_f64());
 
     if a.serve && failures.is_empty() {
@@ -496,6 +498,83 @@ operator and investigator certificates, and the other two as partners ({:.1} s).
             failures.join(", ")
         )
     }
+}
+
+/// Exports, verifies and reconciles the three nodes' audit logs.
+async fn audit_step(fed: &LocalFederation, failures: &mut Vec<String>) -> anyhow::Result<()> {
+    use cordon_protocol::audit::bundle::{self, Bundle, BundleKeys};
+    let mut bundles = Vec::new();
+    for ag in &fed.agencies {
+        let client = client::ControlClient::connect(&Profile::load(&ag.auditor)?).await?;
+        let bytes = client.audit_export(None, None).await;
+        client.close().await;
+        let b = Bundle::parse(&bytes?)?;
+        let cfg = cordon_node::Config::load(&ag.config_path)?;
+        let kp = cordon_node::admin::load_signing_key(&cfg.path(&cfg.tls.log_key))?;
+        let key = cordon_protocol::audit::note::Signer::new(
+            &cordon_node::audit::origin_of(&ag.name),
+            kp,
+        )?
+        .verifier_key();
+        match bundle::verify(&b, &key, &BundleKeys::default()) {
+            Ok(r) => {
+                let cosigners: Vec<&str> = r.cosigned_by.iter().map(|(p, _)| p.as_str()).collect();
+                println!(
+                    "  ok   {:<3} {} entries ({}), {} receipts verified, cosigned by {}",
+                    ag.name,
+                    r.count,
+                    r.kinds
+                        .iter()
+                        .filter(|(k, _)| k.as_str().starts_with("query"))
+                        .map(|(k, n)| format!("{n} {k}"))
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    r.receipts,
+                    if cosigners.is_empty() {
+                        "nobody yet".to_string()
+                    } else {
+                        cosigners.join(", ")
+                    }
+                );
+            }
+            Err(e) => {
+                println!("  FAIL {} log does not verify: {e}", ag.name);
+                failures.push(format!("audit {}", ag.name));
+            }
+        }
+        bundles.push(b);
+    }
+    for i in 0..bundles.len() {
+        for j in i + 1..bundles.len() {
+            let (a, b) = (&bundles[i], &bundles[j]);
+            let r = crate::audit::reconcile::reconcile(
+                (&a.header.node, &a.parsed_entries()?),
+                (&b.header.node, &b.parsed_entries()?),
+                a.header.exported_at.min(b.header.exported_at),
+            );
+            if r.compared == 0 {
+                println!(
+                    "  ok   {} and {} exchanged no queries; neither log claims one",
+                    a.header.node, b.header.node
+                );
+            } else if r.differences.is_empty() {
+                println!(
+                    "  ok   {} and {} logged the same {} exchanges (paired by exchange id, receipts equal)",
+                    a.header.node, b.header.node, r.compared
+                );
+            } else {
+                println!(
+                    "  FAIL {} and {} disagree on {} exchanges: {}",
+                    a.header.node,
+                    b.header.node,
+                    r.differences.len(),
+                    r.differences[0].problem
+                );
+                failures.push(format!("reconcile {} {}", a.header.node, b.header.node));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Persons written by two agencies: how th wrote each, how jp wrote the same (or a different)
@@ -588,6 +667,13 @@ fn print_serve_help(dir: &Path, fed: &LocalFederation) {
             "  query:    {exe} --profile {} query --collection phones --file {} --case CASE-ID --purpose \"...\"",
             ag.investigator.display(),
             qfile.display()
+        );
+        println!("  auditor profile:      {}", ag.auditor.display());
+        println!(
+            "  audit:    {exe} --profile {} audit export --out {n}.bundle && {exe} audit verify {n}.bundle --key \"$({exe} audit key --config {})\"",
+            ag.auditor.display(),
+            ag.config_path.display(),
+            n = ag.name
         );
     }
     println!("\nPress Ctrl-C to stop the nodes.");

@@ -5,6 +5,7 @@
 //! non-zero exit status.
 
 mod admin;
+mod audit;
 mod bench;
 mod data;
 mod demo;
@@ -20,6 +21,8 @@ use clap::{Parser, Subcommand};
 
 /// Exit status when some partners failed to answer a query (others may have answered).
 pub const EXIT_PARTIAL: u8 = 2;
+/// Exit status of `cordon status` when a partner was caught presenting inconsistent logs.
+pub const EXIT_ALERT: u8 = 3;
 
 #[derive(Parser)]
 #[command(
@@ -69,6 +72,9 @@ enum Command {
     Demo(demo::DemoArgs),
     /// Measure epoch build and query latency over QUIC on loopback.
     Bench(bench::BenchArgs),
+    /// The auditor's tools: export, verify, show, prove, reconcile and report on the audit log.
+    #[command(subcommand)]
+    Audit(audit::AuditCmd),
 }
 
 fn main() -> ExitCode {
@@ -84,6 +90,7 @@ fn main() -> ExitCode {
         Command::Ident(c) => data::ident(c),
         Command::Demo(a) => demo::run(a),
         Command::Bench(a) => bench::run(a),
+        Command::Audit(c) => audit::run(c, cli.profile),
     };
     match result {
         Ok(code) => code,

@@ -335,5 +335,20 @@ pub fn status(a: StatusArgs, profile: Option<PathBuf>) -> anyhow::Result<ExitCod
             table(&["COLLECTION", "KIND", "RECORDS", "EPOCH", "DELTA"], &rows)
         );
     }
-    Ok(ExitCode::SUCCESS)
+    let au = &s.audit;
+    println!("Audit log: {} entries · log key {}", au.entries, au.log_key);
+    for (p, size) in &au.partners {
+        if *size > 0 {
+            println!("  {p}: its log verified and cosigned up to {size} entries");
+        }
+    }
+    for a in &au.alerts {
+        eprintln!("{a}");
+    }
+    Ok(if au.alerts.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        // An alert is something a person must act on: scripts see it too.
+        ExitCode::from(crate::EXIT_ALERT)
+    })
 }

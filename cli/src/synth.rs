@@ -420,6 +420,17 @@ fn with_check_digits(cc: &str, bban: &str) -> String {
     format!("{cc}{:02}{bban}", 98 - rem)
 }
 
+/// The match keys of a person record (JSON), as text; `None` if the record is invalid.
+fn person_keys(person: &str) -> Option<Vec<String>> {
+    let c = ident::canonicalize(Kind::Person, person, &Options::default()).ok()?;
+    let keys = cordon_protocol::person::match_keys(c.value()).ok()?;
+    Some(
+        keys.into_iter()
+            .map(|k| String::from_utf8_lossy(&k.input).into_owned())
+            .collect(),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -450,15 +461,4 @@ mod tests {
             );
         }
     }
-}
-
-/// The match keys of a person record (JSON), as text; `None` if the record is invalid.
-fn person_keys(person: &str) -> Option<Vec<String>> {
-    let c = ident::canonicalize(Kind::Person, person, &Options::default()).ok()?;
-    let keys = cordon_protocol::person::match_keys(c.value()).ok()?;
-    Some(
-        keys.into_iter()
-            .map(|k| String::from_utf8_lossy(&k.input).into_owned())
-            .collect(),
-    )
 }

@@ -150,6 +150,18 @@ pub fn init_node(o: &InitOptions, now: time::OffsetDateTime) -> Result<PathBuf, 
         true,
         "signing key",
     )?;
+    write_file(
+        &o.dir.join("log.key"),
+        &new_signing_key_pem()?,
+        true,
+        "log key",
+    )?;
+    write_file(
+        &o.dir.join("witness.key"),
+        &new_signing_key_pem()?,
+        true,
+        "witness key",
+    )?;
     let public = o
         .public_address
         .clone()
@@ -177,7 +189,9 @@ ca_cert = "ca.pem"          # this agency's CA certificate (give it to partners 
 ca_key = "ca.key"           # the CA key: issues users' certificates; keep it private
 cert = "node.pem"           # this node's certificate, issued by the CA
 key = "node.key"            # this node's private key
-signing_key = "signing.key" # Ed25519 key that signs epoch descriptors
+signing_key = "signing.key" # Ed25519 key that signs epoch descriptors and receipts
+log_key = "log.key"         # Ed25519 key that signs only the audit log's checkpoints
+witness_key = "witness.key" # Ed25519 key that signs only cosignatures of partners' logs
 
 [epochs]
 # False-positive rate of each collection's Bloom filter.
@@ -210,6 +224,8 @@ shutdown_grace = "10s"
 # address = "198.51.100.7:7400"
 # ca_cert = "partners/jp-ca.pem"
 # signing_key = "base64 of their Ed25519 public key"
+# log_key = "base64 of their audit-log public key"
+# witness_key = "base64 of their cosigning public key"
 "#,
         name = o.name,
         listen = o.listen,
@@ -232,8 +248,12 @@ pub struct Card {
     pub ca_cert: String,
     /// SHA-256 of the CA certificate (hex), to compare out of band.
     pub ca_fingerprint: String,
-    /// Descriptor-signing public key, base64.
+    /// Descriptor- and receipt-signing public key, base64.
     pub signing_key: String,
+    /// Audit-log checkpoint public key, base64.
+    pub log_key: String,
+    /// Cosigning public key, base64.
+    pub witness_key: String,
 }
 
 /// This node's card.
@@ -242,12 +262,16 @@ pub fn card(cfg: &Config) -> Result<Card, NodeError> {
     let ca_pem = std::fs::read_to_string(&ca_path).map_err(io("CA certificate", &ca_path))?;
     let (der, _) = pki::parse_cert_pem(&ca_pem)?;
     let key = load_signing_key(&cfg.path(&cfg.tls.signing_key))?;
+    let log = load_signing_key(&cfg.path(&cfg.tls.log_key))?;
+    let witness = load_signing_key(&cfg.path(&cfg.tls.witness_key))?;
     Ok(Card {
         name: cfg.node.name.clone(),
         address: cfg.public_address(),
         ca_cert: ca_pem,
         ca_fingerprint: hex::encode(pki::fingerprint(&der)),
         signing_key: signing_public_b64(&key),
+        log_key: signing_public_b64(&log),
+        witness_key: signing_public_b64(&witness),
     })
 }
 
@@ -280,6 +304,10 @@ pub fn read_card(path: &Path) -> Result<Card, NodeError> {
     }
     crate::parse_signing_public_key(&c.signing_key)
         .map_err(|m| NodeError::Misuse(format!("card {}: signing_key {m}", path.display())))?;
+    crate::parse_signing_public_key(&c.log_key)
+        .map_err(|m| NodeError::Misuse(format!("card {}: log_key {m}", path.display())))?;
+    crate::parse_signing_public_key(&c.witness_key)
+        .map_err(|m| NodeError::Misuse(format!("card {}: witness_key {m}", path.display())))?;
     pki::validate_node_name(&c.name)?;
     Ok(c)
 }
@@ -312,12 +340,14 @@ pub fn add_partner(cfg_path: &Path, card: &Card) -> Result<(), NodeError> {
     }
     let _ = write!(
         text,
-        "\n[[partner]]\n# CA fingerprint (SHA-256): {}\nname = \"{}\"\naddress = \"{}\"\nca_cert = \"{}\"\nsigning_key = \"{}\"\n",
+        "\n[[partner]]\n# CA fingerprint (SHA-256): {}\nname = \"{}\"\naddress = \"{}\"\nca_cert = \"{}\"\nsigning_key = \"{}\"\nlog_key = \"{}\"\nwitness_key = \"{}\"\n",
         card.ca_fingerprint,
         card.name,
         card.address,
         rel.display(),
-        card.signing_key
+        card.signing_key,
+        card.log_key,
+        card.witness_key
     );
     // Check the result parses before replacing the file.
     Config::parse(&text).map_err(|message| NodeError::Config {

@@ -120,6 +120,60 @@ impl ControlClient {
         }
     }
 
+    /// Exports the audit log (auditor or supervisor role): the bundle file's bytes.
+    pub async fn audit_export(
+        &self,
+        since: Option<u64>,
+        until: Option<u64>,
+    ) -> Result<Vec<u8>, NodeError> {
+        let (mut send, mut recv) = self
+            .open(&ControlRequest::AuditExport { since, until })
+            .await?;
+        let _ = send.finish();
+        let mut out = Vec::new();
+        loop {
+            match Self::answer(&mut recv).await? {
+                ControlResponse::AuditChunk { bytes } => out.extend_from_slice(&bytes),
+                ControlResponse::AuditEnd => return Ok(out),
+                _ => {
+                    return Err(NodeError::Connection(
+                        "unexpected answer to an export".into(),
+                    ))
+                }
+            }
+        }
+    }
+
+    /// A tlog-proof of entry `index` and the entry's bytes.
+    pub async fn audit_prove(&self, index: u64) -> Result<(String, Vec<u8>), NodeError> {
+        let (mut send, mut recv) = self.open(&ControlRequest::AuditProve { index }).await?;
+        let _ = send.finish();
+        match Self::answer(&mut recv).await? {
+            ControlResponse::AuditProof { proof, entry } => Ok((proof, entry)),
+            _ => Err(NodeError::Connection(
+                "unexpected answer to a proof request".into(),
+            )),
+        }
+    }
+
+    /// The signed checkpoint at `new` (latest if None) and a consistency proof from `old`.
+    pub async fn audit_consistency(
+        &self,
+        old: u64,
+        new: Option<u64>,
+    ) -> Result<(String, Vec<String>), NodeError> {
+        let (mut send, mut recv) = self
+            .open(&ControlRequest::AuditConsistency { old, new })
+            .await?;
+        let _ = send.finish();
+        match Self::answer(&mut recv).await? {
+            ControlResponse::AuditConsistency { checkpoint, proof } => Ok((checkpoint, proof)),
+            _ => Err(NodeError::Connection(
+                "unexpected answer to a consistency request".into(),
+            )),
+        }
+    }
+
     /// Closes the connection cleanly.
     pub async fn close(self) {
         self.conn.close(0u32.into(), b"done");

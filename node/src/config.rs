@@ -54,6 +54,14 @@ pub struct NodeSection {
     pub data_dir: PathBuf,
 }
 
+fn default_log_key() -> PathBuf {
+    PathBuf::from("log.key")
+}
+
+fn default_witness_key() -> PathBuf {
+    PathBuf::from("witness.key")
+}
+
 fn default_data_dir() -> PathBuf {
     PathBuf::from("data")
 }
@@ -70,8 +78,14 @@ pub struct TlsSection {
     pub cert: PathBuf,
     /// The node's private key.
     pub key: PathBuf,
-    /// The node's Ed25519 signing key (PKCS#8 PEM) for epoch descriptors.
+    /// The node's Ed25519 signing key (PKCS#8 PEM) for epoch descriptors and receipts.
     pub signing_key: PathBuf,
+    /// Ed25519 key (PKCS#8 PEM) that signs only this node's audit-log checkpoints.
+    #[serde(default = "default_log_key")]
+    pub log_key: PathBuf,
+    /// Ed25519 key (PKCS#8 PEM) that signs only cosignatures of partners' checkpoints.
+    #[serde(default = "default_witness_key")]
+    pub witness_key: PathBuf,
 }
 
 /// `[epochs]`.
@@ -171,8 +185,12 @@ pub struct PartnerConfig {
     pub address: String,
     /// Its CA certificate (PEM file, relative to the config folder).
     pub ca_cert: PathBuf,
-    /// Its Ed25519 descriptor-signing public key, base64 (32 bytes).
+    /// Its Ed25519 descriptor-signing public key, base64 (32 bytes); it also signs receipts.
     pub signing_key: String,
+    /// Its audit-log (checkpoint) public key, base64.
+    pub log_key: String,
+    /// Its cosigning public key, base64.
+    pub witness_key: String,
 }
 
 /// Turns a TOML error into one line: where, the offending line, and what is wrong.
@@ -321,7 +339,7 @@ signing_key = "signing.key"
         let e = Config::parse(&typo).unwrap_err();
         assert!(e.contains("query_timout"), "{e}");
         assert!(e.contains("line 14"), "{e}");
-        let dup = format!("{MIN}\n[[partner]]\nname=\"jp\"\naddress=\"x:1\"\nca_cert=\"a\"\nsigning_key=\"k\"\n[[partner]]\nname=\"jp\"\naddress=\"x:1\"\nca_cert=\"a\"\nsigning_key=\"k\"\n");
+        let dup = format!("{MIN}\n[[partner]]\nname=\"jp\"\naddress=\"x:1\"\nca_cert=\"a\"\nsigning_key=\"k\"\nlog_key=\"k\"\nwitness_key=\"k\"\n[[partner]]\nname=\"jp\"\naddress=\"x:1\"\nca_cert=\"a\"\nsigning_key=\"k\"\nlog_key=\"k\"\nwitness_key=\"k\"\n");
         assert!(Config::parse(&dup).unwrap_err().contains("twice"));
     }
 }

@@ -18,6 +18,26 @@ pub enum ControlRequest {
     Import(ImportHeader),
     /// Ask partners.
     Query(QueryRequest),
+    /// Auditors: export the log (answered by [`ControlResponse::AuditChunk`] frames, then
+    /// [`ControlResponse::AuditEnd`]).
+    AuditExport {
+        /// Entries at or after this time (Unix seconds).
+        since: Option<u64>,
+        /// Entries before this time (Unix seconds).
+        until: Option<u64>,
+    },
+    /// Auditors: a C2SP tlog-proof of one entry against the latest checkpoint.
+    AuditProve {
+        /// Entry index.
+        index: u64,
+    },
+    /// Auditors: a consistency proof between two sizes of the log.
+    AuditConsistency {
+        /// Older size.
+        old: u64,
+        /// Newer size; the latest when absent.
+        new: Option<u64>,
+    },
 }
 
 /// Start of an import.
@@ -110,6 +130,29 @@ pub enum ControlResponse {
     Query(QueryReply),
     /// Refused or failed.
     Error(ControlError),
+    /// A piece of an exported bundle.
+    AuditChunk {
+        /// The bytes.
+        #[serde(with = "serde_bytes")]
+        bytes: Vec<u8>,
+    },
+    /// The export is complete.
+    AuditEnd,
+    /// Answer to [`ControlRequest::AuditProve`].
+    AuditProof {
+        /// The tlog-proof file text.
+        proof: String,
+        /// The entry's bytes (one JSON line).
+        #[serde(with = "serde_bytes")]
+        entry: Vec<u8>,
+    },
+    /// Answer to [`ControlRequest::AuditConsistency`].
+    AuditConsistency {
+        /// The signed checkpoint of the newer size.
+        checkpoint: String,
+        /// The proof, base64 hashes.
+        proof: Vec<String>,
+    },
 }
 
 /// A refusal with a code and one sentence; `details` lists e.g. bad rows.
@@ -136,6 +179,22 @@ pub struct StatusReply {
     pub collections: Vec<CollectionStatus>,
     /// Configured partners.
     pub partners: Vec<String>,
+    /// Audit log: entries, the log's verifier key, and alerts about partners.
+    #[serde(default)]
+    pub audit: AuditStatus,
+}
+
+/// The audit part of [`StatusReply`].
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditStatus {
+    /// Entries in the log.
+    pub entries: u64,
+    /// The log's verifier key (C2SP vkey), for auditors.
+    pub log_key: String,
+    /// Per partner: the size of its log this node last verified and cosigned (0: never).
+    pub partners: Vec<(String, u64)>,
+    /// One sentence per inconsistency found in a partner's log.
+    pub alerts: Vec<String>,
 }
 
 /// One collection in [`StatusReply`].
@@ -296,6 +355,27 @@ mod tests {
             purpose: "p".into(),
             partners: vec!["jp".into()],
         }));
+        rt(ControlRequest::AuditExport {
+            since: Some(1),
+            until: None,
+        });
+        rt(ControlRequest::AuditProve { index: 4 });
+        rt(ControlRequest::AuditConsistency {
+            old: 3,
+            new: Some(9),
+        });
+        rt(ControlResponse::AuditChunk {
+            bytes: vec![1, 2, 3],
+        });
+        rt(ControlResponse::AuditEnd);
+        rt(ControlResponse::AuditProof {
+            proof: "c2sp.org/tlog-proof@v1\n".into(),
+            entry: b"{}".to_vec(),
+        });
+        rt(ControlResponse::AuditConsistency {
+            checkpoint: "c".into(),
+            proof: vec!["AAAA".into()],
+        });
         rt(ControlResponse::Status(StatusReply {
             node: "th".into(),
             user: "u".into(),
@@ -308,6 +388,12 @@ mod tests {
                 delta: 0,
             }],
             partners: vec!["jp".into()],
+            audit: AuditStatus {
+                entries: 12,
+                log_key: "th/audit+01234567+AQ".into(),
+                partners: vec![("jp".into(), 9)],
+                alerts: vec!["ALERT".into()],
+            },
         }));
         rt(ControlResponse::Imported(ImportReply {
             rows: 3,

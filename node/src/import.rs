@@ -6,6 +6,8 @@ use std::time::Instant;
 
 use cordon_protocol::ident::{self, Kind, Options};
 
+use cordon_protocol::audit::entry::{Actor, EntryKind};
+
 use crate::control::{ImportHeader, ImportReply};
 use crate::epoch::{self, BuildParams};
 use crate::error::NodeError;
@@ -100,7 +102,40 @@ impl PendingImport {
     }
 
     /// Stores the rows and updates the epoch (blocking: call from a blocking thread).
-    pub fn commit(self, shared: &Arc<Shared>, actor: &str) -> Result<ImportReply, NodeError> {
+    /// Applies the import and logs it in the same transaction; a refused import is logged
+    /// with its reason.
+    pub fn commit(self, shared: &Arc<Shared>, actor: &Actor) -> Result<ImportReply, NodeError> {
+        let (collection, source, rows) = (
+            self.header.collection.clone(),
+            self.header.source.clone(),
+            self.rows,
+        );
+        let result = self.commit_inner(shared, actor);
+        let reason = match &result {
+            Ok(r) if r.rejected_count > 0 && r.added == 0 && r.records == 0 => Some(format!(
+                "{} of {rows} rows are not valid; nothing was imported",
+                r.rejected_count
+            )),
+            Ok(_) => None,
+            Err(NodeError::Misuse(m)) => Some(m.clone()),
+            Err(_) => None,
+        };
+        if let Some(reason) = reason {
+            let mut e = shared.audit.entry(
+                shared.clock.now_unix(),
+                EntryKind::ImportRefused,
+                actor.clone(),
+            );
+            e.collection = Some(collection);
+            e.items = Some(rows);
+            e.detail = Some(source);
+            e.reason = Some(reason);
+            shared.audit.append(shared.store.db(), &[e])?;
+        }
+        result
+    }
+
+    fn commit_inner(self, shared: &Arc<Shared>, actor: &Actor) -> Result<ImportReply, NodeError> {
         let c = &self.header.collection;
         let refused = ImportReply {
             rows: self.rows,
@@ -197,7 +232,32 @@ impl PendingImport {
             None
         };
         let epoch_seconds = started.elapsed().as_secs_f64();
+        // The import's entry commits with the import: acknowledged means logged.
+        let mut entries = Vec::new();
+        let mut e = shared
+            .audit
+            .entry(now, EntryKind::DataImported, actor.clone());
+        e.collection = Some(c.clone());
+        e.items = Some(self.rows);
+        e.added = Some(staged.added.len() as u64);
+        e.duplicates = Some(staged.duplicates);
+        e.rejected = Some(self.rejected_count);
+        e.detail = Some(self.header.source.clone());
+        entries.push(e);
+        if let Some(h) = &new_epoch {
+            if rebuild {
+                let mut e = shared
+                    .audit
+                    .entry(now, EntryKind::EpochBuilt, actor.clone());
+                e.collection = Some(c.clone());
+                e.epoch = Some(h.epoch);
+                e.items = Some(h.descriptor.record_count);
+                entries.push(e);
+            }
+        }
+        let staged_log = shared.audit.stage(batch.txn(), &entries)?;
         batch.commit()?;
+        staged_log.applied();
         let epoch_no = match new_epoch {
             Some(h) => {
                 let n = h.epoch;
@@ -210,7 +270,7 @@ impl PendingImport {
         tracing::info!(
             collection = %c,
             kind = self.kind.as_str(),
-            actor,
+            actor = %actor.name,
             source = %self.header.source,
             rows = self.rows,
             added = staged.added.len(),

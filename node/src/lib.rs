@@ -24,6 +24,8 @@
 #![forbid(unsafe_code)]
 
 pub mod admin;
+mod answer;
+pub mod audit;
 pub mod client;
 pub mod clock;
 pub mod config;
@@ -41,7 +43,7 @@ mod server;
 pub mod store;
 pub mod tls;
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, RwLock};
@@ -51,6 +53,8 @@ use ring::signature::Ed25519KeyPair;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use cordon_protocol::audit::entry::{Actor, EntryKind};
+use cordon_protocol::audit::note::{KeyType, Signer, VerifierKey};
 use cordon_protocol::descriptor::SignedDescriptor;
 use cordon_protocol::{ErrorCode, RemoteError};
 
@@ -58,6 +62,7 @@ pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::Config;
 pub use error::NodeError;
 
+use crate::audit::witness::PartnerLogKeys;
 use crate::control::{CollectionStatus, StatusReply};
 use crate::epoch::HolderEpoch;
 use crate::partner_client::{PartnerClient, PartnerEpoch};
@@ -87,6 +92,17 @@ pub struct Shared {
     pub trust: Arc<tls::PeerVerifier>,
     /// Per partner, how many of its requests may be served at once.
     pub partner_permits: HashMap<String, Arc<tokio::sync::Semaphore>>,
+    /// The audit log.
+    pub audit: audit::AuditLog,
+    /// Signs receipts (the descriptor key, named by the node).
+    pub receipt_signer: Signer,
+    /// Signs cosignatures of partners' checkpoints.
+    pub witness: Signer,
+    /// Partners' log, cosigning and receipt keys.
+    pub partner_log_keys: BTreeMap<String, PartnerLogKeys>,
+    /// Serialises reading, checking and saving partners' audit state (taken before any
+    /// database transaction, so it cannot deadlock with the log's own lock).
+    pub audit_lock: Mutex<()>,
 }
 
 /// Requests of one partner served at the same time; more wait their turn.
@@ -104,6 +120,47 @@ fn read(what: &'static str, path: &std::path::Path) -> Result<String, NodeError>
         path: path.to_path_buf(),
         source,
     })
+}
+
+/// The secret QUIC derives stateless-reset tokens from, kept next to the database so that it
+/// survives restarts: a partner still holding a connection to the previous process then
+/// accepts the restarted node's reset at once, instead of waiting out the idle time-out.
+fn stateless_reset_key(db_path: &std::path::Path) -> Result<[u8; 32], NodeError> {
+    let path = db_path.with_file_name("quic-reset.key");
+    let io = |source| NodeError::Io {
+        what: "QUIC reset key",
+        path: path.clone(),
+        source,
+    };
+    match std::fs::read(&path) {
+        Ok(b) if b.len() == 32 => {
+            let mut k = [0u8; 32];
+            k.copy_from_slice(&b);
+            return Ok(k);
+        }
+        Ok(_) => {
+            return Err(NodeError::Misuse(format!(
+                "{} is not 32 bytes; delete it and the node makes a new one",
+                path.display()
+            )))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(io(e)),
+    }
+    let mut k = [0u8; 32];
+    ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut k)
+        .map_err(|_| NodeError::Misuse("the system random generator failed".into()))?;
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(io)?;
+    }
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+    let mut f = opts.open(&path).map_err(io)?;
+    std::io::Write::write_all(&mut f, &k).map_err(io)?;
+    f.sync_all().map_err(io)?;
+    Ok(k)
 }
 
 /// Refuses to start with a node certificate that names another node or is outside its
@@ -187,6 +244,15 @@ impl Node {
             &read("node key", &config.path(&config.tls.key))?,
         )?;
         let signing = admin::load_signing_key(&config.path(&config.tls.signing_key))?;
+        let name = config.node.name.clone();
+        let signer = |path: &std::path::Path, key_name: &str| -> Result<Signer, NodeError> {
+            let kp = admin::load_signing_key(path)?;
+            Signer::new(key_name, kp).map_err(|e| NodeError::Misuse(e.to_string()))
+        };
+        let receipt_signer = signer(&config.path(&config.tls.signing_key), &name)?;
+        let log_signer = signer(&config.path(&config.tls.log_key), &audit::origin_of(&name))?;
+        let witness = signer(&config.path(&config.tls.witness_key), &name)?;
+        let mut partner_log_keys = BTreeMap::new();
         let mut partners = Vec::new();
         let mut clients = HashMap::new();
         let mut partner_keys = HashMap::new();
@@ -198,6 +264,34 @@ impl Node {
                 message: format!("partner `{}`: key `signing_key`: {m}", p.name),
             })?;
             partner_keys.insert(p.name.clone(), key);
+            let public = |field: &str, v: &str| {
+                parse_signing_public_key(v).map_err(|m| NodeError::Config {
+                    path: config.base_dir.join("node.toml"),
+                    message: format!("partner `{}`: key `{field}`: {m}", p.name),
+                })
+            };
+            let vkey = |n: &str, t: KeyType, k: [u8; 32]| {
+                VerifierKey::new(n, t, k).map_err(|e| NodeError::Config {
+                    path: config.base_dir.join("node.toml"),
+                    message: format!("partner `{}`: {e}", p.name),
+                })
+            };
+            partner_log_keys.insert(
+                p.name.clone(),
+                PartnerLogKeys {
+                    log: vkey(
+                        &audit::origin_of(&p.name),
+                        KeyType::Ed25519,
+                        public("log_key", &p.log_key)?,
+                    )?,
+                    witness: vkey(
+                        &p.name,
+                        KeyType::CosignatureV1,
+                        public("witness_key", &p.witness_key)?,
+                    )?,
+                    receipt: vkey(&p.name, KeyType::Ed25519, key)?,
+                },
+            );
             let client = tls::quinn_client_config(tls::partner_client_config(&identity, &der)?)?;
             clients.insert(p.name.clone(), (client, p.address.clone()));
             partners.push(tls::Partner {
@@ -222,17 +316,34 @@ impl Node {
         };
         let runtime =
             quinn::default_runtime().ok_or_else(|| NodeError::Misuse("no async runtime".into()))?;
-        let endpoint = quinn::Endpoint::new(
-            quinn::EndpointConfig::default(),
-            Some(server),
-            socket,
-            runtime,
-        )
-        .map_err(|source| NodeError::Bind {
-            addr: config.node.listen,
-            source,
-        })?;
+        let reset_key = stateless_reset_key(&config.db_path())?;
+        let mut endpoint_config = quinn::EndpointConfig::new(Arc::new(ring::hmac::Key::new(
+            ring::hmac::HMAC_SHA256,
+            &reset_key,
+        )));
+        // Connection IDs carry a keyed check; with the key kept across restarts, the restarted
+        // node recognises its predecessor's IDs as its own and answers with a stateless reset
+        // instead of dropping the packets.
+        let cid_key = u64::from_be_bytes([
+            reset_key[0],
+            reset_key[1],
+            reset_key[2],
+            reset_key[3],
+            reset_key[4],
+            reset_key[5],
+            reset_key[6],
+            reset_key[7],
+        ]) ^ 0x5a5a_5a5a_5a5a_5a5a;
+        endpoint_config.cid_generator(move || {
+            Box::new(quinn_proto::HashedConnectionIdGenerator::from_key(cid_key))
+        });
+        let endpoint = quinn::Endpoint::new(endpoint_config, Some(server), socket, runtime)
+            .map_err(|source| NodeError::Bind {
+                addr: config.node.listen,
+                source,
+            })?;
         let store = Store::open(&config.db_path())?;
+        let audit = audit::AuditLog::open(store.db(), &name, log_signer)?;
         let mut holder = HashMap::new();
         for (name, _) in store.collections()? {
             if let Some((stored, filter, delta)) = store.load_epoch(&name)? {
@@ -265,7 +376,13 @@ impl Node {
             partner_epochs: Mutex::new(HashMap::new()),
             trust,
             partner_permits,
+            audit,
+            receipt_signer,
+            witness,
+            partner_log_keys,
+            audit_lock: Mutex::new(()),
         });
+        shared.log_start()?;
         Ok(Node { shared, endpoint })
     }
 
@@ -312,6 +429,9 @@ impl Node {
             .close(server::CLOSE_SHUTDOWN.into(), b"node shutting down");
         let _ = tokio::time::timeout(std::time::Duration::from_secs(2), self.endpoint.wait_idle())
             .await;
+        if let Err(e) = self.shared.log_node(EntryKind::NodeStopped, None) {
+            tracing::error!(error = %e, "could not log the node's stop");
+        }
         tracing::info!("node stopped");
         // The database closes when the last reference to `shared` drops here.
         Ok(())
@@ -324,6 +444,69 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
 }
 
 impl Shared {
+    /// Logs a node-level event (start, stop, partner changes) durably.
+    pub fn log_node(
+        &self,
+        kind: EntryKind,
+        detail: Option<(String, String)>,
+    ) -> Result<u64, NodeError> {
+        let mut e = self.audit.entry(
+            self.clock.now_unix(),
+            kind,
+            Actor::node(&self.config.node.name),
+        );
+        if let Some((partner, d)) = detail {
+            e.partner = Some(partner);
+            e.detail = Some(d);
+        }
+        self.audit.append(self.store.db(), &[e])
+    }
+
+    /// Logs the start, and every partner added, removed or changed since the last start.
+    fn log_start(&self) -> Result<(), NodeError> {
+        let now: BTreeMap<String, String> = self
+            .config
+            .partners
+            .iter()
+            .map(|p| {
+                let ca = std::fs::read_to_string(self.config.path(&p.ca_cert))
+                    .ok()
+                    .and_then(|pem| pki::parse_cert_pem(&pem).ok())
+                    .map(|(der, _)| hex::encode(pki::fingerprint(&der)))
+                    .unwrap_or_default();
+                (
+                    p.name.clone(),
+                    format!(
+                        "address {} CA {ca} keys {} {} {}",
+                        p.address, p.signing_key, p.log_key, p.witness_key
+                    ),
+                )
+            })
+            .collect();
+        let before = audit::partners_seen(self.store.db())?;
+        self.log_node(EntryKind::NodeStarted, None)?;
+        for (name, d) in &now {
+            match before.get(name) {
+                None => self.log_node(
+                    EntryKind::PartnerChanged,
+                    Some((name.clone(), format!("added: {d}"))),
+                )?,
+                Some(old) if old != d => self.log_node(
+                    EntryKind::PartnerChanged,
+                    Some((name.clone(), format!("changed to: {d}"))),
+                )?,
+                _ => 0,
+            };
+        }
+        for name in before.keys().filter(|n| !now.contains_key(*n)) {
+            self.log_node(
+                EntryKind::PartnerChanged,
+                Some((name.clone(), "removed".into())),
+            )?;
+        }
+        audit::set_partners_seen(self.store.db(), &now)
+    }
+
     /// Current epoch of a held collection.
     pub fn holder_epoch(&self, collection: &str) -> Option<Arc<HolderEpoch>> {
         self.holder
@@ -468,6 +651,36 @@ impl Shared {
                 .iter()
                 .map(|p| p.name.clone())
                 .collect(),
+            audit: self.audit_status()?,
+        })
+    }
+
+    /// The audit log's size, key, partners' cosigned sizes and alerts.
+    pub fn audit_status(&self) -> Result<crate::control::AuditStatus, NodeError> {
+        let db = self.store.db();
+        let mut partners = Vec::new();
+        for (name, state) in audit::witness::load_all(db)? {
+            let size = state
+                .theirs
+                .as_deref()
+                .and_then(|n| n.lines().nth(1).and_then(|l| l.parse().ok()))
+                .unwrap_or(0);
+            partners.push((name, size));
+        }
+        let alerts = audit::witness::alerts(db)?
+            .into_iter()
+            .map(|a| {
+                format!(
+                    "ALERT: {} presented an audit checkpoint inconsistent with one it signed before ({}); both are kept as evidence",
+                    a.partner, a.reason
+                )
+            })
+            .collect();
+        Ok(crate::control::AuditStatus {
+            entries: self.audit.size(),
+            log_key: self.audit.verifier_key().to_string(),
+            partners,
+            alerts,
         })
     }
 }

@@ -31,6 +31,8 @@ pub struct Agency {
     pub operator: PathBuf,
     /// Profile of its investigator (`investigator`).
     pub investigator: PathBuf,
+    /// Profile of its auditor (`auditor`), who may only read the audit log.
+    pub auditor: PathBuf,
 }
 
 struct Running {
@@ -86,6 +88,7 @@ impl LocalFederation {
             let operator = admin::add_user(&config_path, "ops", Role::Operator, now)?;
             let investigator =
                 admin::add_user(&config_path, "investigator", Role::Investigator, now)?;
+            let auditor = admin::add_user(&config_path, "auditor", Role::Auditor, now)?;
             sockets.insert(name.to_string(), sock);
             agencies.push(Agency {
                 name: name.to_string(),
@@ -94,6 +97,7 @@ impl LocalFederation {
                 addr,
                 operator,
                 investigator,
+                auditor,
             });
         }
         for a in &agencies {
@@ -158,13 +162,30 @@ impl LocalFederation {
         Ok(())
     }
 
-    /// Stops one node gracefully and waits until it has.
+    /// Stops one node gracefully and waits until it has, and until its port is free again
+    /// (taken back for the next [`LocalFederation::start`]).
     pub async fn stop(&mut self, name: &str) -> Result<(), NodeError> {
         if let Some(r) = self.running.remove(name) {
             r.stop.cancel();
             r.task
                 .await
                 .map_err(|e| NodeError::Connection(e.to_string()))??;
+            // The QUIC endpoint's driver task releases the socket shortly after the node's last
+            // handle is dropped, on the runtime's own schedule: take the port back as soon as
+            // the OS frees it, so a restart never races it.
+            let addr = self.agency(name)?.addr;
+            for _ in 0..1000 {
+                match UdpSocket::bind(addr) {
+                    Ok(s) => {
+                        self.sockets.insert(name.to_string(), s);
+                        break;
+                    }
+                    Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => {
+                        tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+                    }
+                    Err(source) => return Err(NodeError::Bind { addr, source }),
+                }
+            }
         }
         Ok(())
     }

@@ -106,6 +106,12 @@ impl Role {
         matches!(self, Role::Investigator)
     }
 
+    /// Whether this role may read the audit log (auditors, and supervisors who answer for
+    /// their agency's use of the system).
+    pub fn may_read_audit(self) -> bool {
+        matches!(self, Role::Auditor | Role::Supervisor)
+    }
+
     /// Every role, in the order error messages list them.
     pub const ALL: [Role; 4] = [
         Role::Investigator,

@@ -24,6 +24,12 @@ use cordon_protocol::oprf::Tag;
 use cordon_protocol::person::{self, KeyClass};
 use cordon_protocol::ErrorCode;
 
+use cordon_protocol::audit::entry::{Actor, Entry, EntryKind};
+use cordon_protocol::audit::receipt::{request_digest, Receipt};
+use cordon_protocol::messages::{AuditHello, AuditReply};
+use cordon_protocol::VerifyError;
+
+use crate::audit::witness;
 use crate::control::{Hit, ItemMatch, PartnerOutcome, PartnerResult, QueryReply, QueryRequest};
 use crate::error::NodeError;
 use crate::partner_client::{PartnerEpoch, Traffic};
@@ -50,12 +56,44 @@ fn invalid(message: impl Into<String>) -> QueryError {
     }
 }
 
-/// Runs a query for user `user`.
+/// What every exchange of one query logs about it.
+struct QueryCtx {
+    query_id: String,
+    actor: Actor,
+    case_ref: String,
+    purpose: String,
+}
+
+impl QueryCtx {
+    fn entry(&self, shared: &Shared, kind: EntryKind, partner: &str, collection: &str) -> Entry {
+        let mut e = shared
+            .audit
+            .entry(shared.clock.now_unix(), kind, self.actor.clone());
+        e.partner = Some(partner.to_string());
+        e.collection = Some(collection.to_string());
+        e.mode = Some("match".into());
+        e.query_id = Some(self.query_id.clone());
+        e.case_ref = Some(self.case_ref.clone());
+        e.purpose = Some(self.purpose.clone());
+        e
+    }
+}
+
+/// Appends entries durably, off the async threads.
+async fn log_entries(shared: &Arc<Shared>, entries: Vec<Entry>) -> Result<u64, NodeError> {
+    let s = shared.clone();
+    tokio::task::spawn_blocking(move || s.audit.append(s.store.db(), &entries))
+        .await
+        .map_err(|e| NodeError::Internal(format!("audit log writer failed: {e}")))?
+}
+
+/// Runs a query for the investigator `who`.
 pub async fn run_query(
     shared: &Arc<Shared>,
-    user: &str,
+    who: &Actor,
     mut q: QueryRequest,
 ) -> Result<QueryReply, QueryError> {
+    let user = who.name.as_str();
     let started = Instant::now();
     if q.case_ref.trim().is_empty() {
         return Err(invalid(
@@ -130,6 +168,12 @@ pub async fn run_query(
         "query started"
     );
     let timeout = shared.config.limits.query_timeout;
+    let ctx = Arc::new(QueryCtx {
+        query_id: query_id.clone(),
+        actor: who.clone(),
+        case_ref: q.case_ref.clone(),
+        purpose: q.purpose.clone(),
+    });
 
     // Phase 1: descriptors, to learn the kind when the user did not state it.
     let descriptors = join_all(partners.iter().map(|p| {
@@ -206,11 +250,23 @@ pub async fn run_query(
         let hashed = hashed.clone();
         let map = map.clone();
         let collection = q.collection.clone();
+        let ctx = ctx.clone();
         async move {
             let remaining = timeout.saturating_sub(started.elapsed());
             let work = async {
                 let (signed, d) = desc?;
-                ask_partner(&shared, &p, &collection, kind, signed, d, &hashed, &map).await
+                ask_partner(
+                    &shared,
+                    &ctx,
+                    &p,
+                    &collection,
+                    kind,
+                    signed,
+                    d,
+                    &hashed,
+                    &map,
+                )
+                .await
             };
             let outcome = match tokio::time::timeout(remaining, work).await {
                 Ok(Ok(o)) => o,
@@ -226,6 +282,25 @@ pub async fn run_query(
     }))
     .await;
 
+    // Every partner that did not answer is logged with its reason, before the investigator
+    // sees the result.
+    let failures: Vec<Entry> = results
+        .iter()
+        .filter_map(|r| match &r.outcome {
+            PartnerOutcome::Failed { code, message } => {
+                let mut e = ctx.entry(shared, EntryKind::QueryFailed, &r.partner, &q.collection);
+                e.items = Some(map.owner.len() as u64);
+                e.reason = Some(format!("{code}: {message}"));
+                Some(e)
+            }
+            PartnerOutcome::Answered { .. } => None,
+        })
+        .collect();
+    if !failures.is_empty() {
+        log_entries(shared, failures)
+            .await
+            .map_err(QueryError::Node)?;
+    }
     for r in &results {
         match &r.outcome {
             PartnerOutcome::Answered { hits, epoch, .. } => {
@@ -274,6 +349,7 @@ async fn fetch_descriptor(
 #[allow(clippy::too_many_arguments)]
 async fn ask_partner(
     shared: &Arc<Shared>,
+    ctx: &Arc<QueryCtx>,
     partner: &str,
     collection: &str,
     kind: Kind,
@@ -295,6 +371,7 @@ async fn ask_partner(
     }
     match ask_once(
         shared,
+        ctx,
         partner,
         collection,
         &signed,
@@ -309,6 +386,7 @@ async fn ask_partner(
             (signed, d) = fetch_descriptor(shared, partner, collection).await?;
             ask_once(
                 shared,
+                ctx,
                 partner,
                 collection,
                 &signed,
@@ -326,6 +404,7 @@ async fn ask_partner(
 #[allow(clippy::too_many_arguments)]
 async fn ask_once(
     shared: &Arc<Shared>,
+    ctx: &Arc<QueryCtx>,
     partner: &str,
     collection: &str,
     signed: &SignedDescriptor,
@@ -351,13 +430,42 @@ async fn ask_once(
     // A fresh identifier per partner and attempt, so holders cannot link their logs by it.
     let mut qid = [0u8; 16];
     rand::rngs::OsRng.fill_bytes(&mut qid);
+    let blinded = batch.request_bytes();
+    let n = (blinded.len() / 32) as u64;
+    let digest = request_digest(&blinded);
+    // Logged durably before the request leaves.
+    let mut sent = ctx.entry(shared, EntryKind::QuerySent, partner, collection);
+    sent.exchange_id = Some(hex::encode(qid));
+    sent.epoch = Some(d.epoch);
+    sent.items = Some(n);
+    log_entries(shared, vec![sent]).await?;
+    let hello = match shared.partner_log_keys.get(partner) {
+        Some(keys) => {
+            let s = shared.clone();
+            let p = partner.to_string();
+            let k = keys.clone();
+            tokio::task::spawn_blocking(move || -> Result<_, NodeError> {
+                let state = witness::load(s.store.db(), &p)?;
+                witness::hello(&s.audit, s.store.db(), &state, &k)
+            })
+            .await
+            .map_err(|e| NodeError::Internal(format!("audit hello failed: {e}")))??
+        }
+        None => {
+            return Err(NodeError::Misuse(format!(
+                "no log keys configured for `{partner}`"
+            )))
+        }
+    };
     let req = PartnerRequest::Evaluate(EvaluateRequest {
         query_id: ByteArray::new(qid),
         collection: collection.to_string(),
         epoch: d.epoch,
-        blinded: batch.request_bytes(),
+        blinded,
+        audit: Some(hello.clone()),
     });
-    let PartnerResponse::Evaluated(ev) = shared.partners.request(partner, &req, traffic).await?
+    let PartnerResponse::Evaluated(mut ev) =
+        shared.partners.request(partner, &req, traffic).await?
     else {
         return Err(NodeError::Wire(cordon_protocol::WireError::Malformed(
             "expected an evaluation".into(),
@@ -368,6 +476,11 @@ async fn ask_once(
             "the answer is for another query or epoch".into(),
         )));
     }
+    let receipt = std::mem::take(&mut ev.receipt);
+    check_receipt(
+        shared, partner, &receipt, &qid, collection, d.epoch, n, &digest,
+    )?;
+    let reply = ev.audit.take();
     let pk = *d.public_key;
     let ep = epoch.clone();
     let map = map.clone();
@@ -386,6 +499,18 @@ async fn ask_once(
         .await
         .map_err(|e| NodeError::Internal(format!("verification failed: {e}")))??;
     tracing::debug!(partner, wire_query_id = %hex::encode(qid), "evaluation verified");
+    // Logged with the receipt and the partner's checkpoint before the investigator sees it.
+    let mut done = ctx.entry(shared, EntryKind::QueryCompleted, partner, collection);
+    done.exchange_id = Some(hex::encode(qid));
+    done.epoch = Some(d.epoch);
+    done.items = Some(n);
+    done.hits = Some(matches.len() as u64);
+    done.receipt = Some(receipt);
+    let s = shared.clone();
+    let p = partner.to_string();
+    tokio::task::spawn_blocking(move || complete(&s, &p, done, &hello, reply.as_ref()))
+        .await
+        .map_err(|e| NodeError::Internal(format!("audit log writer failed: {e}")))??;
     Ok(PartnerOutcome::Answered {
         epoch: d.epoch,
         partner_records: d.record_count + d.delta_count,
@@ -623,4 +748,103 @@ impl Shared {
             .insert(key, e);
         Ok(())
     }
+}
+
+/// Checks the holder's receipt against what was sent.
+#[allow(clippy::too_many_arguments)]
+fn check_receipt(
+    shared: &Shared,
+    partner: &str,
+    note: &str,
+    qid: &[u8; 16],
+    collection: &str,
+    epoch: u64,
+    items: u64,
+    digest: &[u8; 32],
+) -> Result<(), NodeError> {
+    let bad = |m: String| NodeError::Verify(VerifyError::Receipt(m));
+    let keys = shared
+        .partner_log_keys
+        .get(partner)
+        .ok_or_else(|| bad(format!("no receipt key is configured for {partner}")))?;
+    if note.is_empty() {
+        return Err(bad("the answer carries no receipt".into()));
+    }
+    let r = Receipt::open(note, &keys.receipt).map_err(|e| bad(e.to_string()))?;
+    let mut wrong = Vec::new();
+    if r.exchange_id != *qid {
+        wrong.push("exchange id");
+    }
+    if r.querier != shared.config.node.name {
+        wrong.push("querier");
+    }
+    if r.collection != collection {
+        wrong.push("collection");
+    }
+    if r.epoch != epoch {
+        wrong.push("epoch");
+    }
+    if r.items != items {
+        wrong.push("item count");
+    }
+    if r.request_digest != *digest {
+        wrong.push("request digest");
+    }
+    if r.mode != "match" {
+        wrong.push("mode");
+    }
+    if wrong.is_empty() {
+        Ok(())
+    } else {
+        Err(bad(format!(
+            "it disagrees with the request on: {}",
+            wrong.join(", ")
+        )))
+    }
+}
+
+/// Logs a completed exchange and the partner's checkpoint in one transaction.
+fn complete(
+    shared: &Shared,
+    partner: &str,
+    done: Entry,
+    sent: &AuditHello,
+    reply: Option<&AuditReply>,
+) -> Result<(), NodeError> {
+    let db = shared.store.db();
+    let _serial = shared.audit_lock.lock().unwrap_or_else(|p| p.into_inner());
+    let state = witness::load(db, partner)?;
+    let (state, alert) = match (reply, shared.partner_log_keys.get(partner)) {
+        (Some(r), Some(k)) => witness::on_reply(
+            partner,
+            state,
+            sent,
+            r,
+            k,
+            &shared.witness,
+            shared.clock.now_unix(),
+        )?,
+        _ => {
+            tracing::warn!(
+                partner,
+                "the partner's answer carried no checkpoint; nothing to cosign"
+            );
+            (state, None)
+        }
+    };
+    let mut entries = vec![done.clone()];
+    if let Some(a) = &alert {
+        let mut flag = done;
+        flag.kind = EntryKind::PartnerInconsistent;
+        flag.receipt = None;
+        flag.hits = None;
+        flag.reason = Some(a.reason.clone());
+        entries.push(flag);
+    }
+    let txn = db.begin_write()?;
+    let staged = shared.audit.stage(&txn, &entries)?;
+    witness::save(&txn, partner, &state, alert.as_ref())?;
+    txn.commit()?;
+    staged.applied();
+    Ok(())
 }

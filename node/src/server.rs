@@ -11,12 +11,11 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use cordon_protocol::error::{ErrorCode, RemoteError};
-use cordon_protocol::exchange;
 use cordon_protocol::messages::{
-    unpack, EvaluateResponse, PartnerRequest, PartnerResponse, FILTER_CHUNK_BYTES,
-    MAX_DELTA_TAGS_PER_FRAME,
+    PartnerRequest, PartnerResponse, FILTER_CHUNK_BYTES, MAX_DELTA_TAGS_PER_FRAME,
 };
-use serde_bytes::ByteArray;
+
+use cordon_protocol::audit::entry::Actor;
 
 use crate::control::{ControlError, ControlRequest, ControlResponse, ImportFrame};
 use crate::error::NodeError;
@@ -90,7 +89,7 @@ async fn serve_connection(
         let identity = identity.clone();
         tracker.spawn(async move {
             let r = match identity.as_ref() {
-                PeerIdentity::Partner { name, .. } => {
+                PeerIdentity::Partner { name, fingerprint } => {
                     // At most PARTNER_CONCURRENCY requests of one partner are served at once;
                     // its further streams wait here, and other partners are not slowed down.
                     let Some(permits) = shared.partner_permits.get(name).cloned() else {
@@ -99,7 +98,7 @@ async fn serve_connection(
                     let Ok(_permit) = permits.acquire_owned().await else {
                         return;
                     };
-                    serve_partner_stream(&shared, name, send, recv).await
+                    serve_partner_stream(&shared, name, fingerprint, send, recv).await
                 }
                 PeerIdentity::User { .. } => {
                     serve_control_stream(&shared, &identity, send, recv).await
@@ -124,6 +123,7 @@ const REQUEST_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs
 async fn serve_partner_stream(
     shared: &Arc<Shared>,
     partner: &str,
+    fingerprint: &[u8; 32],
     mut send: SendStream,
     mut recv: RecvStream,
 ) -> Result<(), NodeError> {
@@ -212,66 +212,18 @@ async fn serve_partner_stream(
             write_frame(&mut send, &resp).await?;
         }
         PartnerRequest::Evaluate(req) => {
-            let resp = evaluate(shared, partner, req).await;
+            let (s, p, f) = (shared.clone(), partner.to_string(), *fingerprint);
+            let resp =
+                tokio::task::spawn_blocking(move || crate::answer::evaluate(&s, &p, &f, req))
+                    .await
+                    .unwrap_or_else(|e| {
+                        refuse(ErrorCode::Internal, format!("evaluation failed: {e}"))
+                    });
             write_frame(&mut send, &resp).await?;
         }
     }
     let _ = send.finish();
     Ok(())
-}
-
-async fn evaluate(
-    shared: &Arc<Shared>,
-    partner: &str,
-    req: cordon_protocol::messages::EvaluateRequest,
-) -> PartnerResponse {
-    let e = match shared.epoch_at(&req.collection, req.epoch) {
-        Ok(e) => e,
-        Err(r) => return PartnerResponse::Error(r),
-    };
-    let n = req.blinded.len() / 32;
-    let max = shared.config.limits.max_items_per_query;
-    if n > max {
-        return refuse(
-            ErrorCode::TooManyItems,
-            format!(
-                "{n} items in one request; {} accepts at most {max}",
-                shared.config.node.name
-            ),
-        );
-    }
-    if let Err(err) = unpack("blinded", &req.blinded) {
-        return refuse(ErrorCode::BadRequest, err.to_string());
-    }
-    let blinded = req.blinded;
-    let result = tokio::task::spawn_blocking(move || {
-        exchange::holder_evaluate(&e.sk, &e.pk, &blinded, &mut rand::rngs::OsRng)
-    })
-    .await;
-    match result {
-        Ok(Ok((evaluated, proof))) => {
-            // The holder logs who asked and how many items; never the items.
-            tracing::info!(
-                partner,
-                collection = %req.collection,
-                epoch = req.epoch,
-                items = n,
-                query_id = %hex::encode(*req.query_id),
-                "query answered"
-            );
-            PartnerResponse::Evaluated(EvaluateResponse {
-                query_id: req.query_id,
-                epoch: req.epoch,
-                evaluated,
-                proof: ByteArray::new(proof),
-            })
-        }
-        Ok(Err(e)) => {
-            tracing::info!(partner, error = %e, "evaluation refused");
-            refuse(ErrorCode::BadRequest, e.to_string())
-        }
-        Err(e) => refuse(ErrorCode::Internal, format!("evaluation failed: {e}")),
-    }
 }
 
 fn control_error(
@@ -301,8 +253,18 @@ async fn serve_control_stream(
     mut send: SendStream,
     mut recv: RecvStream,
 ) -> Result<(), NodeError> {
-    let PeerIdentity::User { name, role, .. } = who else {
+    let PeerIdentity::User {
+        name,
+        role,
+        fingerprint,
+    } = who
+    else {
         return Ok(());
+    };
+    let actor = Actor {
+        name: name.clone(),
+        role: role.to_string(),
+        fingerprint: hex::encode(fingerprint),
     };
     let req: ControlRequest = match read_frame(&mut recv).await {
         Ok(Some(r)) => r,
@@ -322,6 +284,16 @@ async fn serve_control_stream(
         }
         Err(e) => return Err(e),
     };
+    if matches!(
+        req,
+        ControlRequest::AuditExport { .. }
+            | ControlRequest::AuditProve { .. }
+            | ControlRequest::AuditConsistency { .. }
+    ) {
+        crate::audit::serve::serve(shared, &actor, *role, req, &mut send).await?;
+        let _ = send.finish();
+        return Ok(());
+    }
     let resp = match req {
         ControlRequest::Status => match shared.status(name, role) {
             Ok(s) => ControlResponse::Status(s),
@@ -340,7 +312,7 @@ async fn serve_control_stream(
                 match receive_import(shared, header, &mut recv).await {
                     Ok(pending) => {
                         let shared2 = shared.clone();
-                        let actor = name.clone();
+                        let actor = actor.clone();
                         match tokio::task::spawn_blocking(move || pending.commit(&shared2, &actor))
                             .await
                         {
@@ -365,7 +337,7 @@ async fn serve_control_stream(
                     vec![],
                 )
             } else {
-                match crate::query::run_query(shared, name, q).await {
+                match crate::query::run_query(shared, &actor, q).await {
                     Ok(r) => ControlResponse::Query(r),
                     Err(crate::query::QueryError::Invalid { message, details }) => {
                         control_error(ErrorCode::BadRequest, message, details)
@@ -373,6 +345,12 @@ async fn serve_control_stream(
                     Err(crate::query::QueryError::Node(e)) => node_error_to_control(&e),
                 }
             }
+        }
+        // Answered above.
+        ControlRequest::AuditExport { .. }
+        | ControlRequest::AuditProve { .. }
+        | ControlRequest::AuditConsistency { .. } => {
+            control_error(ErrorCode::Internal, "audit request not routed", vec![])
         }
     };
     match write_frame(&mut send, &resp).await {

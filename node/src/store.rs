@@ -13,6 +13,11 @@
 //! | `filters` | collection | filter wire bytes of the current epoch |
 //! | `delta/<c>` | position | tag added after the epoch was built |
 //! | `partner_cache` | `partner/collection` | CBOR [`CachedPartnerEpoch`] |
+//! | `audit_entries` | index | entry line (JSON) |
+//! | `audit_checkpoints` | tree size | this node's signed checkpoint at that size |
+//! | `audit_partners` | partner | CBOR `crate::audit::PartnerAudit` (checkpoints exchanged) |
+//! | `audit_alerts` | sequence | JSON `cordon_protocol::audit::bundle::Alert` |
+//! | `audit_meta` | key | e.g. the partners seen at the last start |
 //!
 //! What is never stored: anything a partner asked about. A holder sees only blinded elements,
 //! evaluates them and forgets them.
@@ -144,6 +149,11 @@ impl Store {
         Ok(Store { db })
     }
 
+    /// The database, for the audit log's own tables (see `crate::audit`).
+    pub(crate) fn db(&self) -> &Database {
+        &self.db
+    }
+
     /// All collections.
     pub fn collections(&self) -> Result<Vec<(String, CollectionMeta)>, NodeError> {
         let txn = self.db.begin_read()?;
@@ -269,6 +279,11 @@ pub struct WriteBatch {
 }
 
 impl WriteBatch {
+    /// The transaction, for the audit log to add its entries to the same commit.
+    pub(crate) fn txn(&self) -> &redb::WriteTransaction {
+        &self.txn
+    }
+
     /// The collection's metadata, if it exists.
     pub fn collection(&self, collection: &str) -> Result<Option<CollectionMeta>, NodeError> {
         let t = self.txn.open_table(COLLECTIONS)?;

@@ -70,6 +70,10 @@ pub enum VerifyError {
         /// Items answered.
         got: usize,
     },
+    /// The holder's receipt is missing, not signed by its pinned key, or does not describe
+    /// this exchange.
+    #[error("the holder's receipt is not valid: {0}")]
+    Receipt(String),
 }
 
 /// Machine-readable reason a node gives when it refuses a request. Stable strings on the wire.

@@ -63,6 +63,41 @@ pub struct EvaluateRequest {
     /// Blinded elements, 32 bytes each, concatenated.
     #[serde(with = "serde_bytes")]
     pub blinded: Vec<u8>,
+    /// The querier's side of the checkpoint exchange (spec §13).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub audit: Option<AuditHello>,
+}
+
+/// The querier's latest checkpoint, proof and cosignature, sent with an evaluation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditHello {
+    /// The querier's latest checkpoint as a signed note (its log key).
+    pub checkpoint: String,
+    /// Size of the querier's checkpoint the holder last said it holds (0: none).
+    pub proof_from: u64,
+    /// Consistency proof from `proof_from` to `checkpoint`, 32 bytes per hash, concatenated.
+    #[serde(with = "serde_bytes")]
+    pub proof: Vec<u8>,
+    /// Size of the holder's checkpoint the querier holds (0: none).
+    pub seen: u64,
+    /// The querier's cosignature line over the holder's checkpoint of size `seen`.
+    #[serde(default)]
+    pub cosignature: Option<String>,
+}
+
+/// The holder's latest checkpoint, proof and cosignature, sent with an answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditReply {
+    /// The holder's latest checkpoint, which includes its entry for this answer.
+    pub checkpoint: String,
+    /// Consistency proof from the querier's `seen` to `checkpoint` (empty when `seen` is 0).
+    #[serde(with = "serde_bytes")]
+    pub proof: Vec<u8>,
+    /// The holder's cosignature line over the querier's checkpoint, if it verified.
+    #[serde(default)]
+    pub cosignature: Option<String>,
+    /// Size of the querier's checkpoint the holder now holds.
+    pub known: u64,
 }
 
 /// The holder's answer to an evaluation.
@@ -77,6 +112,11 @@ pub struct EvaluateResponse {
     pub evaluated: Vec<u8>,
     /// Batched DLEQ proof (RFC 9497 §2.2): `c || s`.
     pub proof: ByteArray<64>,
+    /// The holder's signed receipt of this exchange (`cordon_protocol::audit::receipt`).
+    pub receipt: String,
+    /// The holder's side of the checkpoint exchange.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub audit: Option<AuditReply>,
 }
 
 /// What a holder answers.
@@ -172,6 +212,13 @@ mod tests {
             collection: "c".into(),
             epoch: 9,
             blinded: pack(&[[1; 32], [2; 32]]),
+            audit: Some(AuditHello {
+                checkpoint: "o\n1\nAAAA\n\n— o sig\n".into(),
+                proof_from: 3,
+                proof: pack(&[[9; 32]]),
+                seen: 4,
+                cosignature: Some("— jp x\n".into()),
+            }),
         }));
         rt(PartnerResponse::FilterStart {
             epoch: 1,
@@ -190,6 +237,13 @@ mod tests {
             epoch: 9,
             evaluated: pack(&[[7; 32]]),
             proof: ByteArray::new([8; 64]),
+            receipt: "cordon.receipt/v1\n".into(),
+            audit: Some(AuditReply {
+                checkpoint: "c".into(),
+                proof: vec![],
+                cosignature: None,
+                known: 7,
+            }),
         }));
         rt(PartnerResponse::Error(RemoteError::new(
             ErrorCode::StaleEpoch,
@@ -216,6 +270,7 @@ mod tests {
             collection: "phones".into(),
             epoch: 1,
             blinded: pack(&items),
+            audit: None,
         });
         let len = encode(&req).unwrap().len();
         assert!(len <= n * 32 + 100, "{len}");

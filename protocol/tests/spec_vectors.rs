@@ -341,6 +341,7 @@ struct Ctx {
     filter_members: Vec<Vec<Tag>>,
     delta_tags: Vec<Vec<Tag>>,
     signing_key: Ed25519KeyPair,
+    signing_seed: [u8; 32],
     /// Index into `filters` of the descriptor's filter.
     filter_index: usize,
     signed: SignedDescriptor,
@@ -773,6 +774,7 @@ fn compute(file: &Value) -> (Value, Ctx) {
         filter_members,
         delta_tags,
         signing_key: key,
+        signing_seed: arr::<32>(s(dv, "signing_seed")),
         filter_index: fi,
         signed,
         undersized,
@@ -826,6 +828,7 @@ fn message(name: &str, c: &Ctx) -> Option<Msg> {
             collection,
             epoch,
             blinded: pack(&c.blinded),
+            audit: None,
         })),
         "descriptor" => Msg::Resp(PartnerResponse::Descriptor(c.signed.clone())),
         "filter_start" => Msg::Resp(PartnerResponse::FilterStart {
@@ -845,6 +848,8 @@ fn message(name: &str, c: &Ctx) -> Option<Msg> {
             epoch,
             evaluated: pack(&c.evaluated),
             proof: ByteArray::new(c.proof),
+            receipt: vector_receipt(c),
+            audit: None,
         })),
         "error" => Msg::Resp(PartnerResponse::Error(RemoteError::new(
             ErrorCode::StaleEpoch,
@@ -853,6 +858,26 @@ fn message(name: &str, c: &Ctx) -> Option<Msg> {
         "error_unknown_code" => return None,
         other => panic!("no message for frame vector {other:?}"),
     })
+}
+
+/// The holder's receipt in the `evaluated` frame: signed by the descriptor key (Ed25519 is
+/// deterministic, so the frame is a fixed vector), time = the descriptor's `issued_at`.
+fn vector_receipt(c: &Ctx) -> String {
+    let r = cordon_protocol::audit::receipt::Receipt {
+        exchange_id: c.query_id,
+        holder: c.descriptor.node.clone(),
+        querier: "jp".into(),
+        collection: c.descriptor.collection.clone(),
+        epoch: c.descriptor.epoch,
+        mode: "match".into(),
+        items: c.blinded.len() as u64,
+        request_digest: cordon_protocol::audit::receipt::request_digest(&pack(&c.blinded)),
+        time: c.descriptor.issued_at,
+    };
+    let signer =
+        cordon_protocol::audit::note::Signer::from_seed(&c.descriptor.node, &c.signing_seed)
+            .unwrap();
+    r.sign(&signer).unwrap()
 }
 
 fn frame_bytes(name: &str, c: &Ctx) -> Vec<u8> {
@@ -883,6 +908,11 @@ fn frame_bytes(name: &str, c: &Ctx) -> Vec<u8> {
 fn every_vector_matches_the_code() {
     let file = vectors();
     let (computed, _) = compute(&file);
+    // To regenerate after a deliberate change: CORDON_VECTORS_OUT=/tmp/c.json, then review
+    // and copy the changed fields into spec/vectors/cordon.json.
+    if let Ok(out) = std::env::var("CORDON_VECTORS_OUT") {
+        std::fs::write(&out, serde_json::to_string_pretty(&computed).unwrap()).unwrap();
+    }
     let mut diffs = Vec::new();
     diff("$", &file, &computed, &mut diffs);
     assert!(
@@ -1322,6 +1352,13 @@ fn the_largest_requests_and_answers_fit_one_frame() {
         collection: "a".repeat(64),
         epoch: u64::MAX,
         blinded: pack(&full),
+        audit: Some(cordon_protocol::messages::AuditHello {
+            checkpoint: "c".repeat(2000),
+            proof_from: u64::MAX,
+            proof: vec![0; 64 * 32],
+            seen: u64::MAX,
+            cosignature: Some("s".repeat(200)),
+        }),
     });
     assert!(frame::encode(&req).is_ok());
     let resp = PartnerResponse::Evaluated(EvaluateResponse {
@@ -1329,6 +1366,13 @@ fn the_largest_requests_and_answers_fit_one_frame() {
         epoch: u64::MAX,
         evaluated: pack(&full),
         proof: ByteArray::new([0; 64]),
+        receipt: "r".repeat(1000),
+        audit: Some(cordon_protocol::messages::AuditReply {
+            checkpoint: "c".repeat(2000),
+            proof: vec![0; 64 * 32],
+            cosignature: Some("s".repeat(200)),
+            known: u64::MAX,
+        }),
     });
     assert!(frame::encode(&resp).is_ok());
     let delta = PartnerResponse::Delta {

@@ -1,0 +1,230 @@
+//! The holder's answer to one evaluation: check, evaluate, sign a receipt, take part in the
+//! checkpoint exchange, and log the answer durably *before* it is sent. Refusals are logged
+//! too, with their reason.
+//!
+//! What is logged: the partner, collection, epoch, item count, the exchange id and the receipt.
+//! Never the blinded elements (the receipt holds only their SHA-256, which identifies this
+//! request and tells nothing about the items, since each element is freshly blinded).
+
+use std::sync::Arc;
+
+use serde_bytes::ByteArray;
+
+use cordon_protocol::audit::entry::{Actor, Entry, EntryKind};
+use cordon_protocol::audit::receipt::{request_digest, Receipt};
+use cordon_protocol::error::{ErrorCode, RemoteError};
+use cordon_protocol::exchange;
+use cordon_protocol::messages::{unpack, EvaluateRequest, EvaluateResponse, PartnerResponse};
+
+use crate::audit::witness;
+use crate::error::NodeError;
+use crate::Shared;
+
+/// The mode every evaluation currently runs in.
+const MODE: &str = "match";
+
+fn base_entry(
+    shared: &Shared,
+    kind: EntryKind,
+    partner: &str,
+    fingerprint: &[u8; 32],
+    req: &EvaluateRequest,
+    items: u64,
+) -> Entry {
+    let mut e = shared.audit.entry(
+        shared.clock.now_unix(),
+        kind,
+        Actor {
+            name: partner.to_string(),
+            role: "partner".into(),
+            fingerprint: hex::encode(fingerprint),
+        },
+    );
+    e.partner = Some(partner.to_string());
+    e.collection = Some(req.collection.clone());
+    e.mode = Some(MODE.into());
+    e.exchange_id = Some(hex::encode(*req.query_id));
+    e.epoch = Some(req.epoch);
+    e.items = Some(items);
+    e
+}
+
+/// Logs a refusal, then returns it. If even the log fails, the refusal still goes out: the
+/// partner gets no data either way.
+fn refused(
+    shared: &Shared,
+    partner: &str,
+    fingerprint: &[u8; 32],
+    req: &EvaluateRequest,
+    items: u64,
+    err: RemoteError,
+) -> PartnerResponse {
+    let mut e = base_entry(
+        shared,
+        EntryKind::QueryRefused,
+        partner,
+        fingerprint,
+        req,
+        items,
+    );
+    e.reason = Some(format!("{}: {}", err.code.as_str(), err.message));
+    if let Err(le) = shared.audit.append(shared.store.db(), &[e]) {
+        tracing::error!(error = %le, "could not log a refusal");
+    }
+    tracing::info!(partner, code = err.code.as_str(), "evaluation refused");
+    PartnerResponse::Error(err)
+}
+
+/// Answers one evaluation (runs on a blocking thread: group arithmetic and fsync).
+pub(crate) fn evaluate(
+    shared: &Arc<Shared>,
+    partner: &str,
+    fingerprint: &[u8; 32],
+    req: EvaluateRequest,
+) -> PartnerResponse {
+    let n = (req.blinded.len() / 32) as u64;
+    let e = match shared.epoch_at(&req.collection, req.epoch) {
+        Ok(e) => e,
+        Err(r) => return refused(shared, partner, fingerprint, &req, n, r),
+    };
+    let max = shared.config.limits.max_items_per_query;
+    if n as usize > max {
+        let r = RemoteError::new(
+            ErrorCode::TooManyItems,
+            format!(
+                "{n} items in one request; {} accepts at most {max}",
+                shared.config.node.name
+            ),
+        );
+        return refused(shared, partner, fingerprint, &req, n, r);
+    }
+    if let Err(err) = unpack("blinded", &req.blinded) {
+        let r = RemoteError::new(ErrorCode::BadRequest, err.to_string());
+        return refused(shared, partner, fingerprint, &req, n, r);
+    }
+    let (evaluated, proof) =
+        match exchange::holder_evaluate(&e.sk, &e.pk, &req.blinded, &mut rand::rngs::OsRng) {
+            Ok(x) => x,
+            Err(err) => {
+                let r = RemoteError::new(ErrorCode::BadRequest, err.to_string());
+                return refused(shared, partner, fingerprint, &req, n, r);
+            }
+        };
+    match finish(shared, partner, fingerprint, &req, n) {
+        Ok((receipt, audit)) => {
+            tracing::info!(
+                partner,
+                collection = %req.collection,
+                epoch = req.epoch,
+                items = n,
+                exchange_id = %hex::encode(*req.query_id),
+                "query answered"
+            );
+            PartnerResponse::Evaluated(EvaluateResponse {
+                query_id: req.query_id,
+                epoch: req.epoch,
+                evaluated,
+                proof: ByteArray::new(proof),
+                receipt,
+                audit,
+            })
+        }
+        Err(err) => {
+            // Nothing is sent that was not logged.
+            tracing::error!(error = %err, "could not log an answer; refusing it");
+            PartnerResponse::Error(RemoteError::new(
+                ErrorCode::Internal,
+                "the holder could not log this answer; nothing was disclosed, try again later",
+            ))
+        }
+    }
+}
+
+/// Signs the receipt, processes the querier's checkpoint, and commits the answer's entry with
+/// the partner's audit state in one transaction.
+fn finish(
+    shared: &Shared,
+    partner: &str,
+    fingerprint: &[u8; 32],
+    req: &EvaluateRequest,
+    n: u64,
+) -> Result<(String, Option<cordon_protocol::messages::AuditReply>), NodeError> {
+    let now = shared.clock.now_unix();
+    let receipt = Receipt {
+        exchange_id: *req.query_id,
+        holder: shared.config.node.name.clone(),
+        querier: partner.to_string(),
+        collection: req.collection.clone(),
+        epoch: req.epoch,
+        mode: MODE.into(),
+        items: n,
+        request_digest: request_digest(&req.blinded),
+        time: now,
+    }
+    .sign(&shared.receipt_signer)
+    .map_err(|e| NodeError::Internal(format!("signing the receipt: {e}")))?;
+    let db = shared.store.db();
+    let keys = shared.partner_log_keys.get(partner);
+    let _serial = shared.audit_lock.lock().unwrap_or_else(|p| p.into_inner());
+    let state = witness::load(db, partner)?;
+    let (state, cosignature, alert) = match (&req.audit, keys) {
+        (Some(h), Some(k)) => witness::on_hello(
+            &shared.audit,
+            db,
+            partner,
+            state,
+            h,
+            k,
+            &shared.witness,
+            now,
+        )?,
+        _ => (state, None, None),
+    };
+    let mut entry = base_entry(
+        shared,
+        EntryKind::QueryAnswered,
+        partner,
+        fingerprint,
+        req,
+        n,
+    );
+    entry.receipt = Some(receipt.clone());
+    let mut entries = vec![entry];
+    if let Some(a) = &alert {
+        let mut flag = base_entry(
+            shared,
+            EntryKind::PartnerInconsistent,
+            partner,
+            fingerprint,
+            req,
+            n,
+        );
+        flag.reason = Some(a.reason.clone());
+        entries.push(flag);
+    }
+    let txn = db.begin_write()?;
+    let staged = shared.audit.stage(&txn, &entries)?;
+    let size = staged.size_after();
+    // The querier will keep the checkpoint of this size (the one the reply carries) unless it
+    // finds it inconsistent: our next request to it proves consistency from there.
+    let mut state = state;
+    if req.audit.is_some() {
+        state.known_by_them = size;
+    }
+    witness::save(&txn, partner, &state, alert.as_ref())?;
+    txn.commit()?;
+    staged.applied();
+    let reply = match (&req.audit, keys) {
+        (Some(h), Some(k)) => Some(witness::reply(
+            &shared.audit,
+            db,
+            h,
+            size,
+            cosignature,
+            &state,
+            k,
+        )?),
+        _ => None,
+    };
+    Ok((receipt, reply))
+}

@@ -1,0 +1,311 @@
+//! The node's audit log: an append-only RFC 6962 Merkle log of [`Entry`] lines in the node's
+//! redb database, with a checkpoint signed by the node's log key after every entry.
+//!
+//! Durability rule: an entry is committed before the action it records takes effect. Imports
+//! add their entry to the import's own transaction (both commit or neither); queries and
+//! answers commit their entry before the request leaves or the answer is sent.
+//!
+//! Concurrency: the in-memory tree is locked only by a thread that already holds a redb write
+//! transaction (redb has one writer at a time), so the lock order is always "transaction, then
+//! tree" and appends cannot deadlock; the lock is held until the transaction committed, so the
+//! in-memory tree never runs ahead of or behind the database.
+//!
+//! At start the whole log is re-hashed and checked against the latest signed checkpoint: a
+//! database whose entries were altered under the node refuses to start.
+//!
+//! - [`witness`]: the checkpoint exchange with partners (cosigning, inconsistency alerts).
+//! - [`export`]: bundles, proofs and reads for auditors.
+//! - [`tamper`]: simulates a rogue operator rewriting history, for detection tests.
+
+pub mod export;
+pub(crate) mod serve;
+pub mod tamper;
+pub mod witness;
+
+use std::sync::{Mutex, MutexGuard};
+
+use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition, WriteTransaction};
+
+use cordon_protocol::audit::checkpoint::Checkpoint;
+use cordon_protocol::audit::entry::{Actor, Entry, EntryKind};
+use cordon_protocol::audit::merkle::{leaf_hash, Frontier, Hash};
+use cordon_protocol::audit::note::{open_note, sign_note, Signer, VerifierKey};
+use cordon_protocol::audit::tree::Tree;
+
+use crate::error::NodeError;
+
+pub use witness::PartnerAudit;
+
+pub(crate) const ENTRIES: TableDefinition<u64, &[u8]> = TableDefinition::new("audit_entries");
+pub(crate) const CHECKPOINTS: TableDefinition<u64, &str> =
+    TableDefinition::new("audit_checkpoints");
+pub(crate) const PARTNERS: TableDefinition<&str, &[u8]> = TableDefinition::new("audit_partners");
+pub(crate) const ALERTS: TableDefinition<u64, &[u8]> = TableDefinition::new("audit_alerts");
+pub(crate) const META: TableDefinition<&str, &[u8]> = TableDefinition::new("audit_meta");
+
+/// The checkpoint origin (and log key name) of a node's log.
+pub fn origin_of(node: &str) -> String {
+    format!("{node}/audit")
+}
+
+/// The log.
+pub struct AuditLog {
+    node: String,
+    origin: String,
+    signer: Signer,
+    tree: Mutex<Tree>,
+}
+
+impl std::fmt::Debug for AuditLog {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuditLog")
+            .field("origin", &self.origin)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Entries added to a transaction, applied to the in-memory tree once it committed.
+#[must_use = "call `applied()` after the transaction committed"]
+pub struct Staged<'a> {
+    tree: MutexGuard<'a, Tree>,
+    leaves: Vec<Hash>,
+}
+
+impl Staged<'_> {
+    /// The log's size once the transaction committed.
+    pub fn size_after(&self) -> u64 {
+        self.tree.size() + self.leaves.len() as u64
+    }
+
+    /// Records in memory what the committed transaction added. Call only after the commit.
+    pub fn applied(mut self) -> u64 {
+        for l in self.leaves.drain(..) {
+            // The tree cannot be full: sizes are u64 and each entry is a database row.
+            let _ = self.tree.push(l);
+        }
+        self.tree.size()
+    }
+}
+
+fn storage(e: impl std::fmt::Display) -> NodeError {
+    NodeError::Storage(e.to_string())
+}
+
+impl AuditLog {
+    /// Opens the log in `db`, re-hashing every entry and checking the result against the
+    /// latest checkpoint (which must carry this log key's signature).
+    pub fn open(db: &Database, node: &str, signer: Signer) -> Result<AuditLog, NodeError> {
+        let origin = origin_of(node);
+        if signer.name() != origin {
+            return Err(NodeError::Misuse(format!(
+                "the log key is named {:?}, not {origin:?}",
+                signer.name()
+            )));
+        }
+        let txn = db.begin_write()?;
+        {
+            txn.open_table(ENTRIES)?;
+            txn.open_table(CHECKPOINTS)?;
+            txn.open_table(PARTNERS)?;
+            txn.open_table(ALERTS)?;
+            txn.open_table(META)?;
+        }
+        txn.commit()?;
+        let read = db.begin_read()?;
+        let entries = read.open_table(ENTRIES)?;
+        let mut tree = Tree::new();
+        for (expected, row) in entries.iter()?.enumerate() {
+            let (k, v) = row?;
+            if k.value() != expected as u64 {
+                return Err(NodeError::Storage(format!(
+                    "the audit log has no entry #{expected} (next is #{}); the database was altered",
+                    k.value()
+                )));
+            }
+            tree.push(leaf_hash(v.value())).map_err(storage)?;
+        }
+        let log = AuditLog {
+            node: node.to_string(),
+            origin,
+            tree: Mutex::new(Tree::new()),
+            signer,
+        };
+        let size = tree.size();
+        let checkpoints = read.open_table(CHECKPOINTS)?;
+        let last = checkpoints
+            .last()?
+            .map(|(k, v)| (k.value(), v.value().to_string()));
+        match last {
+            None if size == 0 => {}
+            None => {
+                return Err(NodeError::Storage(format!(
+                    "the audit log has {size} entries but no signed checkpoint; the database was altered"
+                )))
+            }
+            Some((cp_size, note)) => {
+                let c = log.open_own(&note)?;
+                let root = tree.root_at(c.size).map_err(|_| {
+                    NodeError::Storage(format!(
+                        "the audit log has {size} entries but its latest checkpoint is of size {cp_size}; entries were removed"
+                    ))
+                })?;
+                if c.size != size || root != c.root || cp_size != c.size {
+                    return Err(NodeError::Storage(format!(
+                        "the audit log's {size} entries do not match its latest signed checkpoint (size {}); \
+                         entries were altered under the node. Keep the database as evidence and tell the auditors",
+                        c.size
+                    )));
+                }
+            }
+        }
+        *log.lock() = tree;
+        Ok(log)
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Tree> {
+        self.tree.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Opens one of this log's own checkpoints.
+    fn open_own(&self, note: &str) -> Result<Checkpoint, NodeError> {
+        let (body, _) = open_note(note.as_bytes(), &[self.verifier_key()]).map_err(|e| {
+            NodeError::Storage(format!(
+                "a stored checkpoint does not verify with this node's log key: {e}"
+            ))
+        })?;
+        Checkpoint::parse(&body).map_err(storage)
+    }
+
+    /// The node's name.
+    pub fn node(&self) -> &str {
+        &self.node
+    }
+
+    /// The checkpoint origin.
+    pub fn origin(&self) -> &str {
+        &self.origin
+    }
+
+    /// The verifier key auditors and partners check checkpoints with (C2SP vkey).
+    pub fn verifier_key(&self) -> VerifierKey {
+        self.signer.verifier_key()
+    }
+
+    /// Number of entries.
+    pub fn size(&self) -> u64 {
+        self.lock().size()
+    }
+
+    /// Adds entries to `txn`, each followed by its signed checkpoint. Hold the returned value
+    /// until the transaction committed, then call [`Staged::applied`].
+    pub fn stage<'a>(
+        &'a self,
+        txn: &WriteTransaction,
+        entries: &[Entry],
+    ) -> Result<Staged<'a>, NodeError> {
+        let tree = self.lock();
+        let size = tree.size();
+        let mut scratch = Frontier::from_parts(size, tree.frontier_at(size).map_err(storage)?)
+            .map_err(storage)?;
+        let mut leaves = Vec::with_capacity(entries.len());
+        let mut table = txn.open_table(ENTRIES)?;
+        let mut cps = txn.open_table(CHECKPOINTS)?;
+        for e in entries {
+            let line = e.to_line();
+            let leaf = leaf_hash(&line);
+            let index = scratch.push(leaf).map_err(storage)?;
+            table.insert(index, line.as_slice())?;
+            let c = Checkpoint {
+                origin: self.origin.clone(),
+                size: scratch.size(),
+                root: scratch.root(),
+                extensions: Vec::new(),
+            };
+            let note =
+                sign_note(&c.to_body().map_err(storage)?, &[&self.signer]).map_err(storage)?;
+            cps.insert(c.size, note.as_str())?;
+            leaves.push(leaf);
+        }
+        Ok(Staged { tree, leaves })
+    }
+
+    /// Appends entries in their own transaction, durably; returns the new size.
+    pub fn append(&self, db: &Database, entries: &[Entry]) -> Result<u64, NodeError> {
+        let txn = db.begin_write()?;
+        let staged = self.stage(&txn, entries)?;
+        txn.commit()?;
+        Ok(staged.applied())
+    }
+
+    /// The signed checkpoint at `size` (0: none).
+    pub fn checkpoint_at(&self, db: &Database, size: u64) -> Result<Option<String>, NodeError> {
+        let read = db.begin_read()?;
+        let t = read.open_table(CHECKPOINTS)?;
+        Ok(t.get(size)?.map(|v| v.value().to_string()))
+    }
+
+    /// The latest signed checkpoint and its size (None while the log is empty).
+    pub fn latest(&self, db: &Database) -> Result<Option<(u64, String)>, NodeError> {
+        let read = db.begin_read()?;
+        let t = read.open_table(CHECKPOINTS)?;
+        let last = t.last()?.map(|(k, v)| (k.value(), v.value().to_string()));
+        Ok(last)
+    }
+
+    /// Consistency proof between two sizes of this log.
+    pub fn consistency(&self, old: u64, new: u64) -> Result<Vec<Hash>, NodeError> {
+        self.lock()
+            .consistency_proof(old, new)
+            .map_err(|e| NodeError::Misuse(e.to_string()))
+    }
+
+    /// Inclusion proof of entry `index` in the tree of `size` entries.
+    pub fn inclusion(&self, index: u64, size: u64) -> Result<Vec<Hash>, NodeError> {
+        self.lock()
+            .inclusion_proof(index, size)
+            .map_err(|e| NodeError::Misuse(e.to_string()))
+    }
+
+    /// The root of the tree at `size`.
+    pub fn root_at(&self, size: u64) -> Result<Hash, NodeError> {
+        self.lock()
+            .root_at(size)
+            .map_err(|e| NodeError::Misuse(e.to_string()))
+    }
+
+    /// Perfect-subtree roots covering the first `size` entries.
+    pub fn frontier_at(&self, size: u64) -> Result<Vec<Hash>, NodeError> {
+        self.lock()
+            .frontier_at(size)
+            .map_err(|e| NodeError::Misuse(e.to_string()))
+    }
+
+    /// A new entry written by this node.
+    pub fn entry(&self, time: u64, kind: EntryKind, actor: Actor) -> Entry {
+        Entry::new(time, kind, &self.node, actor)
+    }
+}
+
+/// The partners recorded at the last start (name → description).
+pub fn partners_seen(
+    db: &Database,
+) -> Result<std::collections::BTreeMap<String, String>, NodeError> {
+    let read = db.begin_read()?;
+    let t = read.open_table(META)?;
+    match t.get("partners")? {
+        Some(v) => serde_json::from_slice(v.value()).map_err(storage),
+        None => Ok(Default::default()),
+    }
+}
+
+/// Records the partners of this start.
+pub fn set_partners_seen(
+    db: &Database,
+    p: &std::collections::BTreeMap<String, String>,
+) -> Result<(), NodeError> {
+    let bytes = serde_json::to_vec(p).map_err(storage)?;
+    let txn = db.begin_write()?;
+    txn.open_table(META)?.insert("partners", bytes.as_slice())?;
+    txn.commit()?;
+    Ok(())
+}

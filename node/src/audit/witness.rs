@@ -1,0 +1,387 @@
+//! The checkpoint exchange with partners (spec/PROTOCOL.md §13): on every evaluation the
+//! querier sends its latest checkpoint with a consistency proof from the one the holder last
+//! held, and the holder answers with its own; each side verifies the other's, cosigns it, and
+//! keeps the newest one it verified. A partner whose new checkpoint does not extend one it
+//! signed before is flagged: both signed checkpoints are kept as evidence in `audit_alerts`,
+//! an entry is logged, and `cordon status` shows it.
+//!
+//! Cosignatures travel one exchange late: the querier's cosignature of the holder's checkpoint
+//! goes out with its next request to that holder (it verifies the holder's checkpoint only once
+//! the answer arrived).
+//!
+//! Pure verification here; the caller persists the returned state in the same transaction as
+//! the exchange's log entry.
+
+use redb::{Database, ReadableDatabase, ReadableTable, WriteTransaction};
+use serde::{Deserialize, Serialize};
+
+use cordon_protocol::audit::bundle::Alert;
+use cordon_protocol::audit::checkpoint::Checkpoint;
+use cordon_protocol::audit::cosignature::{cosign, verify_cosignature};
+use cordon_protocol::audit::merkle::{verify_consistency, Hash};
+use cordon_protocol::audit::note::{open_note, Signer, VerifierKey};
+use cordon_protocol::messages::{pack, unpack, AuditHello, AuditReply};
+
+use super::{AuditLog, ALERTS, PARTNERS};
+use crate::error::NodeError;
+
+/// What a node keeps about one partner's log and about its own log as that partner saw it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PartnerAudit {
+    /// The partner's newest checkpoint this node verified (signed note).
+    pub theirs: Option<String>,
+    /// This node's cosignature line over `theirs`, sent with the next request to them.
+    pub my_cosignature: Option<String>,
+    /// This node's newest checkpoint the partner cosigned: our note plus their line.
+    pub cosigned_by_them: Option<String>,
+    /// Size of this node's checkpoint the partner holds.
+    pub known_by_them: u64,
+    /// Inconsistencies found so far.
+    pub alerts: u64,
+}
+
+/// A partner's public keys for its log and cosignatures.
+#[derive(Debug, Clone)]
+pub struct PartnerLogKeys {
+    /// Its log key (checkpoints), named by its origin.
+    pub log: VerifierKey,
+    /// Its cosigning key (type cosignature/v1), named by its node name.
+    pub witness: VerifierKey,
+    /// Its descriptor key (receipts), named by its node name.
+    pub receipt: VerifierKey,
+}
+
+fn corrupt(e: impl std::fmt::Display) -> NodeError {
+    NodeError::Storage(format!("audit partner state: {e}"))
+}
+
+/// Reads a partner's state.
+pub fn load(db: &Database, partner: &str) -> Result<PartnerAudit, NodeError> {
+    let read = db.begin_read()?;
+    let t = read.open_table(PARTNERS)?;
+    match t.get(partner)? {
+        Some(v) => serde_json::from_slice(v.value()).map_err(corrupt),
+        None => Ok(PartnerAudit::default()),
+    }
+}
+
+/// Every partner's state.
+pub fn load_all(db: &Database) -> Result<Vec<(String, PartnerAudit)>, NodeError> {
+    let read = db.begin_read()?;
+    let t = read.open_table(PARTNERS)?;
+    let mut out = Vec::new();
+    for row in t.iter()? {
+        let (k, v) = row?;
+        out.push((
+            k.value().to_string(),
+            serde_json::from_slice(v.value()).map_err(corrupt)?,
+        ));
+    }
+    Ok(out)
+}
+
+/// Writes a partner's state (and an alert, if any) into `txn`.
+pub fn save(
+    txn: &WriteTransaction,
+    partner: &str,
+    state: &PartnerAudit,
+    alert: Option<&Alert>,
+) -> Result<(), NodeError> {
+    let bytes = serde_json::to_vec(state).map_err(corrupt)?;
+    txn.open_table(PARTNERS)?
+        .insert(partner, bytes.as_slice())?;
+    if let Some(a) = alert {
+        let mut t = txn.open_table(ALERTS)?;
+        let next = t.last()?.map_or(0, |(k, _)| k.value() + 1);
+        let bytes = serde_json::to_vec(a).map_err(corrupt)?;
+        t.insert(next, bytes.as_slice())?;
+    }
+    Ok(())
+}
+
+/// Every alert kept.
+pub fn alerts(db: &Database) -> Result<Vec<Alert>, NodeError> {
+    let read = db.begin_read()?;
+    let t = read.open_table(ALERTS)?;
+    let mut out = Vec::new();
+    for row in t.iter()? {
+        let (_, v) = row?;
+        out.push(serde_json::from_slice(v.value()).map_err(corrupt)?);
+    }
+    Ok(out)
+}
+
+/// A partner's checkpoint, opened with its log key.
+fn open_theirs(note: &str, key: &VerifierKey) -> Result<Checkpoint, String> {
+    let (body, _) = open_note(note.as_bytes(), std::slice::from_ref(key))
+        .map_err(|e| format!("its checkpoint does not verify: {e}"))?;
+    let c = Checkpoint::parse(&body).map_err(|e| format!("its checkpoint is malformed: {e}"))?;
+    if c.origin != key.name() {
+        return Err(format!("its checkpoint is of log {:?}", c.origin));
+    }
+    Ok(c)
+}
+
+/// The result of checking a partner's new checkpoint against the one kept.
+pub enum Checked {
+    /// It extends the kept one (or is the first): keep it and cosign it.
+    Extends(Checkpoint),
+    /// It cannot be checked now (the proof starts elsewhere); keep the old one.
+    Unverifiable(String),
+    /// It contradicts the kept one: evidence.
+    Inconsistent(String),
+}
+
+/// Checks `new_note` (with a consistency proof from size `proof_from`) against the kept
+/// checkpoint of the partner.
+pub fn check(
+    kept: Option<&str>,
+    new_note: &str,
+    proof_from: u64,
+    proof: &[u8],
+    key: &VerifierKey,
+) -> Checked {
+    let new = match open_theirs(new_note, key) {
+        Ok(c) => c,
+        Err(e) => return Checked::Unverifiable(e),
+    };
+    let Some(kept) = kept else {
+        return Checked::Extends(new);
+    };
+    let old = match open_theirs(kept, key) {
+        Ok(c) => c,
+        Err(e) => return Checked::Unverifiable(format!("the kept checkpoint: {e}")),
+    };
+    if new.size < old.size {
+        // Concurrent exchanges can deliver an older checkpoint after a newer one; without a
+        // proof from it to the kept one it is simply not news.
+        return Checked::Unverifiable(format!(
+            "its checkpoint of size {} is older than the kept one of size {}",
+            new.size, old.size
+        ));
+    }
+    if new.size == old.size {
+        return if new.root == old.root {
+            Checked::Extends(new)
+        } else {
+            Checked::Inconsistent(format!(
+                "it signed two different roots for the same size {}",
+                old.size
+            ))
+        };
+    }
+    if proof_from != old.size {
+        return Checked::Unverifiable(format!(
+            "the proof starts at size {proof_from}, but the kept checkpoint is of size {}",
+            old.size
+        ));
+    }
+    let hashes: Vec<Hash> = match unpack("proof", proof) {
+        Ok(h) => h,
+        Err(e) => return Checked::Unverifiable(e.to_string()),
+    };
+    match verify_consistency(old.size, new.size, &hashes, &old.root, &new.root) {
+        Ok(()) => Checked::Extends(new),
+        Err(e) => Checked::Inconsistent(format!(
+            "its checkpoint of size {} does not extend the one of size {} it signed before ({e})",
+            new.size, old.size
+        )),
+    }
+}
+
+/// The querier's hello for `partner`: its latest checkpoint and what it owes the partner.
+pub fn hello(
+    log: &AuditLog,
+    db: &Database,
+    state: &PartnerAudit,
+    keys: &PartnerLogKeys,
+) -> Result<AuditHello, NodeError> {
+    let (size, checkpoint) = log
+        .latest(db)?
+        .ok_or_else(|| NodeError::Internal("the audit log is empty before a query".into()))?;
+    let from = state.known_by_them;
+    let proof = if from == 0 || from > size {
+        Vec::new()
+    } else {
+        pack(&log.consistency(from, size)?)
+    };
+    let seen = match &state.theirs {
+        Some(n) => open_theirs(n, &keys.log).map(|c| c.size).unwrap_or(0),
+        None => 0,
+    };
+    Ok(AuditHello {
+        checkpoint,
+        proof_from: from,
+        proof,
+        seen,
+        cosignature: state.my_cosignature.clone(),
+    })
+}
+
+/// What the holder does with a hello: returns the new state, the cosignature to send back,
+/// and an alert if the querier's log contradicts what it signed before.
+#[allow(clippy::too_many_arguments)]
+pub fn on_hello(
+    log: &AuditLog,
+    db: &Database,
+    partner: &str,
+    mut state: PartnerAudit,
+    h: &AuditHello,
+    keys: &PartnerLogKeys,
+    witness: &Signer,
+    now: u64,
+) -> Result<(PartnerAudit, Option<String>, Option<Alert>), NodeError> {
+    // The querier's cosignature of our checkpoint of size `seen`.
+    if let (Some(line), true) = (&h.cosignature, h.seen > 0) {
+        if let Some(ours) = log.checkpoint_at(db, h.seen)? {
+            take_cosignature(&mut state, partner, &ours, line, keys);
+        }
+    }
+    let (cosignature, alert) = take_checkpoint(
+        &mut state,
+        partner,
+        (&h.checkpoint, h.proof_from, &h.proof),
+        keys,
+        witness,
+        now,
+    )?;
+    Ok((state, cosignature, alert))
+}
+
+/// Keeps the partner's cosignature `line` over our signed checkpoint `ours` if it verifies
+/// and is not older than the one kept.
+fn take_cosignature(
+    state: &mut PartnerAudit,
+    partner: &str,
+    ours: &str,
+    line: &str,
+    keys: &PartnerLogKeys,
+) {
+    let size_of = |note: &str| note.lines().nth(1).and_then(|l| l.parse::<u64>().ok());
+    let body = ours.split_once("\n\n").map(|(b, _)| format!("{b}\n"));
+    match body.map(|b| verify_cosignature(&b, line, &keys.witness)) {
+        Some(Ok(_)) => {
+            let older = state
+                .cosigned_by_them
+                .as_deref()
+                .and_then(size_of)
+                .is_some_and(|kept| size_of(ours).is_none_or(|new| new < kept));
+            if !older {
+                let mut note = ours.trim_end_matches('\n').to_string();
+                note.push('\n');
+                note.push_str(line.trim_end_matches('\n'));
+                note.push('\n');
+                state.cosigned_by_them = Some(note);
+            }
+        }
+        _ => tracing::warn!(
+            partner,
+            "the partner's cosignature of our checkpoint does not verify; ignored"
+        ),
+    }
+}
+
+/// Checks the partner's new checkpoint (note, proof start, proof) against the kept one: keeps
+/// and cosigns it (returning our cosignature line), or raises an alert.
+fn take_checkpoint(
+    state: &mut PartnerAudit,
+    partner: &str,
+    (note, from, proof): (&str, u64, &[u8]),
+    keys: &PartnerLogKeys,
+    witness: &Signer,
+    now: u64,
+) -> Result<(Option<String>, Option<Alert>), NodeError> {
+    Ok(
+        match check(state.theirs.as_deref(), note, from, proof, &keys.log) {
+            Checked::Extends(c) => {
+                let body = c
+                    .to_body()
+                    .map_err(|e| NodeError::Internal(e.to_string()))?;
+                let line =
+                    cosign(&body, now, witness).map_err(|e| NodeError::Internal(e.to_string()))?;
+                state.theirs = Some(note.to_string());
+                state.my_cosignature = Some(line.clone());
+                (Some(line), None)
+            }
+            Checked::Unverifiable(why) => {
+                tracing::info!(partner, reason = %why, "partner checkpoint not cosigned this time");
+                (None, None)
+            }
+            Checked::Inconsistent(why) => {
+                state.alerts += 1;
+                (None, Some(alert(partner, state, note, why, now)))
+            }
+        },
+    )
+}
+
+fn alert(partner: &str, state: &PartnerAudit, new: &str, reason: String, now: u64) -> Alert {
+    tracing::error!(
+        partner,
+        reason = %reason,
+        "ALERT: partner presented an audit checkpoint inconsistent with one it signed before; both kept as evidence"
+    );
+    Alert {
+        partner: partner.to_string(),
+        time: now,
+        old: state.theirs.clone().unwrap_or_default(),
+        new: new.to_string(),
+        reason,
+    }
+}
+
+/// The holder's reply: its checkpoint of `size` (which includes the answer's entry) and a
+/// proof from the size the querier holds.
+pub fn reply(
+    log: &AuditLog,
+    db: &Database,
+    h: &AuditHello,
+    size: u64,
+    cosignature: Option<String>,
+    state: &PartnerAudit,
+    keys: &PartnerLogKeys,
+) -> Result<AuditReply, NodeError> {
+    let checkpoint = log.checkpoint_at(db, size)?.ok_or_else(|| {
+        NodeError::Internal(format!("no checkpoint of size {size} after an answer"))
+    })?;
+    let proof = if h.seen == 0 || h.seen > size {
+        Vec::new()
+    } else {
+        pack(&log.consistency(h.seen, size)?)
+    };
+    let known = match &state.theirs {
+        Some(n) => open_theirs(n, &keys.log).map(|c| c.size).unwrap_or(0),
+        None => 0,
+    };
+    Ok(AuditReply {
+        checkpoint,
+        proof,
+        cosignature,
+        known,
+    })
+}
+
+/// What the querier does with the holder's reply to `sent` (the hello it sent).
+pub fn on_reply(
+    partner: &str,
+    mut state: PartnerAudit,
+    sent: &AuditHello,
+    r: &AuditReply,
+    keys: &PartnerLogKeys,
+    witness: &Signer,
+    now: u64,
+) -> Result<(PartnerAudit, Option<Alert>), NodeError> {
+    if let Some(line) = &r.cosignature {
+        take_cosignature(&mut state, partner, &sent.checkpoint, line, keys);
+    }
+    state.known_by_them = r.known;
+    let (_, alert) = take_checkpoint(
+        &mut state,
+        partner,
+        (&r.checkpoint, sent.seen, &r.proof),
+        keys,
+        witness,
+        now,
+    )?;
+    Ok((state, alert))
+}
