@@ -1,4 +1,5 @@
-//! The holder never stores or logs what a partner asked about, nor a plain hash of it.
+//! The holder never stores or logs what a partner asked about, nor a plain hash of it; neither
+//! node's audit export holds the queried items in any form.
 //!
 //! Runs in its own test binary because it installs a global log subscriber that captures every
 //! node's output at the most verbose level.
@@ -79,6 +80,20 @@ async fn holder_keeps_no_trace_of_the_queried_items() {
         .unwrap();
     assert_eq!(hit_items(&r, "jp", &persons).unwrap().len(), 1);
     let jp_dir = f.fed.agency("jp").unwrap().dir.clone();
+    // Both nodes' audit exports, as an auditor takes them.
+    let mut exports = Vec::new();
+    for node in ["th", "jp"] {
+        let profile = f.fed.agency(node).unwrap().auditor.clone();
+        let c = cordon_node::client::ControlClient::connect(
+            &cordon_node::profile::Profile::load(&profile).unwrap(),
+        )
+        .await
+        .unwrap();
+        let bundle = c.audit_export(None, None).await.unwrap();
+        c.close().await;
+        assert!(contains(&bundle, b"query_completed") || contains(&bundle, b"query_answered"));
+        exports.push((format!("{node}'s audit export"), bundle));
+    }
     f.fed.shutdown().await.unwrap();
 
     let mut needles: Vec<(String, Vec<u8>)> = Vec::new();
@@ -138,6 +153,7 @@ async fn holder_keeps_no_trace_of_the_queried_items() {
 
     let mut files = Vec::new();
     files_under(&jp_dir, &mut files);
+    files.extend(exports);
     assert!(
         files.iter().any(|(n, _)| n.ends_with("cordon.redb")),
         "the holder's database was scanned"
