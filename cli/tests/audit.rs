@@ -198,6 +198,53 @@ fn the_audit_log_end_to_end() {
     let (good, out) = verify(&jp_b, &jp_key);
     assert!(good, "{out}");
     assert!(out.contains("cosigned by th"), "{out}");
+    // Time ranges: one covering everything, and one before any entry.
+    let range = d.join("range.bundle");
+    ok(&cordon(
+        Some(&th.auditor),
+        &[
+            "audit",
+            "export",
+            "--out",
+            &p(&range),
+            "--since",
+            "2020-01-01",
+            "--until",
+            "2099-01-01",
+        ],
+    ));
+    let (good, out) = verify(&range, &th_key);
+    assert!(good && out.contains("(a time range: 2020-01-01"), "{out}");
+    ok(&cordon(
+        Some(&th.auditor),
+        &[
+            "audit",
+            "export",
+            "--out",
+            &p(&range),
+            "--until",
+            "2000-01-01T00:00:00Z",
+        ],
+    ));
+    let (good, out) = verify(&range, &th_key);
+    assert!(good && out.contains("(0)"), "{out}");
+    let o = cordon(
+        Some(&th.auditor),
+        &[
+            "audit",
+            "export",
+            "--out",
+            &p(&range),
+            "--since",
+            "yesterday",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        text(&o.stderr).contains("\"yesterday\" is not a date"),
+        "{}",
+        text(&o.stderr)
+    );
     // The wrong key is refused.
     let (good, out) = verify(&th_b, &jp_key);
     assert!(!good && out.contains("th/audit"), "{out}");

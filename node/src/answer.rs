@@ -41,7 +41,11 @@ fn base_entry(
         },
     );
     e.partner = Some(partner.to_string());
-    e.collection = Some(req.collection.clone());
+    // The name comes from the partner: logged only if it is a valid collection name.
+    e.collection = Some(match crate::import::validate_collection(&req.collection) {
+        Ok(()) => req.collection.clone(),
+        Err(_) => format!("<invalid name of {} bytes>", req.collection.len()),
+    });
     e.mode = Some(MODE.into());
     e.exchange_id = Some(hex::encode(*req.query_id));
     e.epoch = Some(req.epoch);
@@ -68,7 +72,7 @@ fn refused(
         items,
     );
     e.reason = Some(format!("{}: {}", err.code.as_str(), err.message));
-    if let Err(le) = shared.audit.append(shared.store.db(), &[e]) {
+    if let Err(le) = shared.audit.append(shared.audit.db(), &[e]) {
         tracing::error!(error = %le, "could not log a refusal");
     }
     tracing::info!(partner, code = err.code.as_str(), "evaluation refused");
@@ -83,6 +87,16 @@ pub(crate) fn evaluate(
     req: EvaluateRequest,
 ) -> PartnerResponse {
     let n = (req.blinded.len() / 32) as u64;
+    if crate::import::validate_collection(&req.collection).is_err() {
+        let r = RemoteError::new(
+            ErrorCode::BadRequest,
+            format!(
+                "the collection name ({} bytes) is not a valid collection name",
+                req.collection.len()
+            ),
+        );
+        return refused(shared, partner, fingerprint, &req, n, r);
+    }
     let e = match shared.epoch_at(&req.collection, req.epoch) {
         Ok(e) => e,
         Err(r) => return refused(shared, partner, fingerprint, &req, n, r),
@@ -163,7 +177,7 @@ fn finish(
     }
     .sign(&shared.receipt_signer)
     .map_err(|e| NodeError::Internal(format!("signing the receipt: {e}")))?;
-    let db = shared.store.db();
+    let db = shared.audit.db();
     let keys = shared.partner_log_keys.get(partner);
     let _serial = shared.audit_lock.lock().unwrap_or_else(|p| p.into_inner());
     let state = witness::load(db, partner)?;

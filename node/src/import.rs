@@ -130,7 +130,7 @@ impl PendingImport {
             e.items = Some(rows);
             e.detail = Some(source);
             e.reason = Some(reason);
-            shared.audit.append(shared.store.db(), &[e])?;
+            shared.audit.append(shared.audit.db(), &[e])?;
         }
         result
     }
@@ -255,9 +255,10 @@ impl PendingImport {
                 entries.push(e);
             }
         }
-        let staged_log = shared.audit.stage(batch.txn(), &entries)?;
+        crate::audit::pending::put(batch.txn(), &entries)?;
         batch.commit()?;
-        staged_log.applied();
+        // Logged before the import is acknowledged (see `audit::pending`).
+        crate::audit::pending::flush(shared.store.db(), &shared.audit)?;
         let epoch_no = match new_epoch {
             Some(h) => {
                 let n = h.epoch;

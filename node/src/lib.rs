@@ -343,7 +343,9 @@ impl Node {
                 source,
             })?;
         let store = Store::open(&config.db_path())?;
-        let audit = audit::AuditLog::open(store.db(), &name, log_signer)?;
+        let audit = audit::AuditLog::open(&audit::db_path(&config.db_path()), &name, log_signer)?;
+        // Imports that committed but whose entries did not reach the log before a crash.
+        audit::pending::flush(store.db(), &audit)?;
         let mut holder = HashMap::new();
         for (name, _) in store.collections()? {
             if let Some((stored, filter, delta)) = store.load_epoch(&name)? {
@@ -459,7 +461,7 @@ impl Shared {
             e.partner = Some(partner);
             e.detail = Some(d);
         }
-        self.audit.append(self.store.db(), &[e])
+        self.audit.append(self.audit.db(), &[e])
     }
 
     /// Logs the start, and every partner added, removed or changed since the last start.
@@ -483,7 +485,7 @@ impl Shared {
                 )
             })
             .collect();
-        let before = audit::partners_seen(self.store.db())?;
+        let before = audit::partners_seen(self.audit.db())?;
         self.log_node(EntryKind::NodeStarted, None)?;
         for (name, d) in &now {
             match before.get(name) {
@@ -504,7 +506,7 @@ impl Shared {
                 Some((name.clone(), "removed".into())),
             )?;
         }
-        audit::set_partners_seen(self.store.db(), &now)
+        audit::set_partners_seen(self.audit.db(), &now)
     }
 
     /// Current epoch of a held collection.
@@ -657,7 +659,7 @@ impl Shared {
 
     /// The audit log's size, key, partners' cosigned sizes and alerts.
     pub fn audit_status(&self) -> Result<crate::control::AuditStatus, NodeError> {
-        let db = self.store.db();
+        let db = self.audit.db();
         let mut partners = Vec::new();
         for (name, state) in audit::witness::load_all(db)? {
             let size = state

@@ -82,7 +82,7 @@ impl QueryCtx {
 /// Appends entries durably, off the async threads.
 async fn log_entries(shared: &Arc<Shared>, entries: Vec<Entry>) -> Result<u64, NodeError> {
     let s = shared.clone();
-    tokio::task::spawn_blocking(move || s.audit.append(s.store.db(), &entries))
+    tokio::task::spawn_blocking(move || s.audit.append(s.audit.db(), &entries))
         .await
         .map_err(|e| NodeError::Internal(format!("audit log writer failed: {e}")))?
 }
@@ -445,8 +445,8 @@ async fn ask_once(
             let p = partner.to_string();
             let k = keys.clone();
             tokio::task::spawn_blocking(move || -> Result<_, NodeError> {
-                let state = witness::load(s.store.db(), &p)?;
-                witness::hello(&s.audit, s.store.db(), &state, &k)
+                let state = witness::load(s.audit.db(), &p)?;
+                witness::hello(&s.audit, s.audit.db(), &state, &k)
             })
             .await
             .map_err(|e| NodeError::Internal(format!("audit hello failed: {e}")))??
@@ -477,7 +477,7 @@ async fn ask_once(
         )));
     }
     let receipt = std::mem::take(&mut ev.receipt);
-    check_receipt(
+    let receipt = check_receipt(
         shared, partner, &receipt, &qid, collection, d.epoch, n, &digest,
     )?;
     let reply = ev.audit.take();
@@ -750,7 +750,8 @@ impl Shared {
     }
 }
 
-/// Checks the holder's receipt against what was sent.
+/// Checks the holder's receipt against what was sent; returns it trimmed to its text and the
+/// holder's signature (the form logged).
 #[allow(clippy::too_many_arguments)]
 fn check_receipt(
     shared: &Shared,
@@ -761,7 +762,7 @@ fn check_receipt(
     epoch: u64,
     items: u64,
     digest: &[u8; 32],
-) -> Result<(), NodeError> {
+) -> Result<String, NodeError> {
     let bad = |m: String| NodeError::Verify(VerifyError::Receipt(m));
     let keys = shared
         .partner_log_keys
@@ -770,7 +771,8 @@ fn check_receipt(
     if note.is_empty() {
         return Err(bad("the answer carries no receipt".into()));
     }
-    let r = Receipt::open(note, &keys.receipt).map_err(|e| bad(e.to_string()))?;
+    let (r, trimmed) =
+        Receipt::open_trimmed(note, &keys.receipt).map_err(|e| bad(e.to_string()))?;
     let mut wrong = Vec::new();
     if r.exchange_id != *qid {
         wrong.push("exchange id");
@@ -794,7 +796,7 @@ fn check_receipt(
         wrong.push("mode");
     }
     if wrong.is_empty() {
-        Ok(())
+        Ok(trimmed)
     } else {
         Err(bad(format!(
             "it disagrees with the request on: {}",
@@ -811,7 +813,7 @@ fn complete(
     sent: &AuditHello,
     reply: Option<&AuditReply>,
 ) -> Result<(), NodeError> {
-    let db = shared.store.db();
+    let db = shared.audit.db();
     let _serial = shared.audit_lock.lock().unwrap_or_else(|p| p.into_inner());
     let state = witness::load(db, partner)?;
     let (state, alert) = match (reply, shared.partner_log_keys.get(partner)) {

@@ -63,7 +63,7 @@ pub struct EvaluateRequest {
     /// Blinded elements, 32 bytes each, concatenated.
     #[serde(with = "serde_bytes")]
     pub blinded: Vec<u8>,
-    /// The querier's side of the checkpoint exchange (spec §13).
+    /// The querier's side of the checkpoint exchange (spec/AUDIT.md §5).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub audit: Option<AuditHello>,
 }

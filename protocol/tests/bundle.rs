@@ -120,7 +120,7 @@ impl Log {
                 origin: "th/audit".into(),
                 exported_at: 9999,
                 since: range.then_some(1),
-                until: range.then_some(2),
+                until: range.then_some(u64::MAX),
                 first,
                 count: end - first,
                 frontier: encode_hashes(&self.tree.frontier_at(first).unwrap()),
@@ -146,9 +146,7 @@ fn none() -> BundleKeys {
 
 fn entry_err(b: &Bundle, key: &cordon_protocol::audit::note::VerifierKey) -> u64 {
     match verify(b, key, &none()) {
-        Err(e) => e
-            .entry()
-            .unwrap_or_else(|| panic!("no entry named: {e}")),
+        Err(e) => e.entry().unwrap_or_else(|| panic!("no entry named: {e}")),
         Ok(_) => panic!("a tampered bundle verified"),
     }
 }
@@ -165,8 +163,7 @@ fn whole_logs_and_ranges_verify_and_round_trip() {
     // Ranges anywhere in the log, including ones that end before the latest checkpoint.
     for (first, end) in [(0, 1), (7, 19), (13, 30), (16, 17), (29, 30)] {
         let b = l.bundle(first, end, 20, true);
-        let r = verify(&b, &key, &none())
-            .unwrap_or_else(|e| panic!("{first}..{end}: {e}"));
+        let r = verify(&b, &key, &none()).unwrap_or_else(|e| panic!("{first}..{end}: {e}"));
         assert_eq!((r.first, r.count), (first, end - first));
         // A range must say it is one.
         let mut whole_claim = b.clone();
@@ -215,6 +212,14 @@ fn tampered_entries_are_named() {
         verify(&b, &key, &none()),
         Err(BundleError::Verification(_))
     ));
+    // Checkpoints left out of the header: refused (the first bad entry could not be named).
+    let mut b = good.clone();
+    b.header.checkpoints.remove(3);
+    assert!(verify(&b, &key, &none()).is_err());
+    // A whole export relabelled as a range ending earlier: its entries are outside the range.
+    let mut b = l.bundle(0, 20, 20, true);
+    b.header.until = Some(1000 + 15 * 10);
+    assert_eq!(entry_err(&b, &key), 15);
     // A range export whose first entry is moved, or whose frontier is edited.
     let mut b = l.bundle(8, 20, 20, true);
     b.header.first = 9;
@@ -264,7 +269,10 @@ fn forged_checkpoints_receipts_and_cosignatures_are_refused() {
         .keys
         .receipts
         .insert("jp".into(), forger.verifier_key().to_string());
-    assert!(verify(&b2, &key, &none()).is_err(), "tree changed, so caught anyway");
+    assert!(
+        verify(&b2, &key, &none()).is_err(),
+        "tree changed, so caught anyway"
+    );
     assert!(verify(&b2, &key, &pins).is_err());
     // A receipt that disagrees with its entry (another item count), properly signed.
     let mut e = Entry::parse(&good.entries[7]).unwrap();

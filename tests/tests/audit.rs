@@ -83,7 +83,13 @@ async fn a_rewritten_history_is_caught_by_the_partner_that_cosigned_it() {
         .unwrap() as u64;
     let mut e: Entry = Entry::parse(&before.entries[index as usize]).unwrap();
     e.case_ref = Some("NOTHING-TO-SEE".into());
-    audit::tamper::rewrite_entry(&cfg.db_path(), &signer, index, &e.to_line()).unwrap();
+    audit::tamper::rewrite_entry(
+        &audit::db_path(&cfg.db_path()),
+        &signer,
+        index,
+        &e.to_line(),
+    )
+    .unwrap();
     // th starts without complaint: its own signatures match the rewritten log.
     f.fed.start("th").unwrap();
     let after = export(&f, "th").await;
@@ -144,7 +150,7 @@ async fn a_log_altered_without_the_key_stops_the_node_from_starting() {
     let wrong = Signer::from_seed(&audit::origin_of("th"), &[9; 32]).unwrap();
     let mut e = Entry::parse(&again.entries[1]).unwrap();
     e.time += 1;
-    audit::tamper::rewrite_entry(&cfg.db_path(), &wrong, 1, &e.to_line()).unwrap();
+    audit::tamper::rewrite_entry(&audit::db_path(&cfg.db_path()), &wrong, 1, &e.to_line()).unwrap();
     let err = match f.fed.start("th") {
         Err(e) => e.to_string(),
         Ok(()) => panic!("a node with an altered log started"),

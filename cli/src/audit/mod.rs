@@ -268,10 +268,14 @@ fn verify(a: VerifyArgs) -> anyhow::Result<ExitCode> {
                 end.saturating_sub(1),
                 r.count,
                 r.log_size,
-                if end < r.log_size || r.first > 0 {
-                    " (a time range)"
+                if b.header.since.is_some() || b.header.until.is_some() {
+                    format!(
+                        " (a time range: {} to {}; a range proves its entries are in the log, not that none are missing at its edges)",
+                        b.header.since.map_or("the start".into(), fmt_time),
+                        b.header.until.map_or("the end".into(), fmt_time)
+                    )
                 } else {
-                    " (the whole log)"
+                    " (the whole log)".to_string()
                 }
             );
             if let Some((t0, t1)) = r.span {
@@ -279,7 +283,12 @@ fn verify(a: VerifyArgs) -> anyhow::Result<ExitCode> {
             }
             let kinds: Vec<String> = r.kinds.iter().map(|(k, n)| format!("{k} {n}")).collect();
             println!("  kinds: {}", kinds.join(", "));
-            println!("  receipts verified: {}", r.receipts);
+            let pinned_note = if a.partner_keys.is_empty() {
+                " (partners' keys as the bundle gives them; pin them with --partner-key)"
+            } else {
+                ""
+            };
+            println!("  receipts verified: {}{pinned_note}", r.receipts);
             for (p, size) in &r.cosigned_by {
                 println!("  cosigned by {p} at size {size}, consistent with the latest checkpoint");
             }
@@ -287,7 +296,7 @@ fn verify(a: VerifyArgs) -> anyhow::Result<ExitCode> {
                 println!("  no partner has cosigned this log yet");
             }
             for p in &r.alerts {
-                eprintln!("  ALERT: the node recorded that {p} presented inconsistent checkpoints (evidence in the bundle)");
+                eprintln!("  ALERT: the node recorded that {p} presented inconsistent checkpoints (its evidence is in the bundle's `alerts`; confirm against {p}'s own export)");
             }
             Ok(ExitCode::SUCCESS)
         }

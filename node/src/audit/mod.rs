@@ -18,6 +18,7 @@
 //! - [`tamper`]: simulates a rogue operator rewriting history, for detection tests.
 
 pub mod export;
+pub mod pending;
 pub(crate) mod serve;
 pub mod tamper;
 pub mod witness;
@@ -27,7 +28,7 @@ use std::sync::{Mutex, MutexGuard};
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition, WriteTransaction};
 
 use cordon_protocol::audit::checkpoint::Checkpoint;
-use cordon_protocol::audit::entry::{Actor, Entry, EntryKind};
+use cordon_protocol::audit::entry::{Actor, Entry, EntryKind, MAX_ENTRY_LEN};
 use cordon_protocol::audit::merkle::{leaf_hash, Frontier, Hash};
 use cordon_protocol::audit::note::{open_note, sign_note, Signer, VerifierKey};
 use cordon_protocol::audit::tree::Tree;
@@ -43,6 +44,11 @@ pub(crate) const PARTNERS: TableDefinition<&str, &[u8]> = TableDefinition::new("
 pub(crate) const ALERTS: TableDefinition<u64, &[u8]> = TableDefinition::new("audit_alerts");
 pub(crate) const META: TableDefinition<&str, &[u8]> = TableDefinition::new("audit_meta");
 
+/// The audit log's database file, next to the node's database `db_path`.
+pub fn db_path(db_path: &std::path::Path) -> std::path::PathBuf {
+    db_path.with_file_name("audit.redb")
+}
+
 /// The checkpoint origin (and log key name) of a node's log.
 pub fn origin_of(node: &str) -> String {
     format!("{node}/audit")
@@ -50,6 +56,7 @@ pub fn origin_of(node: &str) -> String {
 
 /// The log.
 pub struct AuditLog {
+    db: std::sync::Arc<Database>,
     node: String,
     origin: String,
     signer: Signer,
@@ -92,9 +99,21 @@ fn storage(e: impl std::fmt::Display) -> NodeError {
 }
 
 impl AuditLog {
-    /// Opens the log in `db`, re-hashing every entry and checking the result against the
-    /// latest checkpoint (which must carry this log key's signature).
-    pub fn open(db: &Database, node: &str, signer: Signer) -> Result<AuditLog, NodeError> {
+    /// Opens (or creates) the log's own database at `path`, re-hashing every entry and checking
+    /// the result against the latest checkpoint (which must carry this log key's signature).
+    ///
+    /// The log has its own database file so that appending an entry never waits for another
+    /// writer of the node's data (a large import holds that database's single writer for as
+    /// long as it builds its epoch).
+    pub fn open(path: &std::path::Path, node: &str, signer: Signer) -> Result<AuditLog, NodeError> {
+        let shared_db = std::sync::Arc::new(Database::create(path).map_err(|e| match e {
+            redb::DatabaseError::DatabaseAlreadyOpen => NodeError::Misuse(format!(
+                "audit log {} is already open by another process; is this node already running?",
+                path.display()
+            )),
+            other => NodeError::Storage(format!("{}: {other}", path.display())),
+        })?);
+        let db: &Database = &shared_db;
         let origin = origin_of(node);
         if signer.name() != origin {
             return Err(NodeError::Misuse(format!(
@@ -125,6 +144,7 @@ impl AuditLog {
             tree.push(leaf_hash(v.value())).map_err(storage)?;
         }
         let log = AuditLog {
+            db: shared_db.clone(),
             node: node.to_string(),
             origin,
             tree: Mutex::new(Tree::new()),
@@ -176,6 +196,11 @@ impl AuditLog {
         Checkpoint::parse(&body).map_err(storage)
     }
 
+    /// The log's own database (entries, checkpoints, partners' audit state, alerts).
+    pub fn db(&self) -> &Database {
+        &self.db
+    }
+
     /// The node's name.
     pub fn node(&self) -> &str {
         &self.node
@@ -212,6 +237,12 @@ impl AuditLog {
         let mut cps = txn.open_table(CHECKPOINTS)?;
         for e in entries {
             let line = e.to_line();
+            if line.len() > MAX_ENTRY_LEN {
+                return Err(NodeError::Internal(format!(
+                    "an audit entry of {} bytes exceeds the {MAX_ENTRY_LEN}-byte limit; nothing was logged",
+                    line.len()
+                )));
+            }
             let leaf = leaf_hash(&line);
             let index = scratch.push(leaf).map_err(storage)?;
             table.insert(index, line.as_slice())?;

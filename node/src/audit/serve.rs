@@ -72,7 +72,7 @@ fn answer(
     actor: &Actor,
     req: ControlRequest,
 ) -> Result<Vec<ControlResponse>, NodeError> {
-    let db = shared.store.db();
+    let db = shared.audit.db();
     let log = &shared.audit;
     let what = match &req {
         ControlRequest::AuditExport { since, until } => format!(

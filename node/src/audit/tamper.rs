@@ -14,7 +14,8 @@ use cordon_protocol::audit::note::{sign_note, Signer};
 use super::{CHECKPOINTS, ENTRIES};
 use crate::error::NodeError;
 
-/// Replaces entry `index` of the (stopped) node's database at `db_path` with `line` and
+/// Replaces entry `index` of the (stopped) node's audit database at `db_path` (see
+/// [`super::db_path`]) with `line` and
 /// re-signs all later checkpoints with `log_key`.
 pub fn rewrite_entry(
     db_path: &Path,

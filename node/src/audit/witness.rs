@@ -1,4 +1,4 @@
-//! The checkpoint exchange with partners (spec/PROTOCOL.md §13): on every evaluation the
+//! The checkpoint exchange with partners (spec/AUDIT.md §5): on every evaluation the
 //! querier sends its latest checkpoint with a consistency proof from the one the holder last
 //! held, and the holder answers with its own; each side verifies the other's, cosigns it, and
 //! keeps the newest one it verified. A partner whose new checkpoint does not extend one it
@@ -19,7 +19,7 @@ use cordon_protocol::audit::bundle::Alert;
 use cordon_protocol::audit::checkpoint::Checkpoint;
 use cordon_protocol::audit::cosignature::{cosign, verify_cosignature};
 use cordon_protocol::audit::merkle::{verify_consistency, Hash};
-use cordon_protocol::audit::note::{open_note, Signer, VerifierKey};
+use cordon_protocol::audit::note::{open_and_trim, open_note, Signer, VerifierKey};
 use cordon_protocol::messages::{pack, unpack, AuditHello, AuditReply};
 
 use super::{AuditLog, ALERTS, PARTNERS};
@@ -122,6 +122,13 @@ fn open_theirs(note: &str, key: &VerifierKey) -> Result<Checkpoint, String> {
     Ok(c)
 }
 
+/// How far below the kept size a partner's checkpoint may be and still be taken for one
+/// overtaken by a concurrent exchange.
+pub const REORDER_SLACK: u64 = 4096;
+
+/// Longest checkpoint note or cosignature line accepted from a partner.
+pub const MAX_PEER_NOTE_LEN: usize = 4096;
+
 /// The result of checking a partner's new checkpoint against the one kept.
 pub enum Checked {
     /// It extends the kept one (or is the first): keep it and cosign it.
@@ -153,12 +160,21 @@ pub fn check(
         Err(e) => return Checked::Unverifiable(format!("the kept checkpoint: {e}")),
     };
     if new.size < old.size {
-        // Concurrent exchanges can deliver an older checkpoint after a newer one; without a
-        // proof from it to the kept one it is simply not news.
-        return Checked::Unverifiable(format!(
-            "its checkpoint of size {} is older than the kept one of size {}",
-            new.size, old.size
-        ));
+        // Concurrent exchanges can deliver a slightly older checkpoint after a newer one: not
+        // news. A log far smaller than one the partner signed before has shrunk (rolled back,
+        // or the kept size was an inflated claim): flagged, or a partner could silence every
+        // later check by once signing a huge size with a made-up proof.
+        return if old.size - new.size <= REORDER_SLACK {
+            Checked::Unverifiable(format!(
+                "its checkpoint of size {} is older than the kept one of size {}",
+                new.size, old.size
+            ))
+        } else {
+            Checked::Inconsistent(format!(
+                "its log shrank from {} entries (signed before) to {}",
+                old.size, new.size
+            ))
+        };
     }
     if new.size == old.size {
         return if new.root == old.root {
@@ -257,6 +273,13 @@ fn take_cosignature(
     line: &str,
     keys: &PartnerLogKeys,
 ) {
+    if line.len() > MAX_PEER_NOTE_LEN || line.trim_end_matches('\n').contains('\n') {
+        tracing::warn!(
+            partner,
+            "the partner's cosignature line is malformed; ignored"
+        );
+        return;
+    }
     let size_of = |note: &str| note.lines().nth(1).and_then(|l| l.parse::<u64>().ok());
     let body = ours.split_once("\n\n").map(|(b, _)| format!("{b}\n"));
     match body.map(|b| verify_cosignature(&b, line, &keys.witness)) {
@@ -291,6 +314,19 @@ fn take_checkpoint(
     witness: &Signer,
     now: u64,
 ) -> Result<(Option<String>, Option<Alert>), NodeError> {
+    // Kept and logged only as its text and the partner's own log signature.
+    let trimmed = match note.len() <= MAX_PEER_NOTE_LEN {
+        true => open_and_trim(note, std::slice::from_ref(&keys.log)).ok(),
+        false => None,
+    };
+    let Some((_, trimmed)) = trimmed else {
+        tracing::info!(
+            partner,
+            "partner checkpoint malformed, oversized or not signed by its log key; ignored"
+        );
+        return Ok((None, None));
+    };
+    let note = trimmed.as_str();
     Ok(
         match check(state.theirs.as_deref(), note, from, proof, &keys.log) {
             Checked::Extends(c) => {
@@ -384,4 +420,60 @@ pub fn on_reply(
         now,
     )?;
     Ok((state, alert))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cordon_protocol::audit::merkle::{leaf_hash, node_hash, root};
+    use cordon_protocol::audit::note::sign_note;
+
+    fn note(s: &Signer, size: u64, root: Hash) -> String {
+        let c = Checkpoint {
+            origin: s.name().into(),
+            size,
+            root,
+            extensions: vec![],
+        };
+        sign_note(&c.to_body().unwrap(), &[s]).unwrap()
+    }
+
+    #[test]
+    fn an_inflated_size_does_not_silence_later_checks() {
+        let s = Signer::from_seed("th/audit", &[1; 32]).unwrap();
+        let key = s.verifier_key();
+        let leaves: Vec<Hash> = (0..4u8).map(|i| leaf_hash(&[i])).collect();
+        let kept = note(&s, 4, root(&leaves));
+        // A made-up proof extending size 4 to 2^40: it verifies, so the claim is kept...
+        let proof: Vec<Hash> = (2..40u8).map(|i| [i; 32]).collect();
+        let mut r = root(&leaves);
+        for c in &proof {
+            r = node_hash(&r, c);
+        }
+        let jam = note(&s, 1 << 40, r);
+        assert!(matches!(
+            check(Some(&kept), &jam, 4, &pack(&proof), &key),
+            Checked::Extends(_)
+        ));
+        // ...but the partner's real, much smaller checkpoints are then flagged.
+        let other: Vec<Hash> = (10..15u8).map(|i| leaf_hash(&[i])).collect();
+        let real = note(&s, 5, root(&other));
+        assert!(matches!(
+            check(Some(&jam), &real, 0, &[], &key),
+            Checked::Inconsistent(_)
+        ));
+        // A checkpoint only a little older than the kept one is just late.
+        let six: Vec<Hash> = (0..6u8).map(|i| leaf_hash(&[i])).collect();
+        let kept6 = note(&s, 6, root(&six));
+        assert!(matches!(
+            check(Some(&kept6), &kept, 0, &[], &key),
+            Checked::Unverifiable(_)
+        ));
+        // Same size, another root: inconsistent.
+        let fork = note(&s, 4, root(&other[..4]));
+        assert!(matches!(
+            check(Some(&kept), &fork, 4, &[], &key),
+            Checked::Inconsistent(_)
+        ));
+    }
 }

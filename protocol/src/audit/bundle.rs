@@ -274,6 +274,12 @@ pub fn verify(
             log_key.name()
         )));
     }
+    if h.origin != format!("{}/audit", h.node) {
+        return Err(BundleError::Verification(format!(
+            "the bundle says node {:?} but log {:?}; a node's log is `<node>/audit`",
+            h.node, h.origin
+        )));
+    }
     let (latest, _) = open_checkpoint(&h.latest, log_key, "the latest checkpoint")?;
     if latest.origin != h.origin {
         return Err(BundleError::Verification(format!(
@@ -302,18 +308,22 @@ pub fn verify(
     let mut by_size = BTreeMap::new();
     for (j, note) in h.checkpoints.iter().enumerate() {
         let (c, _) = open_checkpoint(note, log_key, &format!("checkpoint {} of the range", j + 1))?;
-        if c.origin != h.origin || c.size <= h.first || c.size > end {
+        // One per size, in order: so the first entry that does not match is always named.
+        let expected = h.first + j as u64 + 1;
+        if c.origin != h.origin || c.size != expected {
             return Err(BundleError::Verification(format!(
-                "checkpoint of size {} is outside the bundle's entries {}..{end}",
-                c.size, h.first
+                "range checkpoint {} is of size {} but should be of size {expected} (one per entry, in order)",
+                j + 1,
+                c.size
             )));
         }
         by_size.insert(c.size, c.root);
     }
-    if end > h.first && !by_size.contains_key(&end) {
+    if by_size.len() as u64 != h.count {
         return Err(BundleError::Verification(format!(
-            "no signed checkpoint covers the last entry #{}",
-            end - 1
+            "the bundle has {} range checkpoints for {} entries; there must be one after each entry",
+            by_size.len(),
+            h.count
         )));
     }
 
@@ -346,6 +356,23 @@ pub fn verify(
             index,
             reason: e.to_string(),
         })?;
+        let outside = h.until.is_some_and(|u| entry.time >= u)
+            || (i == 0 && h.since.is_some_and(|s| entry.time < s));
+        if outside {
+            return Err(BundleError::Entry {
+                index,
+                reason: format!(
+                    "its time {} is outside the bundle's range {:?}..{:?}",
+                    entry.time, h.since, h.until
+                ),
+            });
+        }
+        if entry.node != h.node {
+            return Err(BundleError::Entry {
+                index,
+                reason: format!("was written by {:?}, not by {:?}", entry.node, h.node),
+            });
+        }
         tree.push(leaf_hash(line))
             .map_err(|e| BundleError::Malformed(e.to_string()))?;
         if let Some(root) = by_size.get(&tree.size()) {
@@ -414,6 +441,12 @@ pub fn verify(
         let cp = Checkpoint::parse(&body).map_err(|e| {
             BundleError::Verification(format!("{}'s cosigned checkpoint: {e}", c.partner))
         })?;
+        if cp.origin != h.origin {
+            return Err(BundleError::Verification(format!(
+                "{}'s cosigned checkpoint is of log {:?}, not {:?}",
+                c.partner, cp.origin, h.origin
+            )));
+        }
         let proof = decode_hashes(&c.consistency, "cosigned consistency proof")?;
         if cp.size > 0 {
             verify_consistency(cp.size, latest.size, &proof, &cp.root, &latest.root).map_err(

@@ -550,3 +550,26 @@ pub fn open_note(note: &[u8], keys: &[VerifierKey]) -> Result<(String, Vec<Strin
     let names = verified.into_iter().map(|(n, _)| n.to_owned()).collect();
     Ok((text.to_owned(), names))
 }
+
+/// Opens `note` with `keys` and returns it reduced to its text and the signature lines of
+/// those keys (in note order), dropping lines of unknown keys. A node keeps and logs notes it
+/// received from peers only in this form, so a peer cannot pad them with junk signatures.
+pub fn open_and_trim(note: &str, keys: &[VerifierKey]) -> Result<(String, String), NoteError> {
+    let (text, _) = open_note(note.as_bytes(), keys)?;
+    let sigs = note.get(text.len() + 1..).unwrap_or_default();
+    let mut out = String::with_capacity(text.len() + 1 + 160 * keys.len());
+    out.push_str(&text);
+    out.push('\n');
+    for line in sigs.lines() {
+        if let Ok(sig) = parse_signature_line(line) {
+            if keys
+                .iter()
+                .any(|k| k.name() == sig.name && k.key_id() == sig.id)
+            {
+                out.push_str(line);
+                out.push('\n');
+            }
+        }
+    }
+    Ok((text, out))
+}

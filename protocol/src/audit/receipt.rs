@@ -25,10 +25,13 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use sha2::{Digest, Sha256};
 
-use super::note::{open_note, sign_note, NoteError, Signer, VerifierKey};
+use super::note::{open_and_trim, sign_note, NoteError, Signer, VerifierKey};
 
 /// First line of every receipt.
 pub const RECEIPT_HEADER: &str = "cordon.receipt/v1";
+
+/// Longest signed receipt accepted (a real one is about 400 bytes).
+pub const MAX_RECEIPT_LEN: usize = 2048;
 
 /// What the holder attests.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -173,7 +176,22 @@ impl Receipt {
     /// Opens a signed receipt: checks the holder's signature and that the holder named in it
     /// is the key's owner.
     pub fn open(note: &str, holder_key: &VerifierKey) -> Result<Receipt, NoteError> {
-        let (body, _) = open_note(note.as_bytes(), std::slice::from_ref(holder_key))?;
+        Receipt::open_trimmed(note, holder_key).map(|(r, _)| r)
+    }
+
+    /// As [`Receipt::open`], also returning the note reduced to its text and the holder's
+    /// signature: the form to log. Refuses notes over [`MAX_RECEIPT_LEN`].
+    pub fn open_trimmed(
+        note: &str,
+        holder_key: &VerifierKey,
+    ) -> Result<(Receipt, String), NoteError> {
+        if note.len() > MAX_RECEIPT_LEN {
+            return Err(NoteError::Malformed(format!(
+                "the receipt is {} bytes, over the {MAX_RECEIPT_LEN}-byte limit",
+                note.len()
+            )));
+        }
+        let (body, trimmed) = open_and_trim(note, std::slice::from_ref(holder_key))?;
         let r = Receipt::parse(&body)?;
         if r.holder != holder_key.name() {
             return Err(NoteError::Verification(format!(
@@ -182,7 +200,7 @@ impl Receipt {
                 holder_key.name()
             )));
         }
-        Ok(r)
+        Ok((r, trimmed))
     }
 }
 
