@@ -62,6 +62,9 @@ struct QueryCtx {
     actor: Actor,
     case_ref: String,
     purpose: String,
+    /// Per partner, the exchange id and epoch of the last request sent, so that a failure is
+    /// logged against the exchange it ended.
+    sent: std::sync::Mutex<std::collections::HashMap<String, (String, u64)>>,
 }
 
 impl QueryCtx {
@@ -173,6 +176,7 @@ pub async fn run_query(
         actor: who.clone(),
         case_ref: q.case_ref.clone(),
         purpose: q.purpose.clone(),
+        sent: Default::default(),
     });
 
     // Phase 1: descriptors, to learn the kind when the user did not state it.
@@ -289,6 +293,12 @@ pub async fn run_query(
         .filter_map(|r| match &r.outcome {
             PartnerOutcome::Failed { code, message } => {
                 let mut e = ctx.entry(shared, EntryKind::QueryFailed, &r.partner, &q.collection);
+                let sent = ctx.sent.lock().unwrap_or_else(|p| p.into_inner());
+                if let Some((id, epoch)) = sent.get(&r.partner) {
+                    e.exchange_id = Some(id.clone());
+                    e.epoch = Some(*epoch);
+                }
+                drop(sent);
                 e.items = Some(map.owner.len() as u64);
                 e.reason = Some(format!("{code}: {message}"));
                 Some(e)
@@ -439,6 +449,10 @@ async fn ask_once(
     sent.epoch = Some(d.epoch);
     sent.items = Some(n);
     log_entries(shared, vec![sent]).await?;
+    ctx.sent
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .insert(partner.to_string(), (hex::encode(qid), d.epoch));
     let hello = match shared.partner_log_keys.get(partner) {
         Some(keys) => {
             let s = shared.clone();
