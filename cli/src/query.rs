@@ -342,7 +342,7 @@ pub fn status(a: StatusArgs, profile: Option<PathBuf>) -> anyhow::Result<ExitCod
             println!("  {p}: its log verified and cosigned up to {size} entries");
         }
     }
-    for a in &au.alerts {
+    for a in au.alerts.iter().chain(&au.warnings) {
         eprintln!("{a}");
     }
     Ok(if au.alerts.is_empty() {

@@ -195,6 +195,9 @@ pub struct AuditStatus {
     pub partners: Vec<(String, u64)>,
     /// One sentence per inconsistency found in a partner's log.
     pub alerts: Vec<String>,
+    /// Partners whose recent checkpoints could not be checked.
+    #[serde(default)]
+    pub warnings: Vec<String>,
 }
 
 /// One collection in [`StatusReply`].
@@ -393,6 +396,7 @@ mod tests {
                 log_key: "th/audit+01234567+AQ".into(),
                 partners: vec![("jp".into(), 9)],
                 alerts: vec!["ALERT".into()],
+                warnings: vec!["WARNING".into()],
             },
         }));
         rt(ControlResponse::Imported(ImportReply {

@@ -661,7 +661,14 @@ impl Shared {
     pub fn audit_status(&self) -> Result<crate::control::AuditStatus, NodeError> {
         let db = self.audit.db();
         let mut partners = Vec::new();
+        let mut warnings = Vec::new();
         for (name, state) in audit::witness::load_all(db)? {
+            if state.unverified >= audit::witness::UNVERIFIED_WARNING {
+                warnings.push(format!(
+                    "WARNING: the last {} audit checkpoints {name} sent could not be checked against the one kept; ask {name}'s operators, and compare its export with what this node cosigned",
+                    state.unverified
+                ));
+            }
             let size = state
                 .theirs
                 .as_deref()
@@ -683,6 +690,7 @@ impl Shared {
             log_key: self.audit.verifier_key().to_string(),
             partners,
             alerts,
+            warnings,
         })
     }
 }

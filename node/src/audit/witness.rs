@@ -38,7 +38,15 @@ pub struct PartnerAudit {
     pub known_by_them: u64,
     /// Inconsistencies found so far.
     pub alerts: u64,
+    /// The partner's checkpoints in a row that could not be checked against the kept one
+    /// (reset by one that could): a partner that always sends proofs from the wrong size would
+    /// otherwise never be checked, and never be flagged.
+    #[serde(default)]
+    pub unverified: u64,
 }
+
+/// Unverifiable checkpoints in a row after which `cordon status` warns.
+pub const UNVERIFIED_WARNING: u64 = 10;
 
 /// A partner's public keys for its log and cosignatures.
 #[derive(Debug, Clone)]
@@ -330,6 +338,7 @@ fn take_checkpoint(
     Ok(
         match check(state.theirs.as_deref(), note, from, proof, &keys.log) {
             Checked::Extends(c) => {
+                state.unverified = 0;
                 let body = c
                     .to_body()
                     .map_err(|e| NodeError::Internal(e.to_string()))?;
@@ -340,6 +349,7 @@ fn take_checkpoint(
                 (Some(line), None)
             }
             Checked::Unverifiable(why) => {
+                state.unverified += 1;
                 tracing::info!(partner, reason = %why, "partner checkpoint not cosigned this time");
                 (None, None)
             }
@@ -469,6 +479,31 @@ mod tests {
             check(Some(&kept6), &kept, 0, &[], &key),
             Checked::Unverifiable(_)
         ));
+        // Checkpoints whose proofs always start elsewhere are counted until one verifies.
+        let keys = PartnerLogKeys {
+            log: key.clone(),
+            witness: Signer::from_seed("th", &[2; 32])
+                .unwrap()
+                .cosignature_verifier_key(),
+            receipt: Signer::from_seed("th", &[3; 32]).unwrap().verifier_key(),
+        };
+        let me = Signer::from_seed("jp", &[4; 32]).unwrap();
+        let mut state = PartnerAudit {
+            theirs: Some(kept.clone()),
+            ..Default::default()
+        };
+        for i in 1..=3 {
+            let (cosig, alert) =
+                take_checkpoint(&mut state, "th", (&kept6, 1, &[]), &keys, &me, 9).unwrap();
+            assert!(cosig.is_none() && alert.is_none());
+            assert_eq!(state.unverified, i);
+        }
+        let proof = pack(&cordon_protocol::audit::merkle::consistency_proof(&six, 4).unwrap());
+        let (cosig, _) =
+            take_checkpoint(&mut state, "th", (&kept6, 4, &proof), &keys, &me, 9).unwrap();
+        assert!(cosig.is_some());
+        assert_eq!(state.unverified, 0);
+        assert_eq!(state.theirs.as_deref(), Some(kept6.as_str()));
         // Same size, another root: inconsistent.
         let fork = note(&s, 4, root(&other[..4]));
         assert!(matches!(
