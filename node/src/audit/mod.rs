@@ -15,11 +15,13 @@
 //!
 //! - [`witness`]: the checkpoint exchange with partners (cosigning, inconsistency alerts).
 //! - [`export`]: bundles, proofs and reads for auditors.
-//! - [`tamper`]: simulates a rogue operator rewriting history, for detection tests.
+//! - `tamper` (feature `test-util` only): simulates a rogue operator rewriting history, for
+//!   detection tests.
 
 pub mod export;
 pub mod pending;
 pub(crate) mod serve;
+#[cfg(feature = "test-util")]
 pub mod tamper;
 pub mod witness;
 
