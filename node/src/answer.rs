@@ -229,14 +229,13 @@ fn finish(
     txn.commit()?;
     staged.applied();
     let reply = match (&req.audit, keys) {
-        (Some(h), Some(k)) => Some(witness::reply(
+        (Some(h), Some(_)) => Some(witness::reply(
             &shared.audit,
             db,
             h,
             size,
             cosignature,
             &state,
-            k,
         )?),
         _ => None,
     };

@@ -669,12 +669,7 @@ impl Shared {
                     state.unverified
                 ));
             }
-            let size = state
-                .theirs
-                .as_deref()
-                .and_then(|n| n.lines().nth(1).and_then(|l| l.parse().ok()))
-                .unwrap_or(0);
-            partners.push((name, size));
+            partners.push((name, state.their_size()));
         }
         let alerts = audit::witness::alerts(db)?
             .into_iter()

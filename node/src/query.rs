@@ -454,13 +454,12 @@ async fn ask_once(
         .unwrap_or_else(|p| p.into_inner())
         .insert(partner.to_string(), (hex::encode(qid), d.epoch));
     let hello = match shared.partner_log_keys.get(partner) {
-        Some(keys) => {
+        Some(_) => {
             let s = shared.clone();
             let p = partner.to_string();
-            let k = keys.clone();
             tokio::task::spawn_blocking(move || -> Result<_, NodeError> {
                 let state = witness::load(s.audit.db(), &p)?;
-                witness::hello(&s.audit, s.audit.db(), &state, &k)
+                witness::hello(&s.audit, s.audit.db(), &state)
             })
             .await
             .map_err(|e| NodeError::Internal(format!("audit hello failed: {e}")))??

@@ -393,7 +393,8 @@ fn consistency(a: ConsistencyArgs, profile: Option<PathBuf>) -> anyhow::Result<E
                 return Ok(ExitCode::FAILURE);
             }
         }
-        let hashes = bundle_hashes(&proof)?;
+        let hashes = bundle::decode_hashes(&proof, "the node's consistency proof")
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
         match verify_consistency(old.size, latest.size, &hashes, &old.root, &latest.root) {
             Ok(()) => {
                 println!(
@@ -411,10 +412,6 @@ fn consistency(a: ConsistencyArgs, profile: Option<PathBuf>) -> anyhow::Result<E
             }
         }
     })
-}
-
-fn bundle_hashes(v: &[String]) -> anyhow::Result<Vec<[u8; 32]>> {
-    bundle::decode_hashes(v, "the node's consistency proof").map_err(|e| anyhow::anyhow!("{e}"))
 }
 
 fn reconcile_cmd(a: ReconcileArgs) -> anyhow::Result<ExitCode> {

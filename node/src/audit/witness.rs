@@ -45,6 +45,19 @@ pub struct PartnerAudit {
     pub unverified: u64,
 }
 
+/// The tree size a checkpoint note states (its second line), without checking it: for notes
+/// this node verified before keeping them.
+pub fn note_size(note: &str) -> Option<u64> {
+    note.lines().nth(1).and_then(|l| l.parse().ok())
+}
+
+impl PartnerAudit {
+    /// Size of the partner's checkpoint kept (0: none).
+    pub fn their_size(&self) -> u64 {
+        self.theirs.as_deref().and_then(note_size).unwrap_or(0)
+    }
+}
+
 /// Unverifiable checkpoints in a row after which `cordon status` warns.
 pub const UNVERIFIED_WARNING: u64 = 10;
 
@@ -214,12 +227,7 @@ pub fn check(
 }
 
 /// The querier's hello for `partner`: its latest checkpoint and what it owes the partner.
-pub fn hello(
-    log: &AuditLog,
-    db: &Database,
-    state: &PartnerAudit,
-    keys: &PartnerLogKeys,
-) -> Result<AuditHello, NodeError> {
+pub fn hello(log: &AuditLog, db: &Database, state: &PartnerAudit) -> Result<AuditHello, NodeError> {
     let (size, checkpoint) = log
         .latest(db)?
         .ok_or_else(|| NodeError::Internal("the audit log is empty before a query".into()))?;
@@ -229,10 +237,7 @@ pub fn hello(
     } else {
         pack(&log.consistency(from, size)?)
     };
-    let seen = match &state.theirs {
-        Some(n) => open_theirs(n, &keys.log).map(|c| c.size).unwrap_or(0),
-        None => 0,
-    };
+    let seen = state.their_size();
     Ok(AuditHello {
         checkpoint,
         proof_from: from,
@@ -288,7 +293,7 @@ fn take_cosignature(
         );
         return;
     }
-    let size_of = |note: &str| note.lines().nth(1).and_then(|l| l.parse::<u64>().ok());
+    let size_of = note_size;
     let body = ours.split_once("\n\n").map(|(b, _)| format!("{b}\n"));
     match body.map(|b| verify_cosignature(&b, line, &keys.witness)) {
         Some(Ok(_)) => {
@@ -385,7 +390,6 @@ pub fn reply(
     size: u64,
     cosignature: Option<String>,
     state: &PartnerAudit,
-    keys: &PartnerLogKeys,
 ) -> Result<AuditReply, NodeError> {
     let checkpoint = log.checkpoint_at(db, size)?.ok_or_else(|| {
         NodeError::Internal(format!("no checkpoint of size {size} after an answer"))
@@ -395,10 +399,7 @@ pub fn reply(
     } else {
         pack(&log.consistency(h.seen, size)?)
     };
-    let known = match &state.theirs {
-        Some(n) => open_theirs(n, &keys.log).map(|c| c.size).unwrap_or(0),
-        None => 0,
-    };
+    let known = state.their_size();
     Ok(AuditReply {
         checkpoint,
         proof,
