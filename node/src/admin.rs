@@ -312,7 +312,9 @@ pub fn read_card(path: &Path) -> Result<Card, NodeError> {
     Ok(c)
 }
 
-/// Trusts a partner: stores its CA certificate and appends a `[[partner]]` entry to `node.toml`.
+/// Trusts a partner: stores its CA certificate and appends a `[[partner]]` entry to `node.toml`,
+/// with a `[[grant]]` sharing every collection in both modes, with the default daily budget and
+/// follow-ups allowed (the operator narrows it in `node.toml`).
 pub fn add_partner(cfg_path: &Path, card: &Card) -> Result<(), NodeError> {
     let cfg = Config::load(cfg_path)?;
     if card.name == cfg.node.name {
@@ -348,6 +350,12 @@ pub fn add_partner(cfg_path: &Path, card: &Card) -> Result<(), NodeError> {
         card.signing_key,
         card.log_key,
         card.witness_key
+    );
+    let _ = write!(
+        text,
+        "\n# What {name} may ask of this node; edit, then `cordon policy reload`.\n[[grant]]\npartner = \"{name}\"\ncollections = [\"*\"]\nmodes = [\"match\", \"count\"]\ndaily_items = {daily}\nfollowup = true\n",
+        name = card.name,
+        daily = crate::policy::DEFAULT_DAILY_ITEMS,
     );
     // Check the result parses before replacing the file.
     Config::parse(&text).map_err(|message| NodeError::Config {

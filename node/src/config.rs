@@ -32,6 +32,9 @@ pub struct Config {
     /// Trusted partner agencies.
     #[serde(default, rename = "partner")]
     pub partners: Vec<PartnerConfig>,
+    /// What is shared with whom (`crate::policy`); nothing without a grant.
+    #[serde(default, rename = "grant")]
+    pub grants: Vec<crate::policy::Grant>,
     /// Folder of `node.toml`; not in the file.
     #[serde(skip)]
     pub base_dir: PathBuf,
@@ -273,6 +276,8 @@ impl Config {
                 ));
             }
         }
+        let names: Vec<String> = self.partners.iter().map(|p| p.name.clone()).collect();
+        crate::policy::check_grants(&self.grants, &names)?;
         Ok(())
     }
 

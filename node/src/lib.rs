@@ -37,6 +37,7 @@ pub mod local;
 pub mod net;
 pub mod partner_client;
 pub mod pki;
+pub mod policy;
 pub mod profile;
 pub mod query;
 mod server;
@@ -100,6 +101,8 @@ pub struct Shared {
     pub witness: Signer,
     /// Partners' log, cosigning and receipt keys.
     pub partner_log_keys: BTreeMap<String, PartnerLogKeys>,
+    /// The federation policy in force (replaced whole on reload).
+    pub policy: RwLock<Arc<policy::Policy>>,
     /// Serialises reading, checking and saving partners' audit state (taken before any
     /// database transaction, so it cannot deadlock with the log's own lock).
     pub audit_lock: Mutex<()>,
@@ -366,7 +369,12 @@ impl Node {
             })
             .collect();
         let partners = PartnerClient::new(endpoint.clone(), clients, config.limits.connect_timeout);
+        let policy = RwLock::new(Arc::new(policy::Policy::new(
+            &config.node.name,
+            config.grants.clone(),
+        )));
         let shared = Arc::new(Shared {
+            policy,
             config,
             store,
             signing,
@@ -446,6 +454,14 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
 }
 
 impl Shared {
+    /// The federation policy in force.
+    pub fn policy(&self) -> Arc<policy::Policy> {
+        self.policy
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
     /// Logs a node-level event (start, stop, partner changes) durably.
     pub fn log_node(
         &self,

@@ -475,6 +475,7 @@ async fn ask_once(
         collection: collection.to_string(),
         epoch: d.epoch,
         blinded,
+        mode: Default::default(),
         audit: Some(hello.clone()),
     });
     let PartnerResponse::Evaluated(mut ev) =

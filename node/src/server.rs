@@ -21,6 +21,7 @@ use crate::control::{ControlError, ControlRequest, ControlResponse, ImportFrame}
 use crate::error::NodeError;
 use crate::import::PendingImport;
 use crate::net::{read_frame, write_frame};
+use crate::pki::Action;
 use crate::tls::PeerIdentity;
 use crate::Shared;
 
@@ -300,12 +301,10 @@ async fn serve_control_stream(
             Err(e) => node_error_to_control(&e),
         },
         ControlRequest::Import(header) => {
-            if !role.may_import() {
+            if !role.may(Action::Import) {
                 control_error(
                     ErrorCode::NotAuthorized,
-                    format!(
-                        "user `{name}` has role {role}; importing data needs the operator role"
-                    ),
+                    role.refusal(name, Action::Import),
                     vec![],
                 )
             } else {
@@ -330,10 +329,10 @@ async fn serve_control_stream(
             }
         }
         ControlRequest::Query(q) => {
-            if !role.may_query() {
+            if !role.may(Action::Query) {
                 control_error(
                     ErrorCode::NotAuthorized,
-                    format!("user `{name}` has role {role}; querying partners needs the investigator role"),
+                    role.refusal(name, Action::Query),
                     vec![],
                 )
             } else {

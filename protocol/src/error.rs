@@ -94,6 +94,20 @@ pub enum ErrorCode {
     NoEpoch,
     /// The node is shutting down.
     ShuttingDown,
+    /// The holder does not share this collection with the querier (its policy grants none).
+    NotShared,
+    /// The holder shares the collection, but not in the mode asked for (`match`, `count`).
+    ModeNotAllowed,
+    /// The querier's budget of evaluated items for this collection is spent for today, or the
+    /// request is larger than one query may be.
+    BudgetExhausted,
+    /// The holder's policy does not let the querier file follow-up requests on this collection.
+    FollowupNotAllowed,
+    /// A hit reference in a follow-up request matches no record of the current epoch (forged,
+    /// mistyped, or from an epoch that has since been rotated away).
+    UnknownReference,
+    /// A follow-up request id the holder does not know (or that belongs to another partner).
+    UnknownFollowup,
     /// Something failed inside the node; the message says what.
     Internal,
     /// A code this build does not know (sent by a newer peer).
@@ -112,6 +126,12 @@ impl ErrorCode {
             ErrorCode::NotAuthorized => "not_authorized",
             ErrorCode::NoEpoch => "no_epoch",
             ErrorCode::ShuttingDown => "shutting_down",
+            ErrorCode::NotShared => "not_shared",
+            ErrorCode::ModeNotAllowed => "mode_not_allowed",
+            ErrorCode::BudgetExhausted => "budget_exhausted",
+            ErrorCode::FollowupNotAllowed => "followup_not_allowed",
+            ErrorCode::UnknownReference => "unknown_reference",
+            ErrorCode::UnknownFollowup => "unknown_followup",
             ErrorCode::Internal => "internal",
             ErrorCode::Unknown => "unknown",
         }

@@ -51,6 +51,53 @@ pub enum PartnerRequest {
     Evaluate(EvaluateRequest),
 }
 
+/// What the querier learns from an evaluation (spec/PROTOCOL.md §8).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum QueryMode {
+    /// Which of its items the holder holds: one blind per item, answers in request order,
+    /// one batched DLEQ proof.
+    #[default]
+    Match,
+    /// Only how many: one blind for the whole batch, answers shuffled by the holder.
+    Count,
+}
+
+impl QueryMode {
+    /// The mode as written on the wire and in logs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            QueryMode::Match => "match",
+            QueryMode::Count => "count",
+        }
+    }
+
+    /// Whether this is the default mode (left out of encodings, so that version-1 messages
+    /// without the field stay byte-identical).
+    pub fn is_match(&self) -> bool {
+        *self == QueryMode::Match
+    }
+}
+
+impl std::fmt::Display for QueryMode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for QueryMode {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "match" => Ok(QueryMode::Match),
+            "count" => Ok(QueryMode::Count),
+            other => Err(format!(
+                "mode `{other}` is not known; use `match` or `count`"
+            )),
+        }
+    }
+}
+
 /// A batch of blinded elements to evaluate.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EvaluateRequest {
@@ -63,6 +110,9 @@ pub struct EvaluateRequest {
     /// Blinded elements, 32 bytes each, concatenated.
     #[serde(with = "serde_bytes")]
     pub blinded: Vec<u8>,
+    /// `match` (absent) or `count`.
+    #[serde(default, skip_serializing_if = "QueryMode::is_match")]
+    pub mode: QueryMode,
     /// The querier's side of the checkpoint exchange (spec/AUDIT.md §5).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub audit: Option<AuditHello>,
@@ -212,6 +262,7 @@ mod tests {
             collection: "c".into(),
             epoch: 9,
             blinded: pack(&[[1; 32], [2; 32]]),
+            mode: Default::default(),
             audit: Some(AuditHello {
                 checkpoint: "o\n1\nAAAA\n\n— o sig\n".into(),
                 proof_from: 3,
@@ -270,6 +321,7 @@ mod tests {
             collection: "phones".into(),
             epoch: 1,
             blinded: pack(&items),
+            mode: Default::default(),
             audit: None,
         });
         let len = encode(&req).unwrap().len();

@@ -386,6 +386,12 @@ fn error_codes() -> Vec<ErrorCode> {
         ErrorCode::NotAuthorized,
         ErrorCode::NoEpoch,
         ErrorCode::ShuttingDown,
+        ErrorCode::NotShared,
+        ErrorCode::ModeNotAllowed,
+        ErrorCode::BudgetExhausted,
+        ErrorCode::FollowupNotAllowed,
+        ErrorCode::UnknownReference,
+        ErrorCode::UnknownFollowup,
         ErrorCode::Internal,
         ErrorCode::Unknown,
     ]
@@ -828,6 +834,7 @@ fn message(name: &str, c: &Ctx) -> Option<Msg> {
             collection,
             epoch,
             blinded: pack(&c.blinded),
+            mode: Default::default(),
             audit: None,
         })),
         "descriptor" => Msg::Resp(PartnerResponse::Descriptor(c.signed.clone())),
@@ -1352,6 +1359,7 @@ fn the_largest_requests_and_answers_fit_one_frame() {
         collection: "a".repeat(64),
         epoch: u64::MAX,
         blinded: pack(&full),
+        mode: Default::default(),
         audit: Some(cordon_protocol::messages::AuditHello {
             checkpoint: "c".repeat(2000),
             proof_from: u64::MAX,

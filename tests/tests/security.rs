@@ -175,6 +175,7 @@ async fn malformed_and_hostile_requests_only_end_their_stream() {
             collection: "phones".into(),
             epoch,
             blinded,
+            mode: Default::default(),
             audit: None,
         });
         refused_with(

@@ -36,11 +36,8 @@ pub(crate) async fn serve(
     req: ControlRequest,
     send: &mut SendStream,
 ) -> Result<(), NodeError> {
-    if !role.may_read_audit() {
-        let msg = format!(
-            "user `{}` has role {role}; reading the audit log needs the auditor or supervisor role",
-            actor.name
-        );
+    if !role.may(crate::pki::Action::ReadAudit) {
+        let msg = role.refusal(&actor.name, crate::pki::Action::ReadAudit);
         write_frame(send, &refusal(ErrorCode::NotAuthorized, msg)).await?;
         return Ok(());
     }
