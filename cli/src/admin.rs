@@ -78,6 +78,9 @@ pub enum PartnerCmd {
         #[arg(long, value_name = "FILE")]
         config: PathBuf,
     },
+    /// What each partner may ask of the running node, and how much of today's budget it used
+    /// (operators and supervisors).
+    Status(crate::policy::StatusArgs),
 }
 
 #[derive(Args)]
@@ -108,8 +111,9 @@ pub struct PartnerAddArgs {
     witness_key: Option<String>,
 }
 
-pub fn partner(c: PartnerCmd) -> anyhow::Result<ExitCode> {
+pub fn partner(c: PartnerCmd, profile: Option<PathBuf>) -> anyhow::Result<ExitCode> {
     match c {
+        PartnerCmd::Status(a) => crate::policy::partner_status(a, profile),
         PartnerCmd::Add(a) => {
             let card = match (a.card, a.name) {
                 (Some(path), _) => admin::read_card(&path)?,
@@ -221,10 +225,14 @@ pub enum UserCmd {
         #[arg(long, value_enum)]
         role: RoleArg,
     },
+    /// Revoke every certificate of a person on the running node, effective on their next
+    /// request (operators only).
+    Revoke(crate::policy::RevokeArgs),
 }
 
-pub fn user(c: UserCmd) -> anyhow::Result<ExitCode> {
+pub fn user(c: UserCmd, profile: Option<PathBuf>) -> anyhow::Result<ExitCode> {
     match c {
+        UserCmd::Revoke(a) => crate::policy::revoke(a, profile),
         UserCmd::Add { config, name, role } => {
             let role: Role = role.into();
             let profile = admin::add_user(&config, &name, role, time::OffsetDateTime::now_utc())?;
@@ -287,13 +295,42 @@ pub fn node(c: NodeCmd) -> anyhow::Result<ExitCode> {
             rt.block_on(async move {
                 let node = cordon_node::Node::bind(cfg)?;
                 eprintln!(
-                    "cordon node listening on {} (Ctrl-C to stop)",
+                    "cordon node listening on {} (Ctrl-C to stop, SIGHUP to reload the policy)",
                     node.local_addr()?
                 );
+                reload_on_sighup(node.shared().clone());
                 node.run(shutdown_signal()).await
             })?;
             Ok(ExitCode::SUCCESS)
         }
+    }
+}
+
+/// Reloads the federation policy from node.toml on every SIGHUP (as `cordon policy reload`).
+fn reload_on_sighup(shared: std::sync::Arc<cordon_node::Shared>) {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let Ok(mut hup) = signal(SignalKind::hangup()) else {
+            tracing::warn!("cannot listen for SIGHUP; use `cordon policy reload`");
+            return;
+        };
+        tokio::spawn(async move {
+            while hup.recv().await.is_some() {
+                let s = shared.clone();
+                let actor = cordon_protocol::audit::entry::Actor::node(&s.config.node.name);
+                match tokio::task::spawn_blocking(move || s.reload_policy(&actor)).await {
+                    Ok(Ok(r)) if r.changed => {
+                        tracing::info!(grants = r.grants.len(), "SIGHUP: policy reloaded")
+                    }
+                    Ok(Ok(_)) => tracing::info!("SIGHUP: grants unchanged"),
+                    Ok(Err(e)) => {
+                        tracing::error!(error = %e, "SIGHUP: policy not reloaded; the previous one stays in force")
+                    }
+                    Err(e) => tracing::error!(error = %e, "SIGHUP: reload failed"),
+                }
+            }
+        });
     }
 }
 

@@ -11,6 +11,7 @@ mod data;
 mod demo;
 mod input;
 mod output;
+mod policy;
 mod query;
 mod synth;
 
@@ -52,9 +53,12 @@ enum Command {
     /// Trust partner agencies, or print this node's card for them.
     #[command(subcommand)]
     Partner(admin::PartnerCmd),
-    /// Issue certificates and client profiles to people.
+    /// Issue certificates and client profiles to people, or revoke them.
     #[command(subcommand)]
     User(admin::UserCmd),
+    /// The federation policy: what is shared with whom ([[grant]] in node.toml).
+    #[command(subcommand)]
+    Policy(policy::PolicyCmd),
     /// Run the node daemon.
     #[command(subcommand)]
     Node(admin::NodeCmd),
@@ -81,8 +85,9 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Init(a) => admin::init(a),
-        Command::Partner(c) => admin::partner(c),
-        Command::User(c) => admin::user(c),
+        Command::Partner(c) => admin::partner(c, cli.profile),
+        Command::User(c) => admin::user(c, cli.profile),
+        Command::Policy(c) => policy::policy(c, cli.profile),
         Command::Node(c) => admin::node(c),
         Command::Data(c) => data::run(c, cli.profile),
         Command::Query(a) => query::query(a, cli.profile),

@@ -53,6 +53,37 @@ fn base_entry(
     e
 }
 
+/// Logs the refusal of a descriptor, filter or delta request by policy, then returns it.
+pub(crate) fn refuse_sync(
+    shared: &Shared,
+    partner: &str,
+    fingerprint: &[u8; 32],
+    collection: &str,
+    what: &str,
+    err: RemoteError,
+) -> RemoteError {
+    let mut e = shared.audit.entry(
+        shared.clock.now_unix(),
+        EntryKind::QueryRefused,
+        Actor {
+            name: partner.to_string(),
+            role: "partner".into(),
+            fingerprint: hex::encode(fingerprint),
+        },
+    );
+    e.partner = Some(partner.to_string());
+    e.collection = Some(match crate::import::validate_collection(collection) {
+        Ok(()) => collection.to_string(),
+        Err(_) => format!("<invalid name of {} bytes>", collection.len()),
+    });
+    e.reason = Some(format!("{what}: {}: {}", err.code.as_str(), err.message));
+    if let Err(le) = shared.audit.append(shared.audit.db(), &[e]) {
+        tracing::error!(error = %le, "could not log a refusal");
+    }
+    tracing::info!(partner, code = err.code.as_str(), what, "request refused");
+    err
+}
+
 /// Logs a refusal, then returns it. If even the log fails, the refusal still goes out: the
 /// partner gets no data either way.
 fn refused(
@@ -79,6 +110,34 @@ fn refused(
     PartnerResponse::Error(err)
 }
 
+/// The refusal sentence of a spent budget: how much, and when it opens again.
+fn budget_sentence(
+    shared: &Shared,
+    partner: &str,
+    collection: &str,
+    s: &crate::budget::Spent,
+) -> String {
+    let now = shared.clock.now_unix();
+    let left = crate::budget::DAY - now % crate::budget::DAY;
+    let base = format!(
+        "{partner} has used {} of its {} items a day for collection `{collection}` at {}",
+        s.used, s.limit, shared.config.node.name
+    );
+    if s.asked > s.limit {
+        format!(
+            "{base}; a request of {} items can never fit, split it",
+            s.asked
+        )
+    } else {
+        format!(
+            "{base}, and this request asks for {} more; the budget opens again at 00:00 UTC, in {}h{:02}m",
+            s.asked,
+            left / 3600,
+            left % 3600 / 60
+        )
+    }
+}
+
 /// Answers one evaluation (runs on a blocking thread: group arithmetic and fsync).
 pub(crate) fn evaluate(
     shared: &Arc<Shared>,
@@ -97,16 +156,26 @@ pub(crate) fn evaluate(
         );
         return refused(shared, partner, fingerprint, &req, n, r);
     }
+    // The grant comes first: a partner without one learns nothing, not even whether the
+    // collection exists.
+    let grant = match shared
+        .policy()
+        .check_mode(partner, &req.collection, req.mode)
+    {
+        Ok(g) => g.clone(),
+        Err(r) => return refused(shared, partner, fingerprint, &req, n, r),
+    };
     let e = match shared.epoch_at(&req.collection, req.epoch) {
         Ok(e) => e,
         Err(r) => return refused(shared, partner, fingerprint, &req, n, r),
     };
-    let max = shared.config.limits.max_items_per_query;
-    if n as usize > max {
+    let node_max = shared.config.limits.max_items_per_query as u64;
+    let max = grant.max_items_per_query.unwrap_or(node_max).min(node_max);
+    if n > max {
         let r = RemoteError::new(
             ErrorCode::TooManyItems,
             format!(
-                "{n} items in one request; {} accepts at most {max}",
+                "{n} items in one request; {} accepts at most {max} per request from {partner}",
                 shared.config.node.name
             ),
         );
@@ -116,15 +185,42 @@ pub(crate) fn evaluate(
         let r = RemoteError::new(ErrorCode::BadRequest, err.to_string());
         return refused(shared, partner, fingerprint, &req, n, r);
     }
+    let day = crate::budget::day_of(shared.clock.now_unix());
+    let reservation = match shared.budgets.reserve(
+        shared.audit.db(),
+        day,
+        partner,
+        &req.collection,
+        n,
+        grant.daily_items,
+    ) {
+        Ok(Ok(r)) => r,
+        Ok(Err(spent)) => {
+            let r = RemoteError::new(
+                ErrorCode::BudgetExhausted,
+                budget_sentence(shared, partner, &req.collection, &spent),
+            );
+            return refused(shared, partner, fingerprint, &req, n, r);
+        }
+        Err(err) => {
+            tracing::error!(error = %err, "could not read a budget");
+            let r = RemoteError::new(
+                ErrorCode::Internal,
+                "the holder could not read the budget; nothing was evaluated, try again later",
+            );
+            return refused(shared, partner, fingerprint, &req, n, r);
+        }
+    };
     let (evaluated, proof) =
         match exchange::holder_evaluate(&e.sk, &e.pk, &req.blinded, &mut rand::rngs::OsRng) {
             Ok(x) => x,
             Err(err) => {
+                shared.budgets.release(reservation);
                 let r = RemoteError::new(ErrorCode::BadRequest, err.to_string());
                 return refused(shared, partner, fingerprint, &req, n, r);
             }
         };
-    match finish(shared, partner, fingerprint, &req, n) {
+    match finish(shared, partner, fingerprint, &req, n, &reservation) {
         Ok((receipt, audit)) => {
             tracing::info!(
                 partner,
@@ -145,6 +241,7 @@ pub(crate) fn evaluate(
         }
         Err(err) => {
             // Nothing is sent that was not logged.
+            shared.budgets.release(reservation);
             tracing::error!(error = %err, "could not log an answer; refusing it");
             PartnerResponse::Error(RemoteError::new(
                 ErrorCode::Internal,
@@ -162,6 +259,7 @@ fn finish(
     fingerprint: &[u8; 32],
     req: &EvaluateRequest,
     n: u64,
+    reservation: &crate::budget::Reservation,
 ) -> Result<(String, Option<cordon_protocol::messages::AuditReply>), NodeError> {
     let now = shared.clock.now_unix();
     let receipt = Receipt {
@@ -226,6 +324,8 @@ fn finish(
         state.known_by_them = size;
     }
     witness::save(&txn, partner, &state, alert.as_ref())?;
+    // The budget spent commits with the entry: an answer sent is never refunded by a crash.
+    shared.budgets.persist(&txn, reservation)?;
     txn.commit()?;
     staged.applied();
     let reply = match (&req.audit, keys) {

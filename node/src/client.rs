@@ -94,6 +94,14 @@ impl ControlClient {
         }
     }
 
+    /// Sends one request and returns its one answer (a refusal becomes
+    /// [`NodeError::Control`]).
+    pub async fn call(&self, req: &ControlRequest) -> Result<ControlResponse, NodeError> {
+        let (mut send, mut recv) = self.open(req).await?;
+        let _ = send.finish();
+        Self::answer(&mut recv).await
+    }
+
     /// Node status.
     pub async fn status(&self) -> Result<StatusReply, NodeError> {
         let (mut send, mut recv) = self.open(&ControlRequest::Status).await?;

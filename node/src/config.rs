@@ -38,6 +38,9 @@ pub struct Config {
     /// Folder of `node.toml`; not in the file.
     #[serde(skip)]
     pub base_dir: PathBuf,
+    /// The file this was loaded from (empty when parsed from text); policy reloads re-read it.
+    #[serde(skip)]
+    pub source: PathBuf,
 }
 
 /// `[node]`.
@@ -226,6 +229,7 @@ impl Config {
             .map(Path::to_path_buf)
             .filter(|p| !p.as_os_str().is_empty())
             .unwrap_or_else(|| PathBuf::from("."));
+        cfg.source = path.to_path_buf();
         Ok(cfg)
     }
 

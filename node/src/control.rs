@@ -38,6 +38,17 @@ pub enum ControlRequest {
         /// Newer size; the latest when absent.
         new: Option<u64>,
     },
+    /// Operators: re-read `node.toml` and apply its `[[grant]]` sections.
+    PolicyReload,
+    /// Operators and supervisors: every partner's grants and today's use.
+    PartnerStatus,
+    /// Operators: revoke every certificate of a user, at once.
+    UserRevoke {
+        /// The user's name (the CN of their certificate).
+        name: String,
+        /// Why (logged).
+        reason: String,
+    },
 }
 
 /// Start of an import.
@@ -153,6 +164,67 @@ pub enum ControlResponse {
         /// The proof, base64 hashes.
         proof: Vec<String>,
     },
+    /// Answer to [`ControlRequest::PolicyReload`].
+    PolicyReloaded(PolicyReloadReply),
+    /// Answer to [`ControlRequest::PartnerStatus`].
+    PartnerStatus(PartnerStatusReply),
+    /// Answer to [`ControlRequest::UserRevoke`]: the user's next request is refused.
+    UserRevoked {
+        /// The user revoked.
+        name: String,
+    },
+}
+
+/// Result of a policy reload.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PolicyReloadReply {
+    /// Whether the grants changed (and were applied and logged).
+    pub changed: bool,
+    /// The grants now in force, one line each.
+    pub grants: Vec<String>,
+    /// Sections of `node.toml` that changed too but apply only after a restart.
+    pub restart_needed: Vec<String>,
+}
+
+/// Partners' grants and budgets.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PartnerStatusReply {
+    /// Start of the budget day (Unix seconds, 00:00 UTC).
+    pub day_started: u64,
+    /// Seconds until the budgets open again.
+    pub resets_in: u64,
+    /// One per configured partner.
+    pub partners: Vec<PartnerPolicy>,
+}
+
+/// One partner in [`PartnerStatusReply`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PartnerPolicy {
+    /// Partner name.
+    pub partner: String,
+    /// Every collection held or named by a grant.
+    pub collections: Vec<CollectionGrant>,
+}
+
+/// What one partner may do with one collection, and has done today.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CollectionGrant {
+    /// Collection.
+    pub collection: String,
+    /// Whether this node holds it.
+    pub held: bool,
+    /// Whether a grant shares it with the partner.
+    pub shared: bool,
+    /// Modes granted.
+    pub modes: Vec<String>,
+    /// Items a day.
+    pub daily_items: u64,
+    /// Items evaluated (or in flight) today.
+    pub used_today: u64,
+    /// Most items per request.
+    pub max_per_query: u64,
+    /// Whether follow-up requests are accepted.
+    pub followup: bool,
 }
 
 /// A refusal with a code and one sentence; `details` lists e.g. bad rows.
@@ -371,6 +443,37 @@ mod tests {
             bytes: vec![1, 2, 3],
         });
         rt(ControlResponse::AuditEnd);
+        rt(ControlRequest::PolicyReload);
+        rt(ControlRequest::PartnerStatus);
+        rt(ControlRequest::UserRevoke {
+            name: "k.tanaka".into(),
+            reason: "left the unit".into(),
+        });
+        rt(ControlResponse::PolicyReloaded(PolicyReloadReply {
+            changed: true,
+            grants: vec!["jp → *".into()],
+            restart_needed: vec!["[limits]".into()],
+        }));
+        rt(ControlResponse::UserRevoked {
+            name: "k.tanaka".into(),
+        });
+        rt(ControlResponse::PartnerStatus(PartnerStatusReply {
+            day_started: 86_400,
+            resets_in: 3_600,
+            partners: vec![PartnerPolicy {
+                partner: "jp".into(),
+                collections: vec![CollectionGrant {
+                    collection: "phones".into(),
+                    held: true,
+                    shared: true,
+                    modes: vec!["match".into()],
+                    daily_items: 100,
+                    used_today: 7,
+                    max_per_query: 50,
+                    followup: false,
+                }],
+            }],
+        }));
         rt(ControlResponse::AuditProof {
             proof: "c2sp.org/tlog-proof@v1\n".into(),
             entry: b"{}".to_vec(),

@@ -26,12 +26,14 @@
 pub mod admin;
 mod answer;
 pub mod audit;
+pub mod budget;
 pub mod client;
 pub mod clock;
 pub mod config;
 pub mod control;
 pub mod epoch;
 pub mod error;
+pub mod governance;
 pub mod import;
 pub mod local;
 pub mod net;
@@ -101,6 +103,12 @@ pub struct Shared {
     pub witness: Signer,
     /// Partners' log, cosigning and receipt keys.
     pub partner_log_keys: BTreeMap<String, PartnerLogKeys>,
+    /// Users whose certificates were revoked, by name.
+    pub revoked: RwLock<BTreeMap<String, governance::Revocation>>,
+    /// Serialises policy reloads.
+    pub reload_lock: Mutex<()>,
+    /// Partners' daily budgets.
+    pub budgets: budget::Budgets,
     /// The federation policy in force (replaced whole on reload).
     pub policy: RwLock<Arc<policy::Policy>>,
     /// Serialises reading, checking and saving partners' audit state (taken before any
@@ -373,7 +381,11 @@ impl Node {
             &config.node.name,
             config.grants.clone(),
         )));
+        let revoked = RwLock::new(governance::load_revoked(store.db())?);
         let shared = Arc::new(Shared {
+            revoked,
+            reload_lock: Mutex::new(()),
+            budgets: budget::Budgets::default(),
             policy,
             config,
             store,

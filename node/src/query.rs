@@ -274,8 +274,13 @@ pub async fn run_query(
             };
             let outcome = match tokio::time::timeout(remaining, work).await {
                 Ok(Ok(o)) => o,
-                Ok(Err(e)) => failed(&p, &e),
-                Err(_) => failed(&p, &NodeError::Timeout(timeout)),
+                Ok(Err(e)) => failed(&shared.config.node.name, &p, &collection, &e),
+                Err(_) => failed(
+                    &shared.config.node.name,
+                    &p,
+                    &collection,
+                    &NodeError::Timeout(timeout),
+                ),
             };
             PartnerResult {
                 partner: p,
@@ -649,8 +654,28 @@ fn prepare(
     Ok((HashedInputs::new(&inputs), map))
 }
 
-fn failed(partner: &str, e: &NodeError) -> PartnerOutcome {
+/// A partner's failure as the investigator sees it. Refusals the protocol defines are put in
+/// this node's own words (the partner's text is shown only for the others, shortened).
+fn failed(me: &str, partner: &str, collection: &str, e: &NodeError) -> PartnerOutcome {
     let (code, message) = match e {
+        NodeError::Remote(r) if r.code == ErrorCode::NotShared => (
+            format!("refused:{}", r.code),
+            format!("{partner} does not share collection `{collection}` with {me}"),
+        ),
+        NodeError::Remote(r) if r.code == ErrorCode::ModeNotAllowed => (
+            format!("refused:{}", r.code),
+            format!(
+                "{partner} shares collection `{collection}` with {me}, but not in this mode: {}",
+                sanitize(&r.message)
+            ),
+        ),
+        NodeError::Remote(r) if r.code == ErrorCode::BudgetExhausted => (
+            format!("refused:{}", r.code),
+            format!(
+                "{me}'s budget at {partner} for collection `{collection}` is spent: {}",
+                sanitize(&r.message)
+            ),
+        ),
         NodeError::Timeout(d) => (
             "timeout".to_string(),
             format!("{partner} did not answer within {}", fmt_duration(*d)),

@@ -144,6 +144,33 @@ async fn serve_partner_stream(
         }
         Err(e) => return Err(e),
     };
+    // Nothing of a collection, not even its descriptor, goes to a partner without a grant.
+    let named = match &req {
+        PartnerRequest::GetDescriptor { collection }
+        | PartnerRequest::GetFilter { collection, .. }
+        | PartnerRequest::GetDelta { collection, .. } => Some(collection.clone()),
+        _ => None,
+    };
+    if let Some(c) = named {
+        if let Err(r) = shared.policy().check_shared(partner, &c) {
+            let what = match &req {
+                PartnerRequest::GetDescriptor { .. } => "get_descriptor",
+                PartnerRequest::GetFilter { .. } => "get_filter",
+                _ => "get_delta",
+            };
+            let (s, p, f) = (shared.clone(), partner.to_string(), *fingerprint);
+            let r = tokio::task::spawn_blocking(move || {
+                crate::answer::refuse_sync(&s, &p, &f, &c, what, r)
+            })
+            .await
+            .unwrap_or_else(|e| {
+                RemoteError::new(ErrorCode::Internal, format!("refusal failed: {e}"))
+            });
+            write_frame(&mut send, &PartnerResponse::Error(r)).await?;
+            let _ = send.finish();
+            return Ok(());
+        }
+    }
     match req {
         PartnerRequest::GetDescriptor { collection } => {
             let resp = match shared.descriptor_for(&collection).await {
@@ -241,7 +268,7 @@ fn control_error(
 
 fn node_error_to_control(e: &NodeError) -> ControlResponse {
     let code = match e {
-        NodeError::Misuse(_) => ErrorCode::BadRequest,
+        NodeError::Misuse(_) | NodeError::Config { .. } => ErrorCode::BadRequest,
         NodeError::Wire(_) => ErrorCode::BadRequest,
         _ => ErrorCode::Internal,
     };
@@ -285,6 +312,27 @@ async fn serve_control_stream(
         }
         Err(e) => return Err(e),
     };
+    // Revocation is checked on every request, so it takes effect at once, even on a
+    // connection opened before it.
+    if let Some(r) = shared.revoked(name) {
+        let when = time::OffsetDateTime::from_unix_timestamp(r.time as i64)
+            .map(|t| t.date().to_string())
+            .unwrap_or_default();
+        write_frame(
+            &mut send,
+            &control_error(
+                ErrorCode::NotAuthorized,
+                format!(
+                    "the certificate of user `{name}` was revoked on {when} by {} ({}); ask an operator of this node",
+                    r.by, r.reason
+                ),
+                vec![],
+            ),
+        )
+        .await?;
+        let _ = send.finish();
+        return Ok(());
+    }
     if matches!(
         req,
         ControlRequest::AuditExport { .. }
@@ -342,6 +390,58 @@ async fn serve_control_stream(
                         control_error(ErrorCode::BadRequest, message, details)
                     }
                     Err(crate::query::QueryError::Node(e)) => node_error_to_control(&e),
+                }
+            }
+        }
+        ControlRequest::PolicyReload => {
+            if !role.may(Action::ChangePolicy) {
+                control_error(
+                    ErrorCode::NotAuthorized,
+                    role.refusal(name, Action::ChangePolicy),
+                    vec![],
+                )
+            } else {
+                let (s, a) = (shared.clone(), actor.clone());
+                match tokio::task::spawn_blocking(move || s.reload_policy(&a)).await {
+                    Ok(Ok(r)) => ControlResponse::PolicyReloaded(r),
+                    Ok(Err(e)) => node_error_to_control(&e),
+                    Err(e) => {
+                        control_error(ErrorCode::Internal, format!("reload failed: {e}"), vec![])
+                    }
+                }
+            }
+        }
+        ControlRequest::PartnerStatus => {
+            if !role.may(Action::PartnerStatus) {
+                control_error(
+                    ErrorCode::NotAuthorized,
+                    role.refusal(name, Action::PartnerStatus),
+                    vec![],
+                )
+            } else {
+                match shared.partner_status() {
+                    Ok(r) => ControlResponse::PartnerStatus(r),
+                    Err(e) => node_error_to_control(&e),
+                }
+            }
+        }
+        ControlRequest::UserRevoke { name: user, reason } => {
+            if !role.may(Action::ManageUsers) {
+                control_error(
+                    ErrorCode::NotAuthorized,
+                    role.refusal(name, Action::ManageUsers),
+                    vec![],
+                )
+            } else {
+                let (s, a, u) = (shared.clone(), actor.clone(), user.clone());
+                match tokio::task::spawn_blocking(move || s.revoke_user(&a, &u, &reason)).await {
+                    Ok(Ok(())) => ControlResponse::UserRevoked { name: user },
+                    Ok(Err(e)) => node_error_to_control(&e),
+                    Err(e) => control_error(
+                        ErrorCode::Internal,
+                        format!("revocation failed: {e}"),
+                        vec![],
+                    ),
                 }
             }
         }

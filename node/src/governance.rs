@@ -1,0 +1,237 @@
+//! Changing who may do what on a running node: reloading the federation policy (SIGHUP or
+//! `cordon policy reload`), showing partners' grants and budgets (`cordon partner status`), and
+//! revoking a person's certificate (`cordon user revoke`, effective on the next request).
+//!
+//! Every change is logged. A reload applies only the `[[grant]]` sections; other changes to
+//! `node.toml` (partners, keys, limits) are reported as needing a restart, because the TLS trust
+//! and connections built from them cannot be swapped safely under running exchanges.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use redb::{ReadableDatabase, ReadableTable, TableDefinition};
+use serde::{Deserialize, Serialize};
+
+use cordon_protocol::audit::entry::{Actor, EntryKind};
+
+use crate::config::Config;
+use crate::control::{CollectionGrant, PartnerPolicy, PartnerStatusReply, PolicyReloadReply};
+use crate::error::NodeError;
+use crate::policy::Policy;
+use crate::Shared;
+
+/// Revoked user names (main database): name → JSON [`Revocation`].
+const REVOKED: TableDefinition<&str, &str> = TableDefinition::new("revoked_users");
+
+/// A revoked user.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Revocation {
+    /// When (Unix seconds).
+    pub time: u64,
+    /// The operator who revoked.
+    pub by: String,
+    /// Why.
+    pub reason: String,
+}
+
+/// Loads the revoked users at start.
+pub fn load_revoked(db: &redb::Database) -> Result<BTreeMap<String, Revocation>, NodeError> {
+    let txn = db.begin_read()?;
+    let t = match txn.open_table(REVOKED) {
+        Ok(t) => t,
+        Err(redb::TableError::TableDoesNotExist(_)) => return Ok(BTreeMap::new()),
+        Err(e) => return Err(e.into()),
+    };
+    let mut out = BTreeMap::new();
+    for row in t.iter()? {
+        let (k, v) = row?;
+        let r: Revocation = serde_json::from_str(v.value())
+            .map_err(|e| NodeError::Storage(format!("corrupt revocation: {e}")))?;
+        out.insert(k.value().to_string(), r);
+    }
+    Ok(out)
+}
+
+fn section<T: Serialize>(v: &T) -> String {
+    serde_json::to_string(v).unwrap_or_default()
+}
+
+impl Shared {
+    /// The revocation of `user`, if revoked.
+    pub fn revoked(&self, user: &str) -> Option<Revocation> {
+        self.revoked
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(user)
+            .cloned()
+    }
+
+    /// Re-reads `node.toml` and applies its grants. `actor` is the operator (or the node, for
+    /// SIGHUP).
+    pub fn reload_policy(&self, actor: &Actor) -> Result<PolicyReloadReply, NodeError> {
+        let path = self.config.source.clone();
+        if path.as_os_str().is_empty() {
+            return Err(NodeError::Misuse(
+                "this node was started from a configuration held in memory, not a file; restart it to change the policy".into(),
+            ));
+        }
+        let new = Config::load(&path)?;
+        let _one = self.reload_lock.lock().unwrap_or_else(|p| p.into_inner());
+        let old = self.config.clone();
+        let mut restart_needed = Vec::new();
+        let pairs = [
+            ("[node]", section(&old.node), section(&new.node)),
+            ("[tls]", section(&old.tls), section(&new.tls)),
+            ("[epochs]", section(&old.epochs), section(&new.epochs)),
+            ("[limits]", section(&old.limits), section(&new.limits)),
+            (
+                "[identifiers]",
+                section(&old.identifiers),
+                section(&new.identifiers),
+            ),
+            (
+                "[[partner]]",
+                section(&old.partners),
+                section(&new.partners),
+            ),
+        ];
+        for (name, a, b) in pairs {
+            if a != b {
+                restart_needed.push(name.to_string());
+            }
+        }
+        let current = self.policy();
+        let grants: Vec<String> = new.grants.iter().map(|g| g.summary()).collect();
+        if current.grants == new.grants {
+            return Ok(PolicyReloadReply {
+                changed: false,
+                grants,
+                restart_needed,
+            });
+        }
+        // Logged before it applies: no request is ever served under a policy the log lacks.
+        let mut e = self.audit.entry(
+            self.clock.now_unix(),
+            EntryKind::PolicyChanged,
+            actor.clone(),
+        );
+        e.detail = Some(if grants.is_empty() {
+            "no grants: nothing is shared".into()
+        } else {
+            grants.join("; ")
+        });
+        self.audit.append(self.audit.db(), &[e])?;
+        *self.policy.write().unwrap_or_else(|p| p.into_inner()) =
+            std::sync::Arc::new(Policy::new(&self.config.node.name, new.grants.clone()));
+        tracing::info!(grants = new.grants.len(), by = %actor.name, "policy reloaded");
+        Ok(PolicyReloadReply {
+            changed: true,
+            grants,
+            restart_needed,
+        })
+    }
+
+    /// Every partner's grants and today's use, per collection.
+    pub fn partner_status(&self) -> Result<PartnerStatusReply, NodeError> {
+        let now = self.clock.now_unix();
+        let day = crate::budget::day_of(now);
+        let policy = self.policy();
+        let held: BTreeSet<String> = self
+            .store
+            .collections()?
+            .into_iter()
+            .map(|(n, _)| n)
+            .collect();
+        let node_max = self.config.limits.max_items_per_query as u64;
+        let mut partners = Vec::new();
+        for p in &self.config.partners {
+            let used: BTreeMap<String, u64> = self
+                .budgets
+                .used_by(self.audit.db(), day, &p.name)?
+                .into_iter()
+                .collect();
+            let mut names = held.clone();
+            names.extend(used.keys().cloned());
+            for g in policy
+                .grants
+                .iter()
+                .filter(|g| g.partner == p.name || g.partner == "*")
+            {
+                names.extend(g.collections.iter().filter(|c| *c != "*").cloned());
+            }
+            let collections = names
+                .into_iter()
+                .map(|c| {
+                    let g = policy.grant(&p.name, &c);
+                    CollectionGrant {
+                        used_today: used.get(&c).copied().unwrap_or(0),
+                        shared: g.is_some(),
+                        held: held.contains(&c),
+                        modes: g
+                            .map(|g| g.modes.iter().map(|m| m.to_string()).collect())
+                            .unwrap_or_default(),
+                        daily_items: g.map_or(0, |g| g.daily_items),
+                        max_per_query: g.map_or(0, |g| {
+                            g.max_items_per_query.unwrap_or(node_max).min(node_max)
+                        }),
+                        followup: g.is_some_and(|g| g.followup),
+                        collection: c,
+                    }
+                })
+                .collect();
+            partners.push(PartnerPolicy {
+                partner: p.name.clone(),
+                collections,
+            });
+        }
+        Ok(PartnerStatusReply {
+            day_started: day * crate::budget::DAY,
+            resets_in: crate::budget::DAY - now % crate::budget::DAY,
+            partners,
+        })
+    }
+
+    /// Revokes every certificate issued to `user` on this node, durably and at once.
+    pub fn revoke_user(&self, actor: &Actor, user: &str, reason: &str) -> Result<(), NodeError> {
+        crate::pki::validate_user_name(user)?;
+        if user == actor.name {
+            return Err(NodeError::Misuse(format!(
+                "`{user}` is your own user; another operator must revoke it"
+            )));
+        }
+        if reason.trim().is_empty() {
+            return Err(NodeError::Misuse(
+                "a reason is required; pass --reason stating why the certificate is revoked".into(),
+            ));
+        }
+        if let Some(r) = self.revoked(user) {
+            return Err(NodeError::Misuse(format!(
+                "`{user}` was already revoked by {} ({})",
+                r.by, r.reason
+            )));
+        }
+        let r = Revocation {
+            time: self.clock.now_unix(),
+            by: actor.name.clone(),
+            reason: reason.to_string(),
+        };
+        let json = serde_json::to_string(&r).map_err(|e| NodeError::Internal(e.to_string()))?;
+        {
+            let txn = self.store.db().begin_write()?;
+            txn.open_table(REVOKED)?.insert(user, json.as_str())?;
+            txn.commit()?;
+        }
+        // In force before it is logged: should the log write fail, the user stays revoked (the
+        // safe side) and the operator sees the error.
+        self.revoked
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(user.to_string(), r);
+        let mut e = self
+            .audit
+            .entry(self.clock.now_unix(), EntryKind::UserRevoked, actor.clone());
+        e.detail = Some(format!("user {user}: {reason}"));
+        self.audit.append(self.audit.db(), &[e])?;
+        tracing::info!(user, by = %actor.name, "user revoked");
+        Ok(())
+    }
+}
