@@ -145,7 +145,13 @@ pub fn partner(c: PartnerCmd, profile: Option<PathBuf>) -> anyhow::Result<ExitCo
                 "Trusted partner `{}` at {} (CA fingerprint {}).",
                 card.name, card.address, card.ca_fingerprint
             );
-            println!("Restart the node for it to take effect.");
+            println!(
+                "Granted `{}` every collection in match and count mode, {} items a day, follow-ups allowed: narrow its [[grant]] in {} (nothing is shared without one).",
+                card.name,
+                cordon_node::policy::DEFAULT_DAILY_ITEMS,
+                a.config.display()
+            );
+            println!("Restart the node for the new partner to take effect.");
             Ok(ExitCode::SUCCESS)
         }
         PartnerCmd::Card { config, out } => {
