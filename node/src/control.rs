@@ -6,6 +6,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use cordon_protocol::messages::QueryMode;
 use cordon_protocol::ErrorCode;
 
 /// What a CLI asks its node.
@@ -116,6 +117,9 @@ pub struct QueryRequest {
     pub purpose: String,
     /// Partner names; empty means all configured partners.
     pub partners: Vec<String>,
+    /// `match` (which items each partner holds) or `count` (only how many); spec §8.
+    #[serde(default)]
+    pub mode: QueryMode,
 }
 
 /// What the node answers.
@@ -285,6 +289,10 @@ pub enum PartnerOutcome {
         bytes_sent: u64,
         /// Bytes received from the partner for this query.
         bytes_received: u64,
+        /// Count mode only: how many of the (distinct) items the partner holds; `hits` and
+        /// `matches` are then empty.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        count: Option<u64>,
     },
     /// The partner failed or refused.
     Failed {
@@ -357,6 +365,7 @@ mod tests {
             case_ref: "C".into(),
             purpose: "p".into(),
             partners: vec!["jp".into()],
+            mode: QueryMode::Count,
         }));
         rt(ControlRequest::AuditExport {
             since: Some(1),
@@ -436,6 +445,21 @@ mod tests {
                         filter: "cached".into(),
                         bytes_sent: 1,
                         bytes_received: 2,
+                        count: None,
+                    },
+                    elapsed_ms: 3,
+                },
+                PartnerResult {
+                    partner: "kr".into(),
+                    outcome: PartnerOutcome::Answered {
+                        epoch: 2,
+                        partner_records: 9,
+                        hits: vec![],
+                        matches: vec![],
+                        filter: "full".into(),
+                        bytes_sent: 1,
+                        bytes_received: 2,
+                        count: Some(3),
                     },
                     elapsed_ms: 3,
                 },

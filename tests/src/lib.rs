@@ -81,6 +81,7 @@ pub async fn query(
         case_ref: "TEST-1".into(),
         purpose: "integration test".into(),
         partners: partners.iter().map(|s| s.to_string()).collect(),
+        mode: Default::default(),
     };
     client::query_once(&Profile::load(profile)?, q).await
 }
