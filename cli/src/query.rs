@@ -217,10 +217,7 @@ pub fn render(r: &QueryReply, items: &[(u64, String)]) -> String {
     if !counts.is_empty() {
         out.push('\n');
         for (partner, c) in counts {
-            out.push_str(&format!(
-                "{partner} holds {c} of your {} items\n",
-                r.items
-            ));
+            out.push_str(&format!("{partner} holds {c} of your {} items\n", r.items));
         }
         out.push_str("(count mode: which items they hold is not revealed, to you or to them)\n");
         return out;

@@ -19,7 +19,10 @@ fn count_of(r: &cordon_node::control::QueryReply, partner: &str) -> u64 {
             matches,
             ..
         } => {
-            assert!(hits.is_empty() && matches.is_empty(), "count mode listed items");
+            assert!(
+                hits.is_empty() && matches.is_empty(),
+                "count mode listed items"
+            );
             *c
         }
         o => panic!("{partner} gave no count: {o:?}"),
@@ -38,13 +41,21 @@ async fn count_mode_counts_exactly_and_logs_the_mode() {
     // 20 held by jp, 30 by us; the first five asked twice count once.
     let mut asked = phones(80..180);
     asked.extend(phones(80..85));
-    let r = query_mode(&f.investigator("th"), "phones", &asked, &[], QueryMode::Count)
-        .await
-        .unwrap();
+    let r = query_mode(
+        &f.investigator("th"),
+        "phones",
+        &asked,
+        &[],
+        QueryMode::Count,
+    )
+    .await
+    .unwrap();
     assert_eq!(count_of(&r, "jp"), 20);
     assert_eq!(count_of(&r, "us"), 30);
     // The same items in match mode agree.
-    let m = query(&f.investigator("th"), "phones", &asked, &[]).await.unwrap();
+    let m = query(&f.investigator("th"), "phones", &asked, &[])
+        .await
+        .unwrap();
     let PartnerOutcome::Answered { matches, count, .. } = outcome(&m, "jp") else {
         panic!()
     };
@@ -54,12 +65,18 @@ async fn count_mode_counts_exactly_and_logs_the_mode() {
     let th = export(&f, "th").await;
     let done: Vec<_> = th
         .iter()
-        .filter(|e| e.kind == EntryKind::QueryCompleted && e.query_id.as_deref() == Some(&r.query_id))
+        .filter(|e| {
+            e.kind == EntryKind::QueryCompleted && e.query_id.as_deref() == Some(&r.query_id)
+        })
         .collect();
     assert_eq!(done.len(), 2);
     for e in done {
         assert_eq!(e.mode.as_deref(), Some("count"));
-        let want = if e.partner.as_deref() == Some("jp") { 20 } else { 30 };
+        let want = if e.partner.as_deref() == Some("jp") {
+            20
+        } else {
+            30
+        };
         assert_eq!(e.hits, Some(want));
         assert_eq!(e.items, Some(100));
     }
@@ -155,18 +172,23 @@ async fn the_holder_answers_a_count_in_its_own_order() {
     // What an in-order answer would have been, from th's own key.
     let shared = f.fed.shared("th").unwrap();
     let key = shared.epoch_at("phones", d.epoch).unwrap();
-    let sent = oprf::decode_elements(&cordon_protocol::messages::unpack("b", &blinded).unwrap())
-        .unwrap();
+    let sent =
+        oprf::decode_elements(&cordon_protocol::messages::unpack("b", &blinded).unwrap()).unwrap();
     let in_order: Vec<u8> = oprf::compress_batch(&oprf::blind_evaluate(&key.sk, &sent)).concat();
     assert_eq!(ev.evaluated.len(), in_order.len());
-    assert_ne!(ev.evaluated, in_order, "the answer came back in request order");
+    assert_ne!(
+        ev.evaluated, in_order,
+        "the answer came back in request order"
+    );
     let mut got: Vec<&[u8]> = ev.evaluated.chunks(32).collect();
     let mut want: Vec<&[u8]> = in_order.chunks(32).collect();
     got.sort();
     want.sort();
     assert_eq!(got, want);
     // It verifies against the signed key, and the tags are the held ones, 30 of them.
-    let tags = batch.finish(&d.public_key, &ev.evaluated, &ev.proof).unwrap();
+    let tags = batch
+        .finish(&d.public_key, &ev.evaluated, &ev.proof)
+        .unwrap();
     let refs: Vec<&[u8]> = inputs.iter().map(|v| v.as_slice()).collect();
     let held = oprf::holder_tags(&key.sk, &refs[..30]).unwrap();
     assert_eq!(tags.iter().filter(|t| held.contains(t)).count(), 30);
@@ -184,13 +206,22 @@ async fn a_partner_granted_match_only_is_refused_a_count() {
         )
     });
     let th_cfg = std::fs::read_to_string(&f.fed.agency("th").unwrap().config_path).unwrap();
-    assert!(th_cfg.contains("modes = [\"match\"]\n"), "the grant was not narrowed");
+    assert!(
+        th_cfg.contains("modes = [\"match\"]\n"),
+        "the grant was not narrowed"
+    );
     import(&f.operator("th"), "phones", "phone", &phones(0..10))
         .await
         .unwrap();
-    let r = query_mode(&f.investigator("jp"), "phones", &phones(0..5), &[], QueryMode::Count)
-        .await
-        .unwrap();
+    let r = query_mode(
+        &f.investigator("jp"),
+        "phones",
+        &phones(0..5),
+        &[],
+        QueryMode::Count,
+    )
+    .await
+    .unwrap();
     match outcome(&r, "th") {
         PartnerOutcome::Failed { code, .. } => assert_eq!(code, "refused:mode_not_allowed"),
         o => panic!("th answered a count it does not grant: {o:?}"),
@@ -209,7 +240,10 @@ async fn persons_are_refused_in_count_mode() {
         collection: "people".into(),
         kind: Some("person".into()),
         read: Default::default(),
-        items: vec![(1, "{\"name\":\"Somchai Jaidee\",\"dob\":\"1980-01-02\"}".into())],
+        items: vec![(
+            1,
+            "{\"name\":\"Somchai Jaidee\",\"dob\":\"1980-01-02\"}".into(),
+        )],
         case_ref: "T-1".into(),
         purpose: "test".into(),
         partners: vec![],

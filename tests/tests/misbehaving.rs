@@ -24,19 +24,27 @@ async fn a_lying_holder_is_rejected_and_leaves_no_trace() {
             "filter does not match its signed descriptor",
         ),
     ];
-    // One collection per case, so that each filter case starts without a cached filter.
+    let modes = [QueryMode::Match, QueryMode::Count];
+    // One collection per case and mode, so that each starts without a cached filter.
     for i in 0..cases.len() {
-        for node in ["jp", "us"] {
-            import(&f.operator(node), &format!("c{i}"), "phone", &phones(0..50))
+        for mode in modes {
+            for node in ["jp", "us"] {
+                import(
+                    &f.operator(node),
+                    &format!("c{i}{mode}"),
+                    "phone",
+                    &phones(0..50),
+                )
                 .await
                 .unwrap();
+            }
         }
     }
     let jp = f.fed.shared("jp").unwrap();
     let asked = phones(40..60);
     for (i, (lie, fault)) in cases.into_iter().enumerate() {
-        let collection = format!("c{i}");
-        for mode in [QueryMode::Match, QueryMode::Count] {
+        for mode in modes {
+            let collection = format!("c{i}{mode}");
             jp.set_misbehaviour(lie);
             let r = query_mode(&f.investigator("th"), &collection, &asked, &[], mode)
                 .await
@@ -57,6 +65,17 @@ async fn a_lying_holder_is_rejected_and_leaves_no_trace() {
                 .await
                 .unwrap();
             assert_eq!(held(&r, "jp"), 10, "{lie:?} in {mode} mode");
+            // A rejected descriptor or filter was not kept: the filter is fetched whole now.
+            // (With a bad proof, the filter itself was honest, verified, and kept.)
+            let PartnerOutcome::Answered { filter, .. } = outcome(&r, "jp") else {
+                unreachable!()
+            };
+            let want = if lie == Misbehaviour::Proof {
+                "cached"
+            } else {
+                "full"
+            };
+            assert_eq!(filter, want, "{lie:?} in {mode} mode");
         }
     }
     f.fed.shutdown().await.unwrap();
@@ -65,9 +84,7 @@ async fn a_lying_holder_is_rejected_and_leaves_no_trace() {
 /// How many items the partner holds, in either mode.
 fn held(r: &cordon_node::control::QueryReply, partner: &str) -> u64 {
     match outcome(r, partner) {
-        PartnerOutcome::Answered { matches, count, .. } => {
-            count.unwrap_or(matches.len() as u64)
-        }
+        PartnerOutcome::Answered { matches, count, .. } => count.unwrap_or(matches.len() as u64),
         o => panic!("{partner} did not answer: {o:?}"),
     }
 }
