@@ -142,6 +142,7 @@ async fn query_kind(
         case_ref: case.into(),
         purpose: purpose.into(),
         partners: partners.iter().map(|s| s.to_string()).collect(),
+        mode: Default::default(),
     };
     Ok(client::query_once(&Profile::load(profile)?, q).await?)
 }

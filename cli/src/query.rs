@@ -10,6 +10,7 @@ use cordon_node::client::ControlClient;
 use cordon_node::control::{PartnerOutcome, QueryReply, QueryRequest};
 use cordon_node::profile::Profile;
 use cordon_protocol::ident::Kind;
+use cordon_protocol::messages::QueryMode;
 
 use crate::input::{self, InputArgs, ReadArgs};
 use crate::output::{ms, table};
@@ -36,6 +37,9 @@ pub struct QueryArgs {
     kind: Option<String>,
     #[command(flatten)]
     read: ReadArgs,
+    /// What to learn: `match` (which of your items each partner holds) or `count` (only how many; not for persons)
+    #[arg(long, default_value = "match", value_name = "MODE")]
+    mode: QueryMode,
     /// Print the result as JSON
     #[arg(long)]
     json: bool,
@@ -88,6 +92,7 @@ pub fn query(a: QueryArgs, profile: Option<PathBuf>) -> anyhow::Result<ExitCode>
         case_ref: a.case_ref.clone(),
         purpose: a.purpose.clone(),
         partners,
+        mode: a.mode,
     };
     let reply = rt.block_on(async {
         let r = client.query(req).await;
@@ -95,10 +100,9 @@ pub fn query(a: QueryArgs, profile: Option<PathBuf>) -> anyhow::Result<ExitCode>
         anyhow::Ok(r?)
     })?;
     if a.json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&json_reply(&reply, &items))?
-        );
+        let mut v = json_reply(&reply, &items);
+        v["mode"] = serde_json::Value::String(a.mode.to_string());
+        println!("{}", serde_json::to_string_pretty(&v)?);
     } else {
         print!("{}", render(&reply, &items));
     }
@@ -151,11 +155,12 @@ pub fn render(r: &QueryReply, items: &[(u64, String)]) -> String {
                 bytes_sent,
                 bytes_received,
                 partner_records,
+                count,
                 ..
             } => vec![
                 p.partner.clone(),
                 "answered".into(),
-                matches.len().to_string(),
+                count.unwrap_or(matches.len() as u64).to_string(),
                 format!(
                     "{epoch} ({partner_records} {})",
                     if r.kind == Kind::Person.as_str() {
@@ -199,6 +204,23 @@ pub fn render(r: &QueryReply, items: &[(u64, String)]) -> String {
         if let PartnerOutcome::Failed { message, .. } = &p.outcome {
             out.push_str(&format!("  {}: {message}\n", p.partner));
         }
+    }
+    // Count mode: how many, per partner; there is no item to list.
+    let counts: Vec<(&str, u64)> = r
+        .partners
+        .iter()
+        .filter_map(|p| match &p.outcome {
+            PartnerOutcome::Answered { count: Some(c), .. } => Some((p.partner.as_str(), *c)),
+            _ => None,
+        })
+        .collect();
+    if !counts.is_empty() {
+        out.push('\n');
+        for (partner, c) in counts {
+            out.push_str(&format!("{partner} holds {c} of your {} items\n", r.items));
+        }
+        out.push_str("(count mode: which items they hold is not revealed, to you or to them)\n");
+        return out;
     }
     let person = r.kind == Kind::Person.as_str();
     let mut hit_rows = Vec::new();

@@ -13,15 +13,14 @@ use serde_bytes::ByteArray;
 use cordon_protocol::audit::entry::{Actor, Entry, EntryKind};
 use cordon_protocol::audit::receipt::{request_digest, Receipt};
 use cordon_protocol::error::{ErrorCode, RemoteError};
-use cordon_protocol::exchange;
-use cordon_protocol::messages::{unpack, EvaluateRequest, EvaluateResponse, PartnerResponse};
+use cordon_protocol::messages::{
+    unpack, EvaluateRequest, EvaluateResponse, PartnerResponse, QueryMode,
+};
+use cordon_protocol::{count, exchange};
 
 use crate::audit::witness;
 use crate::error::NodeError;
 use crate::Shared;
-
-/// The mode every evaluation currently runs in.
-const MODE: &str = "match";
 
 fn base_entry(
     shared: &Shared,
@@ -46,7 +45,7 @@ fn base_entry(
         Ok(()) => req.collection.clone(),
         Err(_) => format!("<invalid name of {} bytes>", req.collection.len()),
     });
-    e.mode = Some(MODE.into());
+    e.mode = Some(req.mode.as_str().into());
     e.exchange_id = Some(hex::encode(*req.query_id));
     e.epoch = Some(req.epoch);
     e.items = Some(items);
@@ -211,15 +210,19 @@ pub(crate) fn evaluate(
             return refused(shared, partner, fingerprint, &req, n, r);
         }
     };
-    let (evaluated, proof) =
-        match exchange::holder_evaluate(&e.sk, &e.pk, &req.blinded, &mut rand::rngs::OsRng) {
-            Ok(x) => x,
-            Err(err) => {
-                shared.budgets.release(reservation);
-                let r = RemoteError::new(ErrorCode::BadRequest, err.to_string());
-                return refused(shared, partner, fingerprint, &req, n, r);
-            }
-        };
+    // Count mode shuffles the answers and proves only their sum (cordon_protocol::count).
+    let evaluate = match req.mode {
+        QueryMode::Match => exchange::holder_evaluate::<rand::rngs::OsRng>,
+        QueryMode::Count => count::holder_evaluate_count::<rand::rngs::OsRng>,
+    };
+    let (evaluated, proof) = match evaluate(&e.sk, &e.pk, &req.blinded, &mut rand::rngs::OsRng) {
+        Ok(x) => x,
+        Err(err) => {
+            shared.budgets.release(reservation);
+            let r = RemoteError::new(ErrorCode::BadRequest, err.to_string());
+            return refused(shared, partner, fingerprint, &req, n, r);
+        }
+    };
     match finish(shared, partner, fingerprint, &req, n, &reservation) {
         Ok((receipt, audit)) => {
             tracing::info!(
@@ -227,6 +230,7 @@ pub(crate) fn evaluate(
                 collection = %req.collection,
                 epoch = req.epoch,
                 items = n,
+                mode = req.mode.as_str(),
                 exchange_id = %hex::encode(*req.query_id),
                 "query answered"
             );
@@ -268,7 +272,7 @@ fn finish(
         querier: partner.to_string(),
         collection: req.collection.clone(),
         epoch: req.epoch,
-        mode: MODE.into(),
+        mode: req.mode.as_str().into(),
         items: n,
         request_digest: request_digest(&req.blinded),
         time: now,

@@ -6,6 +6,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use cordon_protocol::messages::QueryMode;
 use cordon_protocol::ErrorCode;
 
 /// What a CLI asks its node.
@@ -127,6 +128,9 @@ pub struct QueryRequest {
     pub purpose: String,
     /// Partner names; empty means all configured partners.
     pub partners: Vec<String>,
+    /// `match` (which items each partner holds) or `count` (only how many); spec §8.
+    #[serde(default)]
+    pub mode: QueryMode,
 }
 
 /// What the node answers.
@@ -357,6 +361,10 @@ pub enum PartnerOutcome {
         bytes_sent: u64,
         /// Bytes received from the partner for this query.
         bytes_received: u64,
+        /// Count mode only: how many of the (distinct) items the partner holds; `hits` and
+        /// `matches` are then empty.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        count: Option<u64>,
     },
     /// The partner failed or refused.
     Failed {
@@ -429,6 +437,7 @@ mod tests {
             case_ref: "C".into(),
             purpose: "p".into(),
             partners: vec!["jp".into()],
+            mode: QueryMode::Count,
         }));
         rt(ControlRequest::AuditExport {
             since: Some(1),
@@ -539,6 +548,21 @@ mod tests {
                         filter: "cached".into(),
                         bytes_sent: 1,
                         bytes_received: 2,
+                        count: None,
+                    },
+                    elapsed_ms: 3,
+                },
+                PartnerResult {
+                    partner: "kr".into(),
+                    outcome: PartnerOutcome::Answered {
+                        epoch: 2,
+                        partner_records: 9,
+                        hits: vec![],
+                        matches: vec![],
+                        filter: "full".into(),
+                        bytes_sent: 1,
+                        bytes_received: 2,
+                        count: Some(3),
                     },
                     elapsed_ms: 3,
                 },

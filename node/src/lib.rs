@@ -36,6 +36,8 @@ pub mod error;
 pub mod governance;
 pub mod import;
 pub mod local;
+#[cfg(feature = "test-util")]
+pub mod misbehave;
 pub mod net;
 pub mod partner_client;
 pub mod pki;
@@ -114,6 +116,9 @@ pub struct Shared {
     /// Serialises reading, checking and saving partners' audit state (taken before any
     /// database transaction, so it cannot deadlock with the log's own lock).
     pub audit_lock: Mutex<()>,
+    /// Test builds only: how this node corrupts what it serves (see `misbehave`).
+    #[cfg(feature = "test-util")]
+    pub misbehaviour: misbehave::MisbehaviourCell,
 }
 
 /// Requests of one partner served at the same time; more wait their turn.
@@ -403,6 +408,8 @@ impl Node {
             witness,
             partner_log_keys,
             audit_lock: Mutex::new(()),
+            #[cfg(feature = "test-util")]
+            misbehaviour: Default::default(),
         });
         shared.log_start()?;
         Ok(Node { shared, endpoint })

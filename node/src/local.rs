@@ -36,6 +36,7 @@ pub struct Agency {
 }
 
 struct Running {
+    shared: Arc<crate::Shared>,
     stop: CancellationToken,
     task: JoinHandle<Result<(), NodeError>>,
 }
@@ -145,12 +146,18 @@ impl LocalFederation {
             })?,
         };
         let node = Node::bind_with(cfg, self.clock.clone(), Some(socket))?;
+        let shared = node.shared().clone();
         let stop = CancellationToken::new();
         let s2 = stop.clone();
         let task = tokio::spawn(async move { node.run(async move { s2.cancelled().await }).await });
         self.running
-            .insert(name.to_string(), Running { stop, task });
+            .insert(name.to_string(), Running { shared, stop, task });
         Ok(())
+    }
+
+    /// The state of a running node (tests reach into it, e.g. to make it misbehave).
+    pub fn shared(&self, name: &str) -> Option<Arc<crate::Shared>> {
+        self.running.get(name).map(|r| r.shared.clone())
     }
 
     /// Starts every node.

@@ -15,11 +15,12 @@ use futures_util::future::join_all;
 use rand::RngCore;
 use serde_bytes::ByteArray;
 
+use cordon_protocol::count::CountBatch;
 use cordon_protocol::descriptor::{EpochDescriptor, SignedDescriptor};
-use cordon_protocol::exchange::{BlindedBatch, HashedInputs};
+use cordon_protocol::exchange::{BlindedBatch, FinishError, HashedInputs};
 use cordon_protocol::ident::{self, Kind, Options};
 use cordon_protocol::messages::MAX_ITEMS_PER_REQUEST;
-use cordon_protocol::messages::{EvaluateRequest, PartnerRequest, PartnerResponse};
+use cordon_protocol::messages::{EvaluateRequest, PartnerRequest, PartnerResponse, QueryMode};
 use cordon_protocol::oprf::Tag;
 use cordon_protocol::person::{self, KeyClass};
 use cordon_protocol::ErrorCode;
@@ -62,6 +63,8 @@ struct QueryCtx {
     actor: Actor,
     case_ref: String,
     purpose: String,
+    /// What the investigator asked to learn.
+    mode: QueryMode,
     /// Per partner, the exchange id and epoch of the last request sent, so that a failure is
     /// logged against the exchange it ended.
     sent: std::sync::Mutex<std::collections::HashMap<String, (String, u64)>>,
@@ -74,7 +77,7 @@ impl QueryCtx {
             .entry(shared.clock.now_unix(), kind, self.actor.clone());
         e.partner = Some(partner.to_string());
         e.collection = Some(collection.to_string());
-        e.mode = Some("match".into());
+        e.mode = Some(self.mode.as_str().into());
         e.query_id = Some(self.query_id.clone());
         e.case_ref = Some(self.case_ref.clone());
         e.purpose = Some(self.purpose.clone());
@@ -176,6 +179,7 @@ pub async fn run_query(
         actor: who.clone(),
         case_ref: q.case_ref.clone(),
         purpose: q.purpose.clone(),
+        mode: q.mode,
         sent: Default::default(),
     });
 
@@ -213,6 +217,12 @@ pub async fn run_query(
             },
         },
     };
+
+    if q.mode == QueryMode::Count && kind == Kind::Person {
+        return Err(invalid(
+            "count mode does not take persons: each person is sent as several match keys, so the count would be of keys, not persons; use --mode match",
+        ));
+    }
 
     // Canonicalise every item; one bad item stops the query before anything is sent.
     let opts = q
@@ -318,8 +328,11 @@ pub async fn run_query(
     }
     for r in &results {
         match &r.outcome {
-            PartnerOutcome::Answered { hits, epoch, .. } => {
-                tracing::info!(query_id, partner = %r.partner, epoch, hits = hits.len(), ms = r.elapsed_ms, "partner answered")
+            PartnerOutcome::Answered {
+                hits, epoch, count, ..
+            } => {
+                let hits = count.unwrap_or(hits.len() as u64);
+                tracing::info!(query_id, partner = %r.partner, epoch, hits, ms = r.elapsed_ms, "partner answered")
             }
             PartnerOutcome::Failed { code, message } => {
                 // Debug formatting escapes what a partner may have put in its refusal.
@@ -439,7 +452,8 @@ async fn ask_once(
             .await?;
     }
     let h = hashed.clone();
-    let batch = tokio::task::spawn_blocking(move || BlindedBatch::new(&h, &mut rand::rngs::OsRng))
+    let mode = ctx.mode;
+    let batch = tokio::task::spawn_blocking(move || Batch::new(mode, &h))
         .await
         .map_err(|e| NodeError::Internal(format!("blinding failed: {e}")))?;
     // A fresh identifier per partner and attempt, so holders cannot link their logs by it.
@@ -480,7 +494,7 @@ async fn ask_once(
         collection: collection.to_string(),
         epoch: d.epoch,
         blinded,
-        mode: Default::default(),
+        mode: ctx.mode,
         audit: Some(hello.clone()),
     });
     let PartnerResponse::Evaluated(mut ev) =
@@ -497,33 +511,41 @@ async fn ask_once(
     }
     let receipt = std::mem::take(&mut ev.receipt);
     let receipt = check_receipt(
-        shared, partner, &receipt, &qid, collection, d.epoch, n, &digest,
+        shared, partner, &receipt, &qid, collection, d.epoch, n, &digest, ctx.mode,
     )?;
     let reply = ev.audit.take();
     let pk = *d.public_key;
     let ep = epoch.clone();
     let map = map.clone();
-    let (hits, matches) =
-        tokio::task::spawn_blocking(move || -> Result<(Vec<Hit>, Vec<ItemMatch>), NodeError> {
+    let counting = matches!(batch, Batch::Count(_));
+    let (hits, matches, count) = tokio::task::spawn_blocking(
+        move || -> Result<(Vec<Hit>, Vec<ItemMatch>, usize), NodeError> {
             let tags = batch
                 .finish(&pk, &ev.evaluated, &ev.proof)
                 .map_err(|e| match e {
-                    cordon_protocol::exchange::FinishError::Wire(w) => NodeError::Wire(w),
-                    cordon_protocol::exchange::FinishError::Verify(v) => NodeError::Verify(v),
+                    FinishError::Wire(w) => NodeError::Wire(w),
+                    FinishError::Verify(v) => NodeError::Verify(v),
                 })?;
             let found: Vec<usize> = (0..tags.len()).filter(|i| ep.contains(&tags[*i])).collect();
+            if counting {
+                // The tags are in the holder's order: they say how many, never which.
+                return Ok((Vec::new(), Vec::new(), found.len()));
+            }
             let hits: Vec<Hit> = found.iter().map(|i| map.hit(*i, &tags[*i])).collect();
-            Ok((hits, map.matches(&found)))
-        })
-        .await
-        .map_err(|e| NodeError::Internal(format!("verification failed: {e}")))??;
+            let matches = map.matches(&found);
+            let n = matches.len();
+            Ok((hits, matches, n))
+        },
+    )
+    .await
+    .map_err(|e| NodeError::Internal(format!("verification failed: {e}")))??;
     tracing::debug!(partner, wire_query_id = %hex::encode(qid), "evaluation verified");
     // Logged with the receipt and the partner's checkpoint before the investigator sees it.
     let mut done = ctx.entry(shared, EntryKind::QueryCompleted, partner, collection);
     done.exchange_id = Some(hex::encode(qid));
     done.epoch = Some(d.epoch);
     done.items = Some(n);
-    done.hits = Some(matches.len() as u64);
+    done.hits = Some(count as u64);
     done.receipt = Some(receipt);
     let s = shared.clone();
     let p = partner.to_string();
@@ -538,7 +560,45 @@ async fn ask_once(
         filter: how.to_string(),
         bytes_sent: traffic.sent,
         bytes_received: traffic.received,
+        count: counting.then_some(count as u64),
     })
+}
+
+/// The querier's blinded batch for one partner, in the query's mode.
+enum Batch {
+    /// A fresh blind per item, answers in order.
+    Match(BlindedBatch),
+    /// One blind for the batch, answers shuffled (distinct items only).
+    Count(CountBatch),
+}
+
+impl Batch {
+    fn new(mode: QueryMode, hashed: &HashedInputs) -> Self {
+        let rng = &mut rand::rngs::OsRng;
+        match mode {
+            QueryMode::Match => Batch::Match(BlindedBatch::new(hashed, rng)),
+            QueryMode::Count => Batch::Count(CountBatch::new(hashed, rng)),
+        }
+    }
+
+    fn request_bytes(&self) -> Vec<u8> {
+        match self {
+            Batch::Match(b) => b.request_bytes(),
+            Batch::Count(b) => b.request_bytes(),
+        }
+    }
+
+    fn finish(
+        &self,
+        pk: &[u8; 32],
+        evaluated: &[u8],
+        proof: &[u8; 64],
+    ) -> Result<Vec<Tag>, FinishError> {
+        match self {
+            Batch::Match(b) => b.finish(pk, evaluated, proof),
+            Batch::Count(b) => b.finish(pk, evaluated, proof),
+        }
+    }
 }
 
 /// Which queried item (and, for persons, which key class) each OPRF item stands for.
@@ -801,6 +861,7 @@ fn check_receipt(
     epoch: u64,
     items: u64,
     digest: &[u8; 32],
+    mode: QueryMode,
 ) -> Result<String, NodeError> {
     let bad = |m: String| NodeError::Verify(VerifyError::Receipt(m));
     let keys = shared
@@ -831,7 +892,7 @@ fn check_receipt(
     if r.request_digest != *digest {
         wrong.push("request digest");
     }
-    if r.mode != "match" {
+    if r.mode != mode.as_str() {
         wrong.push("mode");
     }
     if wrong.is_empty() {

@@ -177,12 +177,16 @@ async fn serve_partner_stream(
                 Ok(d) => PartnerResponse::Descriptor(d),
                 Err(r) => PartnerResponse::Error(r),
             };
+            #[cfg(feature = "test-util")]
+            let resp = crate::misbehave::response(shared, resp);
             write_frame(&mut send, &resp).await?;
         }
         PartnerRequest::GetFilter { collection, epoch } => {
             match shared.epoch_at(&collection, epoch) {
                 Ok(e) => {
                     let filter = e.filter.clone();
+                    #[cfg(feature = "test-util")]
+                    let filter = crate::misbehave::filter(shared, &filter);
                     write_frame(
                         &mut send,
                         &PartnerResponse::FilterStart {
@@ -247,6 +251,8 @@ async fn serve_partner_stream(
                     .unwrap_or_else(|e| {
                         refuse(ErrorCode::Internal, format!("evaluation failed: {e}"))
                     });
+            #[cfg(feature = "test-util")]
+            let resp = crate::misbehave::response(shared, resp);
             write_frame(&mut send, &resp).await?;
         }
     }

@@ -74,6 +74,10 @@ pub enum VerifyError {
     /// this exchange.
     #[error("the holder's receipt is not valid: {0}")]
     Receipt(String),
+    /// A count-mode answer whose proof verifies but which cannot be an honest answer (two
+    /// answers unblind to the same element, though every element sent was distinct).
+    #[error("the holder's count answer is not valid: {0}")]
+    CountAnswer(String),
 }
 
 /// Machine-readable reason a node gives when it refuses a request. Stable strings on the wire.

@@ -44,7 +44,7 @@ use crate::oprf::{self, Mode, Proof, PublicKey, SecretKey, Tag};
 
 /// The querier's inputs hashed to the group once, reusable for every partner.
 pub struct HashedInputs {
-    points: Vec<RistrettoPoint>,
+    pub(crate) points: Vec<RistrettoPoint>,
 }
 
 impl HashedInputs {
@@ -179,6 +179,22 @@ pub fn holder_evaluate<R: RngCore + CryptoRng>(
     blinded: &[u8],
     rng: &mut R,
 ) -> Result<(Vec<u8>, [u8; 64]), WireError> {
+    let points = decode_blinded(blinded)?;
+    let evaluated = oprf::blind_evaluate(sk, &points);
+    let proof =
+        oprf::generate_proof(Mode::Voprf, sk, pk, &points, &evaluated, rng).map_err(|e| {
+            WireError::InvalidField {
+                field: "blinded",
+                reason: e.to_string(),
+            }
+        })?;
+    Ok((pack(&oprf::compress_batch(&evaluated)), proof.to_bytes()))
+}
+
+/// The holder's checks on a request's blinded elements (spec/PROTOCOL.md §4.5, checks 4 to 6):
+/// whole elements, at least one and at most [`MAX_ITEMS_PER_REQUEST`], each canonical and not
+/// the identity. Shared by both modes.
+pub(crate) fn decode_blinded(blinded: &[u8]) -> Result<Vec<RistrettoPoint>, WireError> {
     let raw = unpack("blinded", blinded)?;
     if raw.is_empty() {
         return Err(WireError::InvalidField {
@@ -192,19 +208,10 @@ pub fn holder_evaluate<R: RngCore + CryptoRng>(
             reason: format!("{} elements (at most {MAX_ITEMS_PER_REQUEST})", raw.len()),
         });
     }
-    let points = oprf::decode_elements(&raw).map_err(|e| WireError::InvalidField {
+    oprf::decode_elements(&raw).map_err(|e| WireError::InvalidField {
         field: "blinded",
         reason: e.to_string(),
-    })?;
-    let evaluated = oprf::blind_evaluate(sk, &points);
-    let proof =
-        oprf::generate_proof(Mode::Voprf, sk, pk, &points, &evaluated, rng).map_err(|e| {
-            WireError::InvalidField {
-                field: "blinded",
-                reason: e.to_string(),
-            }
-        })?;
-    Ok((pack(&oprf::compress_batch(&evaluated)), proof.to_bytes()))
+    })
 }
 
 #[cfg(test)]

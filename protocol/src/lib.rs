@@ -13,6 +13,7 @@
 //! - [`oprf`]: RFC 9497 OPRF/VOPRF over ristretto255-SHA512, batched DLEQ proofs, and tag
 //!   derivation.
 //! - [`exchange`]: one query, both sides, as functions over bytes.
+//! - [`count`]: the same in count mode (one shared blind, shuffled answers, a proof over sums).
 //! - [`filter`]: the Bloom filter of an epoch and the delta hash chain.
 //! - [`descriptor`]: the signed epoch descriptor.
 //! - [`ident`]: canonical identifier forms, byte-identical on both sides: phones, e-mails,
@@ -35,6 +36,7 @@
 #![warn(missing_docs)]
 
 pub mod audit;
+pub mod count;
 pub mod descriptor;
 pub mod error;
 pub mod exchange;

@@ -16,6 +16,7 @@
 // outputs in the file and the text of `spec/PROTOCOL.md` together (and bump the version that
 // the change affects). Never edit the file to make an unintended change pass.
 
+use cordon_protocol::count::{holder_evaluate_count_with, CountBatch};
 use cordon_protocol::descriptor::{
     EpochDescriptor, SignedDescriptor, DESCRIPTOR_CONTEXT, DESCRIPTOR_VERSION,
 };
@@ -771,6 +772,77 @@ fn compute(file: &Value) -> (Value, Ctx) {
     o.insert("held".into(), json!(held));
     out.insert("exchange".into(), Value::Object(o));
 
+    // The same inputs in count mode (§5.2, "Count mode"), with a fixed shared blind r, answer
+    // order and proof nonce, computed here from the spec's text: C_i = 2r·P_i; the holder
+    // answers F_j = k·C_order[j] and proves DLEQ(G, pk, ΣC, ΣF); V_j = r⁻¹·F_j = 2k·P_order[j].
+    // `count_vector_is_what_the_code_does` checks the real code against it.
+    let cv = &file["count"];
+    let c_inputs: Vec<Vec<u8>> = indices(cv, "input_indices")
+        .iter()
+        .map(|&i| s(&file["tags"][i], "input").as_bytes().to_vec())
+        .collect();
+    assert_eq!(s(cv, "blinding"), "multiplicative_doubled");
+    let r = scalar(s(cv, "blind"));
+    let order = indices(cv, "order");
+    let c_hashed: Vec<RistrettoPoint> = c_inputs
+        .iter()
+        .map(|i| oprf::hash_to_group(Mode::Voprf, i))
+        .collect();
+    let c_blinded: Vec<RistrettoPoint> = c_hashed.iter().map(|p| (two * r) * p).collect();
+    let in_order = oprf::blind_evaluate(&sk, &c_blinded);
+    let answered: Vec<RistrettoPoint> = order.iter().map(|&i| in_order[i]).collect();
+    let sum_c: RistrettoPoint = c_blinded.iter().sum();
+    let sum_f: RistrettoPoint = answered.iter().sum();
+    let c_proof = oprf::generate_proof_with(
+        Mode::Voprf,
+        &sk,
+        &pk_full,
+        &[sum_c],
+        &[sum_f],
+        scalar(s(cv, "proof_nonce")),
+    )
+    .unwrap();
+    let c_unblinded: Vec<RistrettoPoint> = answered.iter().map(|f| r.invert() * f).collect();
+    let c_tags: Vec<Tag> =
+        oprf::compress_batch(&c_unblinded.iter().map(|v| two * v).collect::<Vec<_>>())
+            .iter()
+            .map(oprf::tag_of_encoding)
+            .collect();
+    let c_held = c_tags
+        .iter()
+        .filter(|t| filters[fi].contains(t) || delta_set.contains(t))
+        .count();
+    let mut o = inputs(
+        cv,
+        &[
+            "note",
+            "blinding",
+            "input_indices",
+            "blind",
+            "order",
+            "proof_nonce",
+        ],
+    );
+    o.insert("hashed".into(), hex_list(&oprf::compress_batch(&c_hashed)));
+    o.insert(
+        "blinded".into(),
+        hex_list(&oprf::compress_batch(&c_blinded)),
+    );
+    o.insert(
+        "evaluated".into(),
+        hex_list(&oprf::compress_batch(&answered)),
+    );
+    o.insert("sum_blinded".into(), h(sum_c.compress().as_bytes()));
+    o.insert("sum_evaluated".into(), h(sum_f.compress().as_bytes()));
+    o.insert("proof".into(), h(&c_proof.to_bytes()));
+    o.insert(
+        "unblinded".into(),
+        hex_list(&oprf::compress_batch(&c_unblinded)),
+    );
+    o.insert("tags".into(), hex_list(&c_tags));
+    o.insert("count".into(), json!(c_held));
+    out.insert("count".into(), Value::Object(o));
+
     let ctx = Ctx {
         sk,
         pk,
@@ -927,6 +999,52 @@ fn every_vector_matches_the_code() {
         "spec/vectors/cordon.json disagrees with the code:\n{}",
         diffs.join("\n")
     );
+}
+
+/// The querier's and holder's real count-mode code, given the vector's blind, order and nonce,
+/// send exactly `blinded`, answer exactly `evaluated` and `proof`, and find exactly `tags`.
+#[test]
+fn count_vector_is_what_the_code_does() {
+    let file = vectors();
+    let (_, ctx) = compute(&file);
+    let cv = &file["count"];
+    let inputs: Vec<Vec<u8>> = indices(cv, "input_indices")
+        .iter()
+        .map(|&i| s(&file["tags"][i], "input").as_bytes().to_vec())
+        .collect();
+    let list = |name: &str| -> Vec<u8> {
+        cv[name]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|x| unhex(x.as_str().unwrap()))
+            .collect()
+    };
+    let batch =
+        CountBatch::with_blind(&HashedInputs::new(&inputs), scalar(s(cv, "blind"))).unwrap();
+    assert_eq!(batch.request_bytes(), list("blinded"));
+    let pk = oprf::PublicKey::from_bytes(&ctx.pk).unwrap();
+    let (evaluated, proof) = holder_evaluate_count_with(
+        &ctx.sk,
+        &pk,
+        &list("blinded"),
+        &indices(cv, "order"),
+        scalar(s(cv, "proof_nonce")),
+    )
+    .unwrap();
+    assert_eq!(evaluated, list("evaluated"));
+    assert_eq!(hex::encode(proof), s(cv, "proof"));
+    let tags = batch.finish(&ctx.pk, &evaluated, &proof).unwrap();
+    assert_eq!(tags.concat(), list("tags"));
+    // Unordered, they are the match-mode tags of the same inputs.
+    let mut want: Vec<Tag> = indices(cv, "input_indices")
+        .iter()
+        .map(|&i| ctx.tags[i])
+        .collect();
+    let mut got = tags;
+    want.sort();
+    got.sort();
+    assert_eq!(got, want);
 }
 
 #[test]

@@ -73,6 +73,17 @@ pub async fn query(
     items: &[String],
     partners: &[&str],
 ) -> Result<QueryReply, NodeError> {
+    query_mode(profile, collection, items, partners, Default::default()).await
+}
+
+/// [`query`] in a given mode (`match` or `count`).
+pub async fn query_mode(
+    profile: &Path,
+    collection: &str,
+    items: &[String],
+    partners: &[&str],
+    mode: cordon_protocol::messages::QueryMode,
+) -> Result<QueryReply, NodeError> {
     let q = QueryRequest {
         collection: collection.into(),
         kind: None,
@@ -81,6 +92,7 @@ pub async fn query(
         case_ref: "TEST-1".into(),
         purpose: "integration test".into(),
         partners: partners.iter().map(|s| s.to_string()).collect(),
+        mode,
     };
     client::query_once(&Profile::load(profile)?, q).await
 }

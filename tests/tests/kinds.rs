@@ -196,6 +196,7 @@ async fn provider_rules_bind_a_collection() {
         case_ref: "T-1".into(),
         purpose: "test".into(),
         partners: vec![],
+        mode: Default::default(),
     };
     let r = client::query_once(&Profile::load(&f.investigator("th")).unwrap(), q)
         .await

@@ -180,6 +180,7 @@ async fn run_query(
         case_ref: "BENCH".into(),
         purpose: "benchmark".into(),
         partners: vec![],
+        mode: Default::default(),
     };
     let c0 = probe.read();
     let t = Instant::now();
