@@ -299,7 +299,8 @@ impl Config {
         crate::policy::check_grants(&self.grants, &names)?;
         let mut seen = std::collections::HashSet::new();
         for c in &self.collections {
-            crate::import::validate_collection(&c.name).map_err(|e| format!("[[collection]]: {e}"))?;
+            crate::import::validate_collection(&c.name)
+                .map_err(|e| format!("[[collection]]: {e}"))?;
             if !seen.insert(&c.name) {
                 return Err(format!(
                     "collection `{}` has two [[collection]] sections; keep one per collection",

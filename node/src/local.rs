@@ -36,6 +36,7 @@ pub struct Agency {
 }
 
 struct Running {
+    shared: Arc<crate::Shared>,
     stop: CancellationToken,
     task: JoinHandle<Result<(), NodeError>>,
 }
@@ -145,12 +146,18 @@ impl LocalFederation {
             })?,
         };
         let node = Node::bind_with(cfg, self.clock.clone(), Some(socket))?;
+        let shared = node.shared().clone();
         let stop = CancellationToken::new();
         let s2 = stop.clone();
         let task = tokio::spawn(async move { node.run(async move { s2.cancelled().await }).await });
         self.running
-            .insert(name.to_string(), Running { stop, task });
+            .insert(name.to_string(), Running { shared, stop, task });
         Ok(())
+    }
+
+    /// The shared state of a running node (tests drive its maintenance pass directly).
+    pub fn shared(&self, name: &str) -> Option<Arc<crate::Shared>> {
+        self.running.get(name).map(|r| r.shared.clone())
     }
 
     /// Starts every node.
@@ -166,6 +173,8 @@ impl LocalFederation {
     /// (taken back for the next [`LocalFederation::start`]).
     pub async fn stop(&mut self, name: &str) -> Result<(), NodeError> {
         if let Some(r) = self.running.remove(name) {
+            // The node's state holds its database and endpoint: let it go with the node.
+            drop(r.shared);
             r.stop.cancel();
             r.task
                 .await

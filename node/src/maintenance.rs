@@ -234,8 +234,13 @@ impl Shared {
         ));
         let mut entries = vec![e];
         let holder = if reply.deleted > 0 {
-            let (h, e) =
-                self.rotate_in(&mut batch, &current, RotationReason::AfterDeletion, actor, now)?;
+            let (h, e) = self.rotate_in(
+                &mut batch,
+                &current,
+                RotationReason::AfterDeletion,
+                actor,
+                now,
+            )?;
             entries.push(e);
             reply.epoch = h.epoch;
             Some(h)
@@ -285,8 +290,13 @@ impl Shared {
             "expired: imported before {cutoff} (retain {})",
             humantime::format_duration(retain)
         ));
-        let (h, rot) =
-            self.rotate_in(&mut batch, &current, RotationReason::AfterExpiry, &actor, now)?;
+        let (h, rot) = self.rotate_in(
+            &mut batch,
+            &current,
+            RotationReason::AfterExpiry,
+            &actor,
+            now,
+        )?;
         let new_epoch = h.epoch;
         self.finish(batch, &[e, rot], Some(h))?;
         tracing::info!(collection, records = n, cutoff, "records expired");
@@ -324,9 +334,12 @@ impl Shared {
                 .is_some_and(|at| self.clock.now_unix() >= at);
             if due {
                 let r = self.rotate(&name, RotationReason::Schedule, &self.node_actor())?;
-                report
-                    .rotated
-                    .push((name.clone(), r.old_epoch, r.new_epoch, RotationReason::Schedule));
+                report.rotated.push((
+                    name.clone(),
+                    r.old_epoch,
+                    r.new_epoch,
+                    RotationReason::Schedule,
+                ));
             }
         }
         Ok(report)
