@@ -401,10 +401,10 @@ signing_key = "signing.key"
         assert_eq!(c.collection("later").unwrap().retain, None);
         let typo = format!("{MIN}\n[[collection]]\nname = \"phones\"\nrotate_evry = \"30d\"\n");
         let e = Config::parse(&typo).unwrap_err();
-        assert!(e.contains("rotate_evry") && e.contains("line 16"), "{e}");
+        assert!(e.contains("rotate_evry") && e.contains("line 15"), "{e}");
         let bad = format!("{MIN}\n[[collection]]\nname = \"phones\"\nretain = \"soon\"\n");
         let e = Config::parse(&bad).unwrap_err();
-        assert!(e.contains("line 16"), "{e}");
+        assert!(e.contains("line 15"), "{e}");
         let short = format!("{MIN}\n[[collection]]\nname = \"phones\"\nrotate_every = \"5s\"\n");
         assert!(Config::parse(&short).unwrap_err().contains("rotate_every"));
         let dup = format!("{MIN}\n[[collection]]\nname = \"a\"\n[[collection]]\nname = \"a\"\n");

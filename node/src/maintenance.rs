@@ -142,8 +142,24 @@ impl Shared {
         why: RotationReason,
         actor: &Actor,
     ) -> Result<RotateReply, NodeError> {
+        self.rotate_when(collection, why, actor, |_| true)?
+            .ok_or_else(|| NodeError::Internal("an unconditional rotation did not rotate".into()))
+    }
+
+    /// Rotates if `due(current epoch)` still holds once the lock is taken (an import may have
+    /// rebuilt the epoch meanwhile).
+    fn rotate_when(
+        &self,
+        collection: &str,
+        why: RotationReason,
+        actor: &Actor,
+        due: impl Fn(&HolderEpoch) -> bool,
+    ) -> Result<Option<RotateReply>, NodeError> {
         let _guard = self.import_lock.lock().unwrap_or_else(|p| p.into_inner());
         let current = self.held(collection)?;
+        if !due(&current) {
+            return Ok(None);
+        }
         let now = self.clock.now_unix();
         let started = Instant::now();
         let mut batch = self.store.begin()?;
@@ -163,7 +179,7 @@ impl Shared {
             why = why.as_str(),
             "key rotated"
         );
-        Ok(reply)
+        Ok(Some(reply))
     }
 
     /// Deletes the values an operator listed (read and canonicalised as an import reads them)
@@ -326,20 +342,18 @@ impl Shared {
                         .push((name.clone(), old, new, RotationReason::AfterExpiry));
                 }
             }
-            let Some(current) = self.holder_epoch(&name) else {
+            if self.holder_epoch(&name).is_none() {
                 continue;
+            }
+            let due = |e: &HolderEpoch| {
+                self.next_rotation(&name, e.built_at)
+                    .is_some_and(|at| self.clock.now_unix() >= at)
             };
-            let due = self
-                .next_rotation(&name, current.built_at)
-                .is_some_and(|at| self.clock.now_unix() >= at);
-            if due {
-                let r = self.rotate(&name, RotationReason::Schedule, &self.node_actor())?;
-                report.rotated.push((
-                    name.clone(),
-                    r.old_epoch,
-                    r.new_epoch,
-                    RotationReason::Schedule,
-                ));
+            let why = RotationReason::Schedule;
+            if let Some(r) = self.rotate_when(&name, why, &self.node_actor(), due)? {
+                report
+                    .rotated
+                    .push((name.clone(), r.old_epoch, r.new_epoch, why));
             }
         }
         Ok(report)
