@@ -1,4 +1,4 @@
-//! `cordon data import` and `cordon ident normalize`.
+//! `cordon data import` and `cordon ident normalize` (`cordon data delete` is in `epoch.rs`).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -19,6 +19,9 @@ use crate::input::{self, InputArgs, ReadArgs};
 pub enum DataCmd {
     /// Import identifiers from a file into a collection (created on first import).
     Import(ImportArgs),
+    /// Delete the listed identifiers from a collection (operators); the key is rotated in the
+    /// same step. Values not held are reported by line.
+    Delete(crate::epoch::DeleteArgs),
 }
 
 #[derive(Args)]
@@ -46,6 +49,7 @@ const FRAME_BUDGET: usize = 1 << 20;
 pub fn run(c: DataCmd, profile: Option<PathBuf>) -> anyhow::Result<ExitCode> {
     match c {
         DataCmd::Import(a) => import(a, profile),
+        DataCmd::Delete(a) => crate::epoch::delete(a, profile),
     }
 }
 

@@ -9,6 +9,7 @@ mod audit;
 mod bench;
 mod data;
 mod demo;
+mod epoch;
 mod input;
 mod output;
 mod policy;
@@ -62,9 +63,12 @@ enum Command {
     /// Run the node daemon.
     #[command(subcommand)]
     Node(admin::NodeCmd),
-    /// Import data into a collection of the running node.
+    /// Import data into, or delete it from, a collection of the running node.
     #[command(subcommand)]
     Data(data::DataCmd),
+    /// Rotate a collection's key (operators).
+    #[command(subcommand)]
+    Epoch(epoch::EpochCmd),
     /// Ask partners which of your items they hold.
     Query(query::QueryArgs),
     /// Show the node's collections and partners.
@@ -90,6 +94,7 @@ fn main() -> ExitCode {
         Command::Policy(c) => policy::policy(c, cli.profile),
         Command::Node(c) => admin::node(c),
         Command::Data(c) => data::run(c, cli.profile),
+        Command::Epoch(c) => epoch::run(c, cli.profile),
         Command::Query(a) => query::query(a, cli.profile),
         Command::Status(a) => query::status(a, cli.profile),
         Command::Ident(c) => data::ident(c),

@@ -339,6 +339,9 @@ pub fn status(a: StatusArgs, profile: Option<PathBuf>) -> anyhow::Result<ExitCod
     if s.collections.is_empty() {
         println!("No collections yet; import one with `cordon data import`.");
     } else {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
         let rows: Vec<Vec<String>> = s
             .collections
             .iter()
@@ -349,12 +352,32 @@ pub fn status(a: StatusArgs, profile: Option<PathBuf>) -> anyhow::Result<ExitCod
                     c.records.to_string(),
                     c.epoch.map_or("-".into(), |e| e.to_string()),
                     c.delta.to_string(),
+                    match c.epoch_built_at {
+                        Some(t) if t > 0 => crate::epoch::fmt_age(now.saturating_sub(t)),
+                        _ => "-".into(),
+                    },
+                    match c.next_rotation {
+                        Some(t) if t > now => format!("in {}", crate::epoch::fmt_age(t - now)),
+                        Some(_) => "due".into(),
+                        None => "-".into(),
+                    },
                 ]
             })
             .collect();
         print!(
             "{}",
-            table(&["COLLECTION", "KIND", "RECORDS", "EPOCH", "DELTA"], &rows)
+            table(
+                &[
+                    "COLLECTION",
+                    "KIND",
+                    "RECORDS",
+                    "EPOCH",
+                    "DELTA",
+                    "EPOCH AGE",
+                    "NEXT ROTATION"
+                ],
+                &rows
+            )
         );
     }
     let au = &s.audit;

@@ -216,6 +216,16 @@ shutdown_grace = "10s"
 # Region for phone numbers written in national format (ISO 3166 alpha-2).
 {region}
 
+# Key rotation and retention per collection (both optional; the collection need not exist
+# yet). `rotate_every`: a new key and epoch once the current one is this old [default: never
+# on schedule]. `retain`: records imported longer ago than this are deleted, and the key
+# rotated [default: kept until deleted with `cordon data delete`].
+#
+# [[collection]]
+# name = "phones"
+# rotate_every = "30d"
+# retain = "5y"
+
 # Partners are added with `cordon partner add --config THIS_FILE --card THEIR_CARD.toml`,
 # which appends entries like this one:
 #

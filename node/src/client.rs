@@ -5,8 +5,8 @@ use std::time::Duration;
 use quinn::{RecvStream, SendStream};
 
 use crate::control::{
-    ControlRequest, ControlResponse, ImportFrame, ImportHeader, ImportReply, QueryReply,
-    QueryRequest, StatusReply,
+    ControlRequest, ControlResponse, DeleteReply, ImportFrame, ImportHeader, ImportReply,
+    QueryReply, QueryRequest, RotateReply, StatusReply,
 };
 use crate::error::NodeError;
 use crate::net::{expect_frame, write_frame};
@@ -118,6 +118,26 @@ impl ControlClient {
         Ok(ImportSession { send, recv })
     }
 
+    /// Starts a deletion: send the values with [`ImportSession::send`], as for an import,
+    /// then [`ImportSession::finish_deletion`].
+    pub async fn delete(&self, header: ImportHeader) -> Result<ImportSession, NodeError> {
+        let (send, recv) = self.open(&ControlRequest::Delete(header)).await?;
+        Ok(ImportSession { send, recv })
+    }
+
+    /// Rotates a collection's key now (operators).
+    pub async fn rotate(&self, collection: &str) -> Result<RotateReply, NodeError> {
+        let req = ControlRequest::Rotate {
+            collection: collection.to_string(),
+        };
+        let (mut send, mut recv) = self.open(&req).await?;
+        let _ = send.finish();
+        match Self::answer(&mut recv).await? {
+            ControlResponse::Rotated(r) => Ok(r),
+            _ => Err(NodeError::Connection("unexpected answer to rotate".into())),
+        }
+    }
+
     /// Runs a query.
     pub async fn query(&self, q: QueryRequest) -> Result<QueryReply, NodeError> {
         let (mut send, mut recv) = self.open(&ControlRequest::Query(q)).await?;
@@ -209,6 +229,25 @@ pub async fn import_rows(
     r
 }
 
+/// Connects with `profile`, deletes the listed `rows` (raw values by line) and closes.
+pub async fn delete_rows(
+    profile: &Profile,
+    header: ImportHeader,
+    rows: Vec<(u64, String)>,
+) -> Result<DeleteReply, NodeError> {
+    let c = ControlClient::connect(profile).await?;
+    let r = async {
+        let mut session = c.delete(header).await?;
+        for chunk in rows.chunks(IMPORT_ROWS_PER_FRAME) {
+            session.send(chunk.to_vec()).await?;
+        }
+        session.finish_deletion().await
+    }
+    .await;
+    c.close().await;
+    r
+}
+
 /// Connects with `profile`, runs one query and closes.
 pub async fn query_once(profile: &Profile, q: QueryRequest) -> Result<QueryReply, NodeError> {
     let c = ControlClient::connect(profile).await?;
@@ -247,6 +286,18 @@ impl ImportSession {
         match ControlClient::answer(&mut self.recv).await {
             Err(refusal @ NodeError::Control { .. }) => refusal,
             _ => e,
+        }
+    }
+
+    /// Ends a deletion and waits until the node committed it (and its rotation) or refused it.
+    pub async fn finish_deletion(mut self) -> Result<DeleteReply, NodeError> {
+        if let Err(e) = write_frame(&mut self.send, &ImportFrame::End).await {
+            return Err(self.refusal_or(e).await);
+        }
+        let _ = self.send.finish();
+        match ControlClient::answer(&mut self.recv).await? {
+            ControlResponse::Deleted(r) => Ok(r),
+            _ => Err(NodeError::Connection("unexpected answer to delete".into())),
         }
     }
 

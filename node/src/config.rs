@@ -35,6 +35,9 @@ pub struct Config {
     /// What is shared with whom (`crate::policy`); nothing without a grant.
     #[serde(default, rename = "grant")]
     pub grants: Vec<crate::policy::Grant>,
+    /// Per-collection key rotation and retention (`crate::maintenance`).
+    #[serde(default, rename = "collection")]
+    pub collections: Vec<CollectionSettings>,
     /// Folder of `node.toml`; not in the file.
     #[serde(skip)]
     pub base_dir: PathBuf,
@@ -199,6 +202,22 @@ pub struct PartnerConfig {
     pub witness_key: String,
 }
 
+/// One `[[collection]]`: when the collection's key is rotated and how long its records are
+/// kept. It may name a collection that does not exist yet (it applies once one is imported).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CollectionSettings {
+    /// The collection's name.
+    pub name: String,
+    /// Rotate the key (a new epoch) once the current epoch is this old. None: only on demand,
+    /// after deletions and expiry, and at the rebuild threshold.
+    #[serde(default, with = "humantime_serde")]
+    pub rotate_every: Option<Duration>,
+    /// Expire (delete) records imported longer ago than this. None: kept until deleted.
+    #[serde(default, with = "humantime_serde")]
+    pub retain: Option<Duration>,
+}
+
 /// Turns a TOML error into one line: where, the offending line, and what is wrong.
 pub fn describe_toml_error(text: &str, e: &toml::de::Error) -> String {
     let msg = e.message().trim_end().replace('\n', " ");
@@ -282,6 +301,25 @@ impl Config {
         }
         let names: Vec<String> = self.partners.iter().map(|p| p.name.clone()).collect();
         crate::policy::check_grants(&self.grants, &names)?;
+        let mut seen = std::collections::HashSet::new();
+        for c in &self.collections {
+            crate::import::validate_collection(&c.name)
+                .map_err(|e| format!("[[collection]]: {e}"))?;
+            if !seen.insert(&c.name) {
+                return Err(format!(
+                    "collection `{}` has two [[collection]] sections; keep one per collection",
+                    c.name
+                ));
+            }
+            for (key, d) in [("rotate_every", c.rotate_every), ("retain", c.retain)] {
+                if d.is_some_and(|d| d < Duration::from_secs(60)) {
+                    return Err(format!(
+                        "collection `{}`: key `{key}` is under a minute; use e.g. \"30d\" (or leave it out)",
+                        c.name
+                    ));
+                }
+            }
+        }
         Ok(())
     }
 
@@ -302,6 +340,11 @@ impl Config {
     /// A partner by name.
     pub fn partner(&self, name: &str) -> Option<&PartnerConfig> {
         self.partners.iter().find(|p| p.name == name)
+    }
+
+    /// The `[[collection]]` settings of a collection, if any.
+    pub fn collection(&self, name: &str) -> Option<&CollectionSettings> {
+        self.collections.iter().find(|c| c.name == name)
     }
 
     /// The address to advertise for this node.
@@ -350,5 +393,25 @@ signing_key = "signing.key"
         assert!(e.contains("line 14"), "{e}");
         let dup = format!("{MIN}\n[[partner]]\nname=\"jp\"\naddress=\"x:1\"\nca_cert=\"a\"\nsigning_key=\"k\"\nlog_key=\"k\"\nwitness_key=\"k\"\n[[partner]]\nname=\"jp\"\naddress=\"x:1\"\nca_cert=\"a\"\nsigning_key=\"k\"\nlog_key=\"k\"\nwitness_key=\"k\"\n");
         assert!(Config::parse(&dup).unwrap_err().contains("twice"));
+    }
+
+    #[test]
+    fn collection_settings() {
+        let ok = format!("{MIN}\n[[collection]]\nname = \"phones\"\nrotate_every = \"30d\"\nretain = \"5y\"\n\n[[collection]]\nname = \"later\"\n");
+        let c = Config::parse(&ok).unwrap();
+        let p = c.collection("phones").unwrap();
+        assert_eq!(p.rotate_every, Some(Duration::from_secs(30 * 86400)));
+        assert!(p.retain.unwrap() > Duration::from_secs(5 * 365 * 86400));
+        assert_eq!(c.collection("later").unwrap().retain, None);
+        let typo = format!("{MIN}\n[[collection]]\nname = \"phones\"\nrotate_evry = \"30d\"\n");
+        let e = Config::parse(&typo).unwrap_err();
+        assert!(e.contains("rotate_evry") && e.contains("line 15"), "{e}");
+        let bad = format!("{MIN}\n[[collection]]\nname = \"phones\"\nretain = \"soon\"\n");
+        let e = Config::parse(&bad).unwrap_err();
+        assert!(e.contains("line 15"), "{e}");
+        let short = format!("{MIN}\n[[collection]]\nname = \"phones\"\nrotate_every = \"5s\"\n");
+        assert!(Config::parse(&short).unwrap_err().contains("rotate_every"));
+        let dup = format!("{MIN}\n[[collection]]\nname = \"a\"\n[[collection]]\nname = \"a\"\n");
+        assert!(Config::parse(&dup).unwrap_err().contains("two"));
     }
 }

@@ -39,6 +39,14 @@ pub enum ControlRequest {
         /// Newer size; the latest when absent.
         new: Option<u64>,
     },
+    /// Operators: rotate a collection's key now (a new epoch over the same records).
+    Rotate {
+        /// The collection.
+        collection: String,
+    },
+    /// Operators: delete records; the values follow as [`ImportFrame`]s, read as an import
+    /// reads them (the header's `kind` must be the collection's).
+    Delete(ImportHeader),
     /// Operators: re-read `node.toml` and apply its `[[grant]]` sections.
     PolicyReload,
     /// Operators and supervisors: every partner's grants and today's use.
@@ -168,6 +176,11 @@ pub enum ControlResponse {
         /// The proof, base64 hashes.
         proof: Vec<String>,
     },
+    /// Answer to [`ControlRequest::Rotate`].
+    Rotated(RotateReply),
+    /// Answer to [`ControlRequest::Delete`], sent after the deletion (and its rotation)
+    /// committed.
+    Deleted(DeleteReply),
     /// Answer to [`ControlRequest::PolicyReload`].
     PolicyReloaded(PolicyReloadReply),
     /// Answer to [`ControlRequest::PartnerStatus`].
@@ -177,6 +190,42 @@ pub enum ControlResponse {
         /// The user revoked.
         name: String,
     },
+}
+
+/// Result of a key rotation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RotateReply {
+    /// Collection.
+    pub collection: String,
+    /// The epoch replaced.
+    pub old_epoch: u64,
+    /// The new epoch.
+    pub new_epoch: u64,
+    /// Records in the new epoch.
+    pub records: u64,
+    /// Seconds spent building it.
+    pub seconds: f64,
+}
+
+/// Result of a deletion.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DeleteReply {
+    /// Rows read.
+    pub rows: u64,
+    /// Records found and deleted.
+    pub deleted: u64,
+    /// Lines of the valid values that were not held (at most 1,000 listed; never the values).
+    pub not_found: Vec<u64>,
+    /// How many valid values were not held.
+    pub not_found_count: u64,
+    /// Rows rejected: `(line, reason)`; at most 100 listed.
+    pub rejected: Vec<(u64, String)>,
+    /// Total rejected rows.
+    pub rejected_count: u64,
+    /// The epoch in force after the deletion (a new one if anything was deleted).
+    pub epoch: u64,
+    /// Records left in the collection.
+    pub records: u64,
 }
 
 /// Result of a policy reload.
@@ -289,6 +338,12 @@ pub struct CollectionStatus {
     pub epoch: Option<u64>,
     /// Records added since the build.
     pub delta: u64,
+    /// When the current epoch was built (Unix seconds; 0 if unknown).
+    #[serde(default)]
+    pub epoch_built_at: Option<u64>,
+    /// When its key is next rotated on schedule (`rotate_every`), if it is.
+    #[serde(default)]
+    pub next_rotation: Option<u64>,
 }
 
 /// Result of an import.
@@ -452,6 +507,33 @@ mod tests {
             bytes: vec![1, 2, 3],
         });
         rt(ControlResponse::AuditEnd);
+        rt(ControlRequest::Rotate {
+            collection: "phones".into(),
+        });
+        rt(ControlRequest::Delete(ImportHeader {
+            collection: "phones".into(),
+            kind: "phone".into(),
+            read: ReadOptions::default(),
+            skip_invalid: false,
+            source: "gone.csv".into(),
+        }));
+        rt(ControlResponse::Rotated(RotateReply {
+            collection: "phones".into(),
+            old_epoch: 3,
+            new_epoch: 4,
+            records: 10,
+            seconds: 0.25,
+        }));
+        rt(ControlResponse::Deleted(DeleteReply {
+            rows: 3,
+            deleted: 1,
+            not_found: vec![2],
+            not_found_count: 1,
+            rejected: vec![(3, "bad".into())],
+            rejected_count: 1,
+            epoch: 4,
+            records: 9,
+        }));
         rt(ControlRequest::PolicyReload);
         rt(ControlRequest::PartnerStatus);
         rt(ControlRequest::UserRevoke {
@@ -501,6 +583,8 @@ mod tests {
                 records: 3,
                 epoch: Some(1),
                 delta: 0,
+                epoch_built_at: Some(1_700_000_000),
+                next_rotation: None,
             }],
             partners: vec!["jp".into()],
             audit: AuditStatus {

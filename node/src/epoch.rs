@@ -49,6 +49,8 @@ pub struct HolderEpoch {
     pub delta: Arc<Vec<Tag>>,
     /// Records below this sequence number are in the filter.
     pub built_upto_seq: u64,
+    /// When the epoch was built (Unix seconds; 0 if unknown).
+    pub built_at: u64,
 }
 
 impl std::fmt::Debug for HolderEpoch {
@@ -150,6 +152,7 @@ pub fn build(
         secret_key: ByteArray::new(sk.to_bytes()),
         descriptor: signed.clone(),
         built_upto_seq,
+        built_at: p.now,
     };
     let holder = HolderEpoch {
         collection: collection.to_string(),
@@ -162,8 +165,26 @@ pub fn build(
         filter: Arc::new(filter.as_bytes().to_vec()),
         delta: Arc::new(Vec::new()),
         built_upto_seq,
+        built_at: p.now,
     };
     Ok((stored, holder))
+}
+
+/// Builds the next epoch of `collection` over every record `batch` holds (a new key and
+/// filter, an empty delta) and stores it in `batch`: what a rebuild at the threshold, a
+/// rotation and a deletion all do. The caller commits and then installs the returned epoch.
+pub fn rebuild_in(
+    batch: &mut crate::store::WriteBatch,
+    collection: &str,
+    kind: &str,
+    current: Option<&HolderEpoch>,
+    p: &BuildParams<'_>,
+) -> Result<HolderEpoch, NodeError> {
+    let records = batch.all_records(collection)?;
+    let number = current.map_or(1, |e| e.epoch + 1);
+    let (stored, holder) = build(collection, kind, number, &records, p)?;
+    batch.put_new_epoch(collection, &stored, &holder.filter)?;
+    Ok(holder)
 }
 
 /// Adds `records` to `current` as delta tags and re-signs the descriptor.
@@ -186,6 +207,7 @@ pub fn extend(
         secret_key: ByteArray::new(current.sk.to_bytes()),
         descriptor: signed.clone(),
         built_upto_seq: current.built_upto_seq,
+        built_at: current.built_at,
     };
     let holder = HolderEpoch {
         collection: current.collection.clone(),
@@ -198,6 +220,7 @@ pub fn extend(
         filter: current.filter.clone(),
         delta: Arc::new(delta),
         built_upto_seq: current.built_upto_seq,
+        built_at: current.built_at,
     };
     Ok((stored, tags, holder))
 }
@@ -216,6 +239,7 @@ pub fn refresh(
         secret_key: ByteArray::new(current.sk.to_bytes()),
         descriptor: signed.clone(),
         built_upto_seq: current.built_upto_seq,
+        built_at: current.built_at,
     };
     let holder = HolderEpoch {
         collection: current.collection.clone(),
@@ -228,6 +252,7 @@ pub fn refresh(
         filter: current.filter.clone(),
         delta: current.delta.clone(),
         built_upto_seq: current.built_upto_seq,
+        built_at: current.built_at,
     };
     Ok((stored, holder))
 }
@@ -258,5 +283,6 @@ pub fn load(
         filter: Arc::new(filter),
         delta: Arc::new(delta),
         built_upto_seq: stored.built_upto_seq,
+        built_at: stored.built_at,
     })
 }

@@ -41,6 +41,8 @@ pub struct PendingImport {
     opts: Options,
     rows: u64,
     values: Vec<String>,
+    /// Line of each of `values` (a deletion lists the values it did not find by line).
+    lines: Vec<u64>,
     rejected: Vec<(u64, String)>,
     rejected_count: u64,
 }
@@ -63,6 +65,7 @@ impl PendingImport {
             opts,
             rows: 0,
             values: Vec::new(),
+            lines: Vec::new(),
             rejected: Vec::new(),
             rejected_count: 0,
         })
@@ -90,7 +93,10 @@ impl PendingImport {
         for (line, r) in results {
             self.rows += 1;
             match r {
-                Ok(v) => self.values.push(v),
+                Ok(v) => {
+                    self.values.push(v);
+                    self.lines.push(line);
+                }
                 Err(e) => {
                     self.rejected_count += 1;
                     if self.rejected.len() < MAX_LISTED_REJECTIONS {
@@ -99,6 +105,29 @@ impl PendingImport {
                 }
             }
         }
+    }
+
+    /// What was read, for a deletion (`crate::maintenance`), which reads its rows as an
+    /// import does: the header, the rows read, the canonical values with their lines, and the
+    /// rejected rows (at most 100 listed) with their count.
+    #[allow(clippy::type_complexity)]
+    pub(crate) fn into_read(
+        self,
+    ) -> (
+        ImportHeader,
+        u64,
+        Vec<(u64, String)>,
+        Vec<(u64, String)>,
+        u64,
+    ) {
+        let values = self.lines.into_iter().zip(self.values).collect();
+        (
+            self.header,
+            self.rows,
+            values,
+            self.rejected,
+            self.rejected_count,
+        )
     }
 
     /// Stores the rows and updates the epoch (blocking: call from a blocking thread).
@@ -188,6 +217,10 @@ impl PendingImport {
             &mut staged,
         )?;
         batch.put_collection(c, &meta)?;
+        // When each record arrived, for retention (`crate::maintenance`).
+        if let Some((first, _)) = staged.added.first() {
+            batch.put_import_batch(c, *first, now)?;
+        }
         let params = BuildParams {
             node: &shared.config.node.name,
             signing: &shared.signing,
@@ -219,11 +252,13 @@ impl PendingImport {
             }
         };
         let new_epoch = if rebuild {
-            let records = batch.all_records(c)?;
-            let number = current.as_ref().map_or(1, |e| e.epoch + 1);
-            let (stored, holder) = epoch::build(c, self.kind.as_str(), number, &records, &params)?;
-            batch.put_new_epoch(c, &stored, &holder.filter)?;
-            Some(holder)
+            Some(epoch::rebuild_in(
+                &mut batch,
+                c,
+                self.kind.as_str(),
+                current.as_deref(),
+                &params,
+            )?)
         } else if let (Some(cur), false) = (&current, staged.added.is_empty()) {
             let (stored, tags, holder) = epoch::extend(cur, &staged.added, &params)?;
             batch.append_delta(c, &stored, cur.delta.len() as u64, &tags)?;

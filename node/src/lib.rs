@@ -36,6 +36,7 @@ pub mod error;
 pub mod governance;
 pub mod import;
 pub mod local;
+pub mod maintenance;
 #[cfg(feature = "test-util")]
 pub mod misbehave;
 pub mod net;
@@ -440,11 +441,13 @@ impl Node {
             stop.clone(),
             tracker.clone(),
         ));
+        let maintenance = tokio::spawn(maintenance_loop(self.shared.clone(), stop.clone()));
         shutdown.await;
         tracing::info!("shutting down: finishing in-flight requests");
         self.endpoint.set_server_config(None);
         stop.cancel();
         let _ = accept.await;
+        let _ = maintenance.await;
         tracker.close();
         let grace = self.shared.config.limits.shutdown_grace;
         if tokio::time::timeout(grace, tracker.wait()).await.is_err() {
@@ -464,6 +467,28 @@ impl Node {
         tracing::info!("node stopped");
         // The database closes when the last reference to `shared` drops here.
         Ok(())
+    }
+}
+
+/// Runs [`Shared::maintain`] at once and then every [`maintenance::MAINTENANCE_INTERVAL`]
+/// until `stop`; a failed pass is logged and tried again at the next tick.
+async fn maintenance_loop(shared: Arc<Shared>, stop: CancellationToken) {
+    let mut tick = tokio::time::interval(maintenance::MAINTENANCE_INTERVAL);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = stop.cancelled() => return,
+        }
+        let s = shared.clone();
+        match tokio::task::spawn_blocking(move || s.maintain()).await {
+            Ok(Ok(r)) if r != maintenance::MaintenanceReport::default() => {
+                tracing::info!(report = ?r, "maintenance done")
+            }
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => tracing::error!(error = %e, "maintenance failed"),
+            Err(e) => tracing::error!(error = %e, "maintenance task failed"),
+        }
     }
 }
 
@@ -673,6 +698,10 @@ impl Shared {
                 records: self.store.record_count(&name)?,
                 epoch: e.as_ref().map(|e| e.epoch),
                 delta: e.as_ref().map_or(0, |e| e.delta.len() as u64),
+                epoch_built_at: e.as_ref().map(|e| e.built_at),
+                next_rotation: e
+                    .as_ref()
+                    .and_then(|e| self.next_rotation(&name, e.built_at)),
                 kind: meta.kind,
                 name,
             });

@@ -155,7 +155,8 @@ impl LocalFederation {
         Ok(())
     }
 
-    /// The state of a running node (tests reach into it, e.g. to make it misbehave).
+    /// The state of a running node (tests reach into it: to make it misbehave, or to drive
+    /// its maintenance pass).
     pub fn shared(&self, name: &str) -> Option<Arc<crate::Shared>> {
         self.running.get(name).map(|r| r.shared.clone())
     }
@@ -173,6 +174,8 @@ impl LocalFederation {
     /// (taken back for the next [`LocalFederation::start`]).
     pub async fn stop(&mut self, name: &str) -> Result<(), NodeError> {
         if let Some(r) = self.running.remove(name) {
+            // The node's state holds its database and endpoint: let it go with the node.
+            drop(r.shared);
             r.stop.cancel();
             r.task
                 .await

@@ -265,6 +265,16 @@ impl PartnerClient {
                 };
                 return Ok((Arc::new(e), "delta"));
             }
+            // A newer epoch: the partner rotated its key (a rebuild, a deletion, expiry or a
+            // schedule). Nothing of the cached epoch is used; the whole new filter is fetched
+            // below, and saving it replaces (deletes) the cached epoch.
+            tracing::debug!(
+                partner,
+                collection = %d.collection,
+                cached = old.epoch,
+                signed = d.epoch,
+                "partner rotated; fetching the new epoch's filter"
+            );
         }
         let bytes = self.fetch_filter(partner, &d, t).await?;
         let filter = EpochFilter::from_bytes(bytes, &d.filter, &d.filter_digest)?;

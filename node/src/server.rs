@@ -451,6 +451,52 @@ async fn serve_control_stream(
                 }
             }
         }
+        ControlRequest::Rotate { collection } => {
+            if !role.may(Action::ManageData) {
+                control_error(
+                    ErrorCode::NotAuthorized,
+                    role.refusal(name, Action::ManageData),
+                    vec![],
+                )
+            } else {
+                let (s, a) = (shared.clone(), actor.clone());
+                let why = crate::maintenance::RotationReason::OnDemand;
+                match tokio::task::spawn_blocking(move || s.rotate(&collection, why, &a)).await {
+                    Ok(Ok(r)) => ControlResponse::Rotated(r),
+                    Ok(Err(e)) => node_error_to_control(&e),
+                    Err(e) => {
+                        control_error(ErrorCode::Internal, format!("rotation failed: {e}"), vec![])
+                    }
+                }
+            }
+        }
+        ControlRequest::Delete(header) => {
+            if !role.may(Action::ManageData) {
+                control_error(
+                    ErrorCode::NotAuthorized,
+                    role.refusal(name, Action::ManageData),
+                    vec![],
+                )
+            } else {
+                match receive_import(shared, header, &mut recv).await {
+                    Ok(pending) => {
+                        let (s, a) = (shared.clone(), actor.clone());
+                        match tokio::task::spawn_blocking(move || s.delete_listed(pending, &a))
+                            .await
+                        {
+                            Ok(Ok(r)) => ControlResponse::Deleted(r),
+                            Ok(Err(e)) => node_error_to_control(&e),
+                            Err(e) => control_error(
+                                ErrorCode::Internal,
+                                format!("deletion failed: {e}"),
+                                vec![],
+                            ),
+                        }
+                    }
+                    Err(e) => node_error_to_control(&e),
+                }
+            }
+        }
         // Answered above.
         ControlRequest::AuditExport { .. }
         | ControlRequest::AuditProve { .. }

@@ -9,10 +9,11 @@
 //! |---|---|---|
 //! | `collections` | collection | CBOR [`CollectionMeta`] |
 //! | `records/<c>` | canonical value | insertion sequence number |
+//! | `batches/<c>` | first sequence number of an import | its time (Unix seconds) |
 //! | `epochs` | collection | CBOR [`StoredEpoch`] (includes the OPRF secret key) |
 //! | `filters` | collection | filter wire bytes of the current epoch |
 //! | `delta/<c>` | position | tag added after the epoch was built |
-//! | `partner_cache` | `partner/collection` | CBOR [`CachedPartnerEpoch`] |
+//! | `partner_cache` | `partner/collection` | CBOR [`CachedPartnerEpoch`] of the one epoch last verified (a newer epoch replaces it: older epochs' caches are deleted) |
 //! | `audit_entries` | index | entry line (JSON) |
 //! | `audit_checkpoints` | tree size | this node's signed checkpoint at that size |
 //! | `audit_partners` | partner | CBOR `crate::audit::PartnerAudit` (checkpoints exchanged) |
@@ -67,6 +68,10 @@ pub struct StoredEpoch {
     pub descriptor: SignedDescriptor,
     /// Records with a sequence number below this are in the filter; the rest are in the delta.
     pub built_upto_seq: u64,
+    /// When this epoch (its key) was built, Unix seconds; 0 if unknown (an epoch stored before
+    /// this was recorded: treated as due for a scheduled rotation).
+    #[serde(default)]
+    pub built_at: u64,
 }
 
 impl std::fmt::Debug for StoredEpoch {
@@ -94,6 +99,9 @@ fn records_table(collection: &str) -> String {
 }
 fn delta_table(collection: &str) -> String {
     format!("delta/{collection}")
+}
+fn batches_table(collection: &str) -> String {
+    format!("batches/{collection}")
 }
 
 fn to_cbor<T: Serialize>(v: &T) -> Result<Vec<u8>, NodeError> {
@@ -377,6 +385,93 @@ impl WriteBatch {
             t.insert(from + i as u64, tag.as_slice())?;
         }
         Ok(())
+    }
+
+    /// Records that the records numbered from `first_seq` on were imported at `time`.
+    pub fn put_import_batch(
+        &mut self,
+        collection: &str,
+        first_seq: u64,
+        time: u64,
+    ) -> Result<(), NodeError> {
+        let name = batches_table(collection);
+        let def: TableDefinition<u64, u64> = TableDefinition::new(&name);
+        self.txn.open_table(def)?.insert(first_seq, time)?;
+        Ok(())
+    }
+
+    /// The import batches of a collection, `(first sequence number, time)` in order.
+    pub fn import_batches(&self, collection: &str) -> Result<Vec<(u64, u64)>, NodeError> {
+        let name = batches_table(collection);
+        let def: TableDefinition<u64, u64> = TableDefinition::new(&name);
+        let t = self.txn.open_table(def)?;
+        let mut out = Vec::new();
+        for row in t.iter()? {
+            let (k, v) = row?;
+            out.push((k.value(), v.value()));
+        }
+        Ok(out)
+    }
+
+    /// Deletes the listed canonical values; returns, per value, whether it was held.
+    pub fn delete_records(
+        &mut self,
+        collection: &str,
+        values: &[String],
+    ) -> Result<Vec<bool>, NodeError> {
+        let name = records_table(collection);
+        let def: TableDefinition<&str, u64> = TableDefinition::new(&name);
+        let mut t = self.txn.open_table(def)?;
+        let mut found = Vec::with_capacity(values.len());
+        for v in values {
+            found.push(t.remove(v.as_str())?.is_some());
+        }
+        Ok(found)
+    }
+
+    /// Deletes every record imported before `cutoff` (Unix seconds), and the bookkeeping of
+    /// the batches it empties. Records older than the first recorded batch are dated by
+    /// `created_at`, the collection's creation. Returns how many records were deleted.
+    pub fn expire_records(
+        &mut self,
+        collection: &str,
+        cutoff: u64,
+        created_at: u64,
+    ) -> Result<u64, NodeError> {
+        let mut batches = self.import_batches(collection)?;
+        if batches.first().is_none_or(|b| b.0 > 0) {
+            batches.insert(0, (0, created_at));
+        }
+        if batches.iter().all(|b| b.1 >= cutoff) {
+            return Ok(0);
+        }
+        // The time of record `seq`: that of the last batch starting at or before it.
+        let time_of = |seq: u64| {
+            let i = batches.partition_point(|b| b.0 <= seq);
+            batches[i.saturating_sub(1)].1
+        };
+        let name = records_table(collection);
+        let def: TableDefinition<&str, u64> = TableDefinition::new(&name);
+        let mut t = self.txn.open_table(def)?;
+        let mut gone = Vec::new();
+        for row in t.iter()? {
+            let (k, v) = row?;
+            if time_of(v.value()) < cutoff {
+                gone.push(k.value().to_string());
+            }
+        }
+        for v in &gone {
+            t.remove(v.as_str())?;
+        }
+        let bname = batches_table(collection);
+        let bdef: TableDefinition<u64, u64> = TableDefinition::new(&bname);
+        let mut bt = self.txn.open_table(bdef)?;
+        for (first, time) in &batches {
+            if *time < cutoff {
+                bt.remove(*first)?;
+            }
+        }
+        Ok(gone.len() as u64)
     }
 
     /// Makes the change durable. Only after this returns may it be acknowledged.

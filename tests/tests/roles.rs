@@ -21,7 +21,18 @@ fn requests(action: Action) -> Vec<ControlRequest> {
             skip_invalid: false,
             source: "roles".into(),
         })],
-        Action::ManageData => vec![],
+        Action::ManageData => vec![
+            ControlRequest::Rotate {
+                collection: "phones".into(),
+            },
+            ControlRequest::Delete(ImportHeader {
+                collection: "phones".into(),
+                kind: "phone".into(),
+                read: Default::default(),
+                skip_invalid: false,
+                source: "roles".into(),
+            }),
+        ],
         Action::Query => vec![ControlRequest::Query(QueryRequest {
             collection: "phones".into(),
             kind: None,
