@@ -41,6 +41,7 @@ fn requests(action: Action) -> Vec<ControlRequest> {
             case_ref: "C".into(),
             purpose: "p".into(),
             partners: vec![],
+            mode: Default::default(),
         })],
         Action::ReadAudit => vec![
             ControlRequest::AuditExport {
@@ -107,6 +108,7 @@ async fn each_role_is_refused_each_forbidden_command() {
             case_ref: "C".into(),
             purpose: "p".into(),
             partners: vec![],
+            mode: Default::default(),
         },
     )
     .await
