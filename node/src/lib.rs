@@ -32,6 +32,7 @@ pub mod config;
 pub mod control;
 pub mod epoch;
 pub mod error;
+pub mod followup;
 pub mod import;
 pub mod local;
 pub mod net;

@@ -498,6 +498,7 @@ async fn ask_once(
     let pk = *d.public_key;
     let ep = epoch.clone();
     let map = map.clone();
+    let (coll, epoch_no) = (collection.to_string(), d.epoch);
     let (hits, matches) =
         tokio::task::spawn_blocking(move || -> Result<(Vec<Hit>, Vec<ItemMatch>), NodeError> {
             let tags = batch
@@ -507,7 +508,7 @@ async fn ask_once(
                     cordon_protocol::exchange::FinishError::Verify(v) => NodeError::Verify(v),
                 })?;
             let found: Vec<usize> = (0..tags.len()).filter(|i| ep.contains(&tags[*i])).collect();
-            let hits: Vec<Hit> = found.iter().map(|i| map.hit(*i, &tags[*i])).collect();
+            let hits: Vec<Hit> = found.iter().map(|i| map.hit(*i, &tags[*i], &coll, epoch_no)).collect();
             Ok((hits, map.matches(&found)))
         })
         .await
@@ -547,12 +548,18 @@ struct ItemMap {
 }
 
 impl ItemMap {
-    fn hit(&self, i: usize, tag: &Tag) -> Hit {
+    /// The hit of OPRF item `i`, whose tag was found in `collection`'s filter of `epoch`.
+    fn hit(&self, i: usize, tag: &Tag, collection: &str, epoch: u64) -> Hit {
         let owner = self.owner.get(i).copied().unwrap_or(0) as usize;
         Hit {
             index: owner as u64,
             line: self.lines.get(owner).copied().unwrap_or(0),
-            reference: hex::encode(tag),
+            reference: cordon_protocol::followup::HitReference {
+                collection: collection.to_string(),
+                epoch,
+                tag: *tag,
+            }
+            .to_string(),
             class: self
                 .class
                 .get(i)
