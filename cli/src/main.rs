@@ -9,6 +9,7 @@ mod audit;
 mod bench;
 mod data;
 mod demo;
+mod followup;
 mod input;
 mod output;
 mod query;
@@ -65,6 +66,9 @@ enum Command {
     Query(query::QueryArgs),
     /// Show the node's collections and partners.
     Status(query::StatusArgs),
+    /// Follow-up requests: ask a partner for the records behind hits; review partners' requests.
+    #[command(subcommand)]
+    Followup(followup::FollowupCmd),
     /// Canonical identifier forms.
     #[command(subcommand)]
     Ident(data::IdentCmd),
@@ -87,6 +91,7 @@ fn main() -> ExitCode {
         Command::Data(c) => data::run(c, cli.profile),
         Command::Query(a) => query::query(a, cli.profile),
         Command::Status(a) => query::status(a, cli.profile),
+        Command::Followup(c) => followup::run(c, cli.profile),
         Command::Ident(c) => data::ident(c),
         Command::Demo(a) => demo::run(a),
         Command::Bench(a) => bench::run(a),
