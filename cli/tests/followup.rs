@@ -104,7 +104,7 @@ fn followup_through_the_cli() {
     assert!(out.contains("resolved to 1 of its records"), "{out}");
     let id = out
         .split_whitespace()
-        .nth(3)
+        .nth(2)
         .unwrap_or_default()
         .trim_end_matches(':')
         .to_string();
