@@ -208,7 +208,12 @@ fn render_held(v: &HeldView) -> String {
         s.state
     );
     if let Some(d) = &v.decision {
-        out.push_str(&format!("  decided:   {} by {} at {}\n", d.decision, d.by, when(d.at)));
+        out.push_str(&format!(
+            "  decided:   {} by {} at {}\n",
+            d.decision,
+            d.by,
+            when(d.at)
+        ));
         if !d.fields.is_empty() {
             out.push_str(&format!("  released:  {}\n", d.fields.join(", ")));
         }
@@ -267,8 +272,7 @@ fn render_sent(s: &SentView) -> String {
             for (reference, records) in &s.released {
                 out.push_str(&format!("  {reference}\n"));
                 for (i, rec) in records.iter().enumerate() {
-                    let fields: Vec<String> =
-                        rec.iter().map(|(n, v)| format!("{n}={v}")).collect();
+                    let fields: Vec<String> = rec.iter().map(|(n, v)| format!("{n}={v}")).collect();
                     out.push_str(&format!(
                         "    record {}: {}\n",
                         i + 1,
@@ -293,10 +297,7 @@ fn render_sent(s: &SentView) -> String {
             s.references.len(),
             s.records
         )),
-        _ => out.push_str(&format!(
-            "  {} no longer knows this request\n",
-            s.partner
-        )),
+        _ => out.push_str(&format!("  {} no longer knows this request\n", s.partner)),
     }
     out
 }

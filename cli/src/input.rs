@@ -131,7 +131,9 @@ fn is_field_of_person(k: &str) -> bool {
 }
 
 /// Splits a person object into the person and its fields.
-fn split_person(obj: serde_json::Map<String, serde_json::Value>) -> (String, Vec<(String, String)>) {
+fn split_person(
+    obj: serde_json::Map<String, serde_json::Value>,
+) -> (String, Vec<(String, String)>) {
     let mut fields = Vec::new();
     let mut person = serde_json::Map::new();
     for (k, v) in obj {

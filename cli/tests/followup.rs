@@ -75,15 +75,30 @@ fn followup_through_the_cli() {
     assert!(err.contains("reference, case_no, officer"), "{err}");
     let out = ok(&import("case_no,reference"));
     assert!(out.contains("Imported 2 new records"), "{out}");
-    assert!(out.contains("releasable on follow-up: case_no, reference"), "{out}");
+    assert!(
+        out.contains("releasable on follow-up: case_no, reference"),
+        "{out}"
+    );
 
     let ask = dir.path().join("ask.csv");
-    std::fs::write(&ask, "name,dob,nationality\nKitisak Wongsawad,1979-12-24,TH\n").unwrap();
+    std::fs::write(
+        &ask,
+        "name,dob,nationality\nKitisak Wongsawad,1979-12-24,TH\n",
+    )
+    .unwrap();
     let a = ask.display().to_string();
     let out = ok(&cordon(
         &th.investigator,
         &[
-            "query", "--collection", "persons", "--file", &a, "--case", "C-9", "--purpose", "t",
+            "query",
+            "--collection",
+            "persons",
+            "--file",
+            &a,
+            "--case",
+            "C-9",
+            "--purpose",
+            "t",
             "--json",
         ],
     ));
@@ -97,8 +112,16 @@ fn followup_through_the_cli() {
     let out = ok(&cordon(
         &th.investigator,
         &[
-            "followup", "request", "--partner", "jp", "--hit", &reference, "--case", "C-9",
-            "--purpose", "identify the suspect",
+            "followup",
+            "request",
+            "--partner",
+            "jp",
+            "--hit",
+            &reference,
+            "--case",
+            "C-9",
+            "--purpose",
+            "identify the suspect",
         ],
     ));
     assert!(out.contains("resolved to 1 of its records"), "{out}");
@@ -113,20 +136,48 @@ fn followup_through_the_cli() {
     // A malformed reference is refused before anything is sent.
     let o = cordon(
         &th.investigator,
-        &["followup", "request", "--partner", "jp", "--hit", "persons:1:abc", "--case", "C", "--purpose", "p"],
+        &[
+            "followup",
+            "request",
+            "--partner",
+            "jp",
+            "--hit",
+            "persons:1:abc",
+            "--case",
+            "C",
+            "--purpose",
+            "p",
+        ],
     );
-    assert!(text(&o.stderr).contains("collection:epoch:tag"), "{}", text(&o.stderr));
+    assert!(
+        text(&o.stderr).contains("collection:epoch:tag"),
+        "{}",
+        text(&o.stderr)
+    );
 
     let sup = &jp.supervisor;
     let out = ok(&cordon(sup, &["followup", "list"]));
-    assert!(out.contains("pending") && out.contains("1 pending"), "{out}");
+    assert!(
+        out.contains("pending") && out.contains("1 pending"),
+        "{out}"
+    );
     let out = ok(&cordon(sup, &["followup", "show", &id[..8]]));
     assert!(out.contains("* case_no: NPA-2025-118"), "{out}");
     assert!(out.contains("  officer: Sgt. Tanaka"), "{out}");
     assert!(out.contains("identify the suspect"), "{out}");
-    let o = cordon(sup, &["followup", "approve", &id[..8], "--fields", "officer"]);
-    assert!(text(&o.stderr).contains("`officer` was not marked releasable"), "{}", text(&o.stderr));
-    ok(&cordon(sup, &["followup", "approve", &id[..8], "--fields", "case_no"]));
+    let o = cordon(
+        sup,
+        &["followup", "approve", &id[..8], "--fields", "officer"],
+    );
+    assert!(
+        text(&o.stderr).contains("`officer` was not marked releasable"),
+        "{}",
+        text(&o.stderr)
+    );
+    ok(&cordon(
+        sup,
+        &["followup", "approve", &id[..8], "--fields", "case_no"],
+    ));
 
     let out = ok(&cordon(&th.investigator, &["followup", "status"]));
     assert!(out.contains("APPROVED"), "{out}");

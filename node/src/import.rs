@@ -175,12 +175,12 @@ impl PendingImport {
             // Nothing of a failed import is applied.
             return Ok(refused);
         }
-        if let Some(name) = self
-            .header
-            .releasable
-            .iter()
-            .find(|n| !self.fields.iter().any(|(_, f)| f.iter().any(|(k, _)| k == *n)))
-        {
+        if let Some(name) = self.header.releasable.iter().find(|n| {
+            !self
+                .fields
+                .iter()
+                .any(|(_, f)| f.iter().any(|(k, _)| k == *n))
+        }) {
             return Err(NodeError::Misuse(format!(
                 "releasable field `{name}` is not a field of any imported row; name fields the file holds besides the identifier"
             )));
@@ -221,12 +221,7 @@ impl PendingImport {
             &mut staged,
         )?;
         batch.put_collection(c, &meta)?;
-        crate::followup::store::put_fields(
-            batch.txn(),
-            c,
-            &self.fields,
-            &self.header.releasable,
-        )?;
+        crate::followup::store::put_fields(batch.txn(), c, &self.fields, &self.header.releasable)?;
         let params = BuildParams {
             node: &shared.config.node.name,
             signing: &shared.signing,

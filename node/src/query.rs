@@ -508,7 +508,10 @@ async fn ask_once(
                     cordon_protocol::exchange::FinishError::Verify(v) => NodeError::Verify(v),
                 })?;
             let found: Vec<usize> = (0..tags.len()).filter(|i| ep.contains(&tags[*i])).collect();
-            let hits: Vec<Hit> = found.iter().map(|i| map.hit(*i, &tags[*i], &coll, epoch_no)).collect();
+            let hits: Vec<Hit> = found
+                .iter()
+                .map(|i| map.hit(*i, &tags[*i], &coll, epoch_no))
+                .collect();
             Ok((hits, map.matches(&found)))
         })
         .await

@@ -363,9 +363,7 @@ async fn serve_control_stream(
                 }
             }
         }
-        ControlRequest::Followup(cmd) => {
-            crate::followup::handle(shared, &actor, *role, cmd).await
-        }
+        ControlRequest::Followup(cmd) => crate::followup::handle(shared, &actor, *role, cmd).await,
         // Answered above.
         ControlRequest::AuditExport { .. }
         | ControlRequest::AuditProve { .. }

@@ -27,7 +27,10 @@ fn no_followups_for_us(cfg: &str) -> String {
     }
 }
 
-async fn import_with_fields(profile: &Path, values: &[String]) -> cordon_node::control::ImportReply {
+async fn import_with_fields(
+    profile: &Path,
+    values: &[String],
+) -> cordon_node::control::ImportReply {
     let rows = values
         .iter()
         .enumerate()
@@ -60,9 +63,10 @@ async fn fu(profile: &Path, cmd: FollowupCommand) -> Result<FollowupReply, NodeE
 
 fn refs(r: &QueryReply, partner: &str) -> Vec<(u64, String)> {
     match outcome(r, partner) {
-        PartnerOutcome::Answered { hits, .. } => {
-            hits.iter().map(|h| (h.index, h.reference.clone())).collect()
-        }
+        PartnerOutcome::Answered { hits, .. } => hits
+            .iter()
+            .map(|h| (h.index, h.reference.clone()))
+            .collect(),
         PartnerOutcome::Failed { message, .. } => panic!("{partner} failed: {message}"),
     }
 }
@@ -98,9 +102,14 @@ fn shown(r: FollowupReply) -> HeldView {
 }
 
 async fn status_of(profile: &Path, id: &str) -> SentView {
-    match fu(profile, FollowupCommand::Status { id: Some(id[..8].to_string()) })
-        .await
-        .unwrap()
+    match fu(
+        profile,
+        FollowupCommand::Status {
+            id: Some(id[..8].to_string()),
+        },
+    )
+    .await
+    .unwrap()
     {
         FollowupReply::Status(mut v) => {
             assert_eq!(v.len(), 1);
@@ -121,10 +130,14 @@ async fn request_review_and_answer() {
 
     // th finds 50..99 at jp; each reference names collection and epoch by itself.
     let asked = phones(50..150);
-    let r = query(&th.investigator, "phones", &asked, &["jp"]).await.unwrap();
+    let r = query(&th.investigator, "phones", &asked, &["jp"])
+        .await
+        .unwrap();
     let hits = refs(&r, "jp");
     assert_eq!(hits.len(), 50);
-    assert!(hits.iter().all(|(_, h)| h.starts_with("phones:1:") && h.len() == 9 + 64));
+    assert!(hits
+        .iter()
+        .all(|(_, h)| h.starts_with("phones:1:") && h.len() == 9 + 64));
     let ref_of = |item: usize| {
         hits.iter()
             .find(|(i, _)| *i as usize == item)
@@ -135,16 +148,30 @@ async fn request_review_and_answer() {
     let (r50, r51) = (ref_of(0), ref_of(1));
 
     // Roles: a supervisor cannot request, an investigator cannot review.
-    let e = fu(&th.supervisor, request("jp", vec![r50.clone()])).await.unwrap_err();
+    let e = fu(&th.supervisor, request("jp", vec![r50.clone()]))
+        .await
+        .unwrap_err();
     assert_eq!(code(&e), ErrorCode::NotAuthorized);
-    let e = fu(&jp.investigator, FollowupCommand::List).await.unwrap_err();
+    let e = fu(&jp.investigator, FollowupCommand::List)
+        .await
+        .unwrap_err();
     assert_eq!(code(&e), ErrorCode::NotAuthorized);
 
-    let s = sent(fu(&th.investigator, request("jp", vec![r50.clone(), r51.clone()])).await.unwrap());
+    let s = sent(
+        fu(
+            &th.investigator,
+            request("jp", vec![r50.clone(), r51.clone()]),
+        )
+        .await
+        .unwrap(),
+    );
     assert_eq!((s.state.as_str(), s.records), ("pending", 2));
     let e = fu(
         &jp.investigator,
-        FollowupCommand::Approve { id: s.id.clone(), fields: None },
+        FollowupCommand::Approve {
+            id: s.id.clone(),
+            fields: None,
+        },
     )
     .await
     .unwrap_err();
@@ -155,15 +182,29 @@ async fn request_review_and_answer() {
         panic!()
     };
     assert_eq!(list.len(), 1);
-    assert_eq!((list[0].state.as_str(), list[0].partner.as_str()), ("pending", "th"));
+    assert_eq!(
+        (list[0].state.as_str(), list[0].partner.as_str()),
+        ("pending", "th")
+    );
     assert_eq!(list[0].case_ref, "CASE-77");
-    let v = shown(fu(&jp.supervisor, FollowupCommand::Show { id: s.id.clone() }).await.unwrap());
+    let v = shown(
+        fu(&jp.supervisor, FollowupCommand::Show { id: s.id.clone() })
+            .await
+            .unwrap(),
+    );
     assert_eq!(v.references.len(), 2);
     assert_eq!(v.references[0].reference, r50);
     let rec = &v.references[0].records[0];
     assert_eq!(rec.value, held[50]);
-    let marks: Vec<(&str, bool)> = rec.fields.iter().map(|f| (f.name.as_str(), f.releasable)).collect();
-    assert_eq!(marks, vec![("case_no", true), ("unit", true), ("officer", false)]);
+    let marks: Vec<(&str, bool)> = rec
+        .fields
+        .iter()
+        .map(|f| (f.name.as_str(), f.releasable))
+        .collect();
+    assert_eq!(
+        marks,
+        vec![("case_no", true), ("unit", true), ("officer", false)]
+    );
 
     // Not pending yet at the querier.
     assert_eq!(status_of(&th.investigator, &s.id).await.state, "pending");
@@ -171,23 +212,39 @@ async fn request_review_and_answer() {
     // A non-releasable field cannot be released; approve only case_no.
     let e = fu(
         &jp.supervisor,
-        FollowupCommand::Approve { id: s.id.clone(), fields: Some(vec!["officer".into()]) },
+        FollowupCommand::Approve {
+            id: s.id.clone(),
+            fields: Some(vec!["officer".into()]),
+        },
     )
     .await
     .unwrap_err();
-    assert!(e.to_string().contains("`officer` was not marked releasable"), "{e}");
+    assert!(
+        e.to_string()
+            .contains("`officer` was not marked releasable"),
+        "{e}"
+    );
     let v = shown(
         fu(
             &jp.supervisor,
-            FollowupCommand::Approve { id: s.id[..10].to_string(), fields: Some(vec!["case_no".into()]) },
+            FollowupCommand::Approve {
+                id: s.id[..10].to_string(),
+                fields: Some(vec!["case_no".into()]),
+            },
         )
         .await
         .unwrap(),
     );
     assert_eq!(v.decision.unwrap().fields, vec!["case_no".to_string()]);
-    let e = fu(&jp.supervisor, FollowupCommand::Deny { id: s.id.clone(), reason: "late".into() })
-        .await
-        .unwrap_err();
+    let e = fu(
+        &jp.supervisor,
+        FollowupCommand::Deny {
+            id: s.id.clone(),
+            reason: "late".into(),
+        },
+    )
+    .await
+    .unwrap_err();
     assert!(e.to_string().contains("already approved"), "{e}");
 
     let got = status_of(&th.supervisor, &s.id).await;
@@ -195,51 +252,85 @@ async fn request_review_and_answer() {
     assert_eq!(
         got.released,
         vec![
-            (r50.clone(), vec![vec![("case_no".to_string(), "K-0050".to_string())]]),
-            (r51.clone(), vec![vec![("case_no".to_string(), "K-0051".to_string())]]),
+            (
+                r50.clone(),
+                vec![vec![("case_no".to_string(), "K-0050".to_string())]]
+            ),
+            (
+                r51.clone(),
+                vec![vec![("case_no".to_string(), "K-0051".to_string())]]
+            ),
         ]
     );
 
     // Deny: the reason reaches the querier.
-    let s2 = sent(fu(&th.investigator, request("jp", vec![ref_of(2)])).await.unwrap());
-    let e = fu(&jp.supervisor, FollowupCommand::Deny { id: s2.id.clone(), reason: " ".into() })
-        .await
-        .unwrap_err();
+    let s2 = sent(
+        fu(&th.investigator, request("jp", vec![ref_of(2)]))
+            .await
+            .unwrap(),
+    );
+    let e = fu(
+        &jp.supervisor,
+        FollowupCommand::Deny {
+            id: s2.id.clone(),
+            reason: " ".into(),
+        },
+    )
+    .await
+    .unwrap_err();
     assert!(e.to_string().contains("reason"), "{e}");
     fu(
         &jp.supervisor,
-        FollowupCommand::Deny { id: s2.id.clone(), reason: "no mutual legal assistance request on file".into() },
+        FollowupCommand::Deny {
+            id: s2.id.clone(),
+            reason: "no mutual legal assistance request on file".into(),
+        },
     )
     .await
     .unwrap();
     let got = status_of(&th.investigator, &s2.id).await;
     assert_eq!(got.state, "denied");
-    assert_eq!(got.reason.as_deref(), Some("no mutual legal assistance request on file"));
+    assert_eq!(
+        got.reason.as_deref(),
+        Some("no mutual legal assistance request on file")
+    );
     assert!(got.released.is_empty());
 
     // A forged reference, even beside a real one, refuses the whole request, naming it.
     let forged = format!("phones:1:{}", "5a".repeat(32));
-    let e = fu(&th.investigator, request("jp", vec![ref_of(3), forged.clone()])).await.unwrap_err();
+    let e = fu(
+        &th.investigator,
+        request("jp", vec![ref_of(3), forged.clone()]),
+    )
+    .await
+    .unwrap_err();
     assert_eq!(code(&e), ErrorCode::UnknownReference);
     assert!(e.to_string().contains(&forged), "{e}");
     assert!(!e.to_string().contains(&ref_of(3)), "{e}");
 
     // A partner whose grant does not allow follow-ups is refused.
-    let r = query(&us.investigator, "phones", &asked, &["jp"]).await.unwrap();
+    let r = query(&us.investigator, "phones", &asked, &["jp"])
+        .await
+        .unwrap();
     let us_refs = refs(&r, "jp");
-    let e = fu(&us.investigator, request("jp", vec![us_refs[0].1.clone()])).await.unwrap_err();
+    let e = fu(&us.investigator, request("jp", vec![us_refs[0].1.clone()]))
+        .await
+        .unwrap_err();
     assert_eq!(code(&e), ErrorCode::FollowupNotAllowed);
 
     // Rotation: importing more than half again rebuilds the epoch; old references are refused.
     let more = jp_more(&jp.operator).await;
     assert!(more.rebuilt && more.epoch == 2);
-    let e = fu(&th.investigator, request("jp", vec![ref_of(4)])).await.unwrap_err();
+    let e = fu(&th.investigator, request("jp", vec![ref_of(4)]))
+        .await
+        .unwrap_err();
     assert_eq!(code(&e), ErrorCode::UnknownReference);
     assert!(e.to_string().contains("no longer current"), "{e}");
 
     // th's own list of requests: two answered, two refused.
-    let FollowupReply::Status(all) =
-        fu(&th.investigator, FollowupCommand::Status { id: None }).await.unwrap()
+    let FollowupReply::Status(all) = fu(&th.investigator, FollowupCommand::Status { id: None })
+        .await
+        .unwrap()
     else {
         panic!()
     };
@@ -252,14 +343,21 @@ async fn request_review_and_answer() {
         (&jp, &["followup_requested", "followup_answered"][..]),
         (&th, &["followup_requested", "followup_answered"][..]),
     ] {
-        let c = client::ControlClient::connect(&Profile::load(&a.auditor).unwrap()).await.unwrap();
-        let bundle = String::from_utf8_lossy(&c.audit_export(None, None).await.unwrap()).to_string();
+        let c = client::ControlClient::connect(&Profile::load(&a.auditor).unwrap())
+            .await
+            .unwrap();
+        let bundle =
+            String::from_utf8_lossy(&c.audit_export(None, None).await.unwrap()).to_string();
         c.close().await;
         for k in kinds {
             assert!(bundle.contains(k), "{} lacks {k}", a.name);
         }
         assert!(bundle.contains("fields=case_no"), "{}", a.name);
-        assert!(!bundle.contains("K-0050"), "{} logged a released value", a.name);
+        assert!(
+            !bundle.contains("K-0050"),
+            "{} logged a released value",
+            a.name
+        );
         assert!(!bundle.contains(&held[50]), "{} logged a record", a.name);
     }
     f.fed.shutdown().await.unwrap();

@@ -80,7 +80,10 @@ fn base_entry(
     e.items = Some((req.references.len() / 32) as u64);
     e.case_ref = Some(clip(&req.case_ref));
     e.purpose = Some(clip(&req.purpose));
-    e.detail = Some(format!("followup={id} requested_by={}", clip(&req.requested_by)));
+    e.detail = Some(format!(
+        "followup={id} requested_by={}",
+        clip(&req.requested_by)
+    ));
     e
 }
 
@@ -156,8 +159,8 @@ fn accept(
         .store
         .all_records(&req.collection)
         .map_err(|e| refuse(ErrorCode::Internal, e.to_string()))?;
-    let resolved = resolve(&epoch, &records, &tags)
-        .map_err(|e| refuse(ErrorCode::Internal, e.to_string()))?;
+    let resolved =
+        resolve(&epoch, &records, &tags).map_err(|e| refuse(ErrorCode::Internal, e.to_string()))?;
     let unknown: Vec<String> = tags
         .iter()
         .zip(&resolved)
@@ -205,11 +208,17 @@ fn accept(
         tags.len()
     ));
     let internal = |e: NodeError| refuse(ErrorCode::Internal, e.to_string());
-    let txn = shared.store.db().begin_write().map_err(|e| internal(e.into()))?;
+    let txn = shared
+        .store
+        .db()
+        .begin_write()
+        .map_err(|e| internal(e.into()))?;
     if store::held_exists(&txn, &id).map_err(internal)? {
         return Err(refuse(
             ErrorCode::BadRequest,
-            format!("follow-up identifier {id} is already used; send the request again with a new one"),
+            format!(
+                "follow-up identifier {id} is already used; send the request again with a new one"
+            ),
         ));
     }
     if store::held_pending_of(&txn, partner).map_err(internal)? >= MAX_PENDING_PER_PARTNER {
@@ -418,9 +427,9 @@ pub fn review(
             let h = find(&id)?;
             decide(shared, actor, h, Decision::Deny(reason))
         }
-        FollowupCommand::Request { .. } | FollowupCommand::Status { .. } => Err(
-            NodeError::Internal("not a review command".into()),
-        ),
+        FollowupCommand::Request { .. } | FollowupCommand::Status { .. } => {
+            Err(NodeError::Internal("not a review command".into()))
+        }
     }
 }
 

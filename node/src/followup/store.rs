@@ -246,7 +246,10 @@ pub fn put_sent(txn: &WriteTransaction, s: &SentFollowup) -> Result<(), NodeErro
 }
 
 /// Resolves an identifier or a unique prefix of one among `ids`.
-pub fn resolve_id<'a>(ids: impl Iterator<Item = &'a str>, wanted: &str) -> Result<String, NodeError> {
+pub fn resolve_id<'a>(
+    ids: impl Iterator<Item = &'a str>,
+    wanted: &str,
+) -> Result<String, NodeError> {
     let w = wanted.trim().to_ascii_lowercase();
     if w.is_empty() {
         return Err(NodeError::Control {
