@@ -176,6 +176,9 @@ pub struct DecisionView {
     pub reason: Option<String>,
 }
 
+/// One record's released `(field, value)` pairs.
+pub type Fields = Vec<(String, String)>;
+
 /// A request this node sent, and what the partner answered so far.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SentView {
@@ -202,7 +205,7 @@ pub struct SentView {
     /// `pending`, `approved`, `denied`, or `unknown` (the holder no longer knows it).
     pub state: String,
     /// Approved: per reference, the released records' fields.
-    pub released: Vec<(String, Vec<Vec<(String, String)>>)>,
+    pub released: Vec<(String, Vec<Fields>)>,
     /// Denied: the holder's reason.
     pub reason: Option<String>,
     /// When the answer arrived here (Unix seconds).
