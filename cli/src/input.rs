@@ -132,11 +132,11 @@ fn is_field_of_person(k: &str) -> bool {
 
 /// Splits a person object into the person and its fields.
 fn split_person(
-    obj: serde_json::Map<String, serde_json::Value>,
+    pairs: impl IntoIterator<Item = (String, serde_json::Value)>,
 ) -> (String, Vec<(String, String)>) {
     let mut fields = Vec::new();
     let mut person = serde_json::Map::new();
-    for (k, v) in obj {
+    for (k, v) in pairs {
         if is_field_of_person(&k) {
             fields.push((k.clone(), json_text(&v)));
         }
@@ -370,7 +370,8 @@ fn open_records(file: File, path: &Path, format: Format) -> anyhow::Result<Rows>
                         )));
                     }
                     // Empty cells are absent fields, not empty values.
-                    let obj: serde_json::Map<String, serde_json::Value> = header
+                    // In the header's order, so fields keep the file's order.
+                    let obj: Vec<(String, serde_json::Value)> = header
                         .iter()
                         .zip(rec.iter())
                         .filter(|(_, v)| !v.trim().is_empty())
@@ -528,5 +529,64 @@ mod tests {
         let v = dir.path().join("v.csv");
         std::fs::write(&v, "name,phone\nA,+6681\n").unwrap();
         assert!(!looks_like_persons(&v, &args()));
+    }
+
+    #[test]
+    fn other_columns_and_keys_are_fields() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = dir.path().join("a.csv");
+        std::fs::write(
+            &c,
+            "phone,case_no,unit
++6681,K-1,
++6682,K-2,fraud
+",
+        )
+        .unwrap();
+        let a = InputArgs {
+            header: true,
+            ..args()
+        };
+        let rows = open(&c, &a, false).unwrap();
+        assert_eq!(rows.columns, vec!["case_no", "unit"]);
+        let rows: Vec<Row> = rows.records().collect::<anyhow::Result<_>>().unwrap();
+        assert_eq!(rows[0].value, "+6681");
+        assert_eq!(rows[0].fields, vec![("case_no".into(), "K-1".into())]);
+        assert_eq!(rows[1].fields.len(), 2);
+
+        let j = dir.path().join("a.jsonl");
+        std::fs::write(&j, "{\"value\":\"v1\",\"case_no\":\"K\",\"n\":3}\n").unwrap();
+        let rows = open(&j, &args(), false).unwrap();
+        assert_eq!(rows.columns, vec!["case_no", "n"]);
+        let r: Vec<Row> = rows.records().collect::<anyhow::Result<_>>().unwrap();
+        assert_eq!(
+            r[0].fields,
+            vec![("case_no".into(), "K".into()), ("n".into(), "3".into())]
+        );
+
+        // Persons: non-person keys leave the person; `reference` stays and is a field too.
+        let p = dir.path().join("p.csv");
+        std::fs::write(
+            &p,
+            "name,dob,reference,case_no
+A B,1990,W-1,K-7
+",
+        )
+        .unwrap();
+        let rows = open(&p, &args(), true).unwrap();
+        assert_eq!(rows.columns, vec!["reference", "case_no"]);
+        let r: Vec<Row> = rows.records().collect::<anyhow::Result<_>>().unwrap();
+        let person: serde_json::Value = serde_json::from_str(&r[0].value).unwrap();
+        assert_eq!(
+            person,
+            serde_json::json!({"name": "A B", "dob": "1990", "reference": "W-1"})
+        );
+        assert_eq!(
+            r[0].fields,
+            vec![
+                ("reference".into(), "W-1".into()),
+                ("case_no".into(), "K-7".into())
+            ]
+        );
     }
 }
