@@ -9,7 +9,8 @@ use clap::{Args, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use cordon_node::client::ControlClient;
-use cordon_node::control::ImportHeader;
+use cordon_node::client::ImportSession;
+use cordon_node::control::{ImportHeader, ImportRow};
 use cordon_node::profile::Profile;
 use cordon_protocol::ident::{self, Kind};
 
@@ -39,12 +40,27 @@ pub struct ImportArgs {
     skip_invalid: bool,
     #[command(flatten)]
     input: InputArgs,
+    /// Fields a supervisor may release in answer to a partner's follow-up request, comma-separated; each must be a column of the file besides the identifier (the other columns are kept, never released) [default: none]
+    #[arg(long, value_delimiter = ',', value_name = "FIELD,...")]
+    releasable: Vec<String>,
     /// The file: CSV, JSON Lines, or one value per line; for `--kind person`, CSV with a header row or JSON Lines with the fields name, aliases, dob, sex, nationality, passport, national_id, reference
     file: PathBuf,
 }
 
 /// Most bytes of raw values per import frame (well inside the frame limit).
 const FRAME_BUDGET: usize = 1 << 20;
+
+/// Sends rows: plain ones as before, rows with fields in the frame that carries them.
+async fn send(session: &mut ImportSession, rows: Vec<ImportRow>) -> anyhow::Result<()> {
+    if rows.iter().all(|r| r.fields.is_empty()) {
+        session
+            .send(rows.into_iter().map(|r| (r.line, r.value)).collect())
+            .await?;
+    } else {
+        session.send_records(rows).await?;
+    }
+    Ok(())
+}
 
 pub fn run(c: DataCmd, profile: Option<PathBuf>) -> anyhow::Result<ExitCode> {
     match c {
@@ -57,6 +73,26 @@ fn import(a: ImportArgs, profile: Option<PathBuf>) -> anyhow::Result<ExitCode> {
     let kind: Kind = a.kind.parse()?;
     let profile = Profile::locate(profile.as_deref())?;
     let rows = input::open(&a.file, &a.input, kind == Kind::Person)?;
+    let releasable: Vec<String> = a
+        .releasable
+        .iter()
+        .map(|f| f.trim().to_string())
+        .filter(|f| !f.is_empty())
+        .collect();
+    for f in &releasable {
+        if !rows.columns.contains(f) {
+            bail!(
+                "--releasable names `{f}`, which is not a field of {}; its fields besides the identifier are: {}",
+                a.file.display(),
+                if rows.columns.is_empty() {
+                    "none (give a CSV file with a header row, or JSON Lines objects)".to_string()
+                } else {
+                    rows.columns.join(", ")
+                }
+            );
+        }
+    }
+    let columns = rows.columns.clone();
     let rt = crate::runtime()?;
     let reply = rt.block_on(async {
         let client = ControlClient::connect(&profile).await?;
@@ -66,6 +102,7 @@ fn import(a: ImportArgs, profile: Option<PathBuf>) -> anyhow::Result<ExitCode> {
             read: a.read.to_control(),
             skip_invalid: a.skip_invalid,
             source: a.file.display().to_string(),
+            releasable: releasable.clone(),
         };
         let mut session = client.import(header).await?;
         let bar = ProgressBar::new_spinner();
@@ -77,21 +114,31 @@ fn import(a: ImportArgs, profile: Option<PathBuf>) -> anyhow::Result<ExitCode> {
         bar.enable_steady_tick(Duration::from_millis(120));
         let mut batch = Vec::new();
         let mut bytes = 0;
-        for row in rows {
+        for row in rows.records() {
             // A file that cannot be read to the end is not imported at all: dropping the
             // session resets the stream and the node discards what it received.
-            let (line, value) = row?;
-            bytes += value.len() + 16;
-            batch.push((line, value));
+            let row = row?;
+            bytes += row.value.len()
+                + 16
+                + row
+                    .fields
+                    .iter()
+                    .map(|(n, v)| n.len() + v.len() + 8)
+                    .sum::<usize>();
+            batch.push(ImportRow {
+                line: row.line,
+                value: row.value,
+                fields: row.fields,
+            });
             if batch.len() >= cordon_node::client::IMPORT_ROWS_PER_FRAME || bytes >= FRAME_BUDGET {
                 bar.inc(batch.len() as u64);
-                session.send(std::mem::take(&mut batch)).await?;
+                send(&mut session, std::mem::take(&mut batch)).await?;
                 bytes = 0;
             }
         }
         bar.inc(batch.len() as u64);
         if !batch.is_empty() {
-            session.send(batch).await?;
+            send(&mut session, batch).await?;
         }
         bar.set_message("stored; building epoch");
         let reply = session.finish().await;
@@ -131,6 +178,17 @@ fn import(a: ImportArgs, profile: Option<PathBuf>) -> anyhow::Result<ExitCode> {
         "Imported {} new records into `{}` ({} already present, {} skipped); {} records in all.",
         reply.added, a.collection, reply.duplicates, reply.rejected_count, reply.records
     );
+    if !columns.is_empty() {
+        println!(
+            "Fields kept with the records: {} (releasable on follow-up: {}).",
+            columns.join(", "),
+            if releasable.is_empty() {
+                "none; mark some with --releasable".to_string()
+            } else {
+                releasable.join(", ")
+            }
+        );
+    }
     println!(
         "Epoch {} {} in {:.2} s.",
         reply.epoch,

@@ -105,6 +105,7 @@ async fn import(
         read: Default::default(),
         skip_invalid: false,
         source: "demo".into(),
+        releasable: Vec::new(),
     };
     let r = client::import_rows(&Profile::load(profile)?, header, client::numbered(values)).await?;
     if r.rejected_count > 0 {

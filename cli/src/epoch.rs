@@ -99,6 +99,7 @@ pub fn delete(a: DeleteArgs, profile: Option<PathBuf>) -> anyhow::Result<ExitCod
                 read: a.read.to_control(),
                 skip_invalid: a.skip_invalid,
                 source: a.file.display().to_string(),
+                releasable: Vec::new(),
             };
             let mut session = client.delete(header).await?;
             let (mut batch, mut bytes) = (Vec::new(), 0);

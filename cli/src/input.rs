@@ -63,16 +63,110 @@ impl ReadArgs {
     }
 }
 
-/// A streaming reader of `(line, value)` rows.
+/// One row: its line, the identifier, and the record's other fields.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Row {
+    /// Line in the file.
+    pub line: u64,
+    /// The raw identifier (for persons, the person's JSON object).
+    pub value: String,
+    /// The other columns (CSV with a header) or keys (JSON Lines): `(name, value)`.
+    pub fields: Vec<(String, String)>,
+}
+
+/// A streaming reader of rows; iterating it gives `(line, value)`, [`Rows::records`] the
+/// rows with their fields.
 pub struct Rows {
-    inner: Box<dyn Iterator<Item = anyhow::Result<(u64, String)>>>,
+    inner: Box<dyn Iterator<Item = anyhow::Result<Row>>>,
+    /// Names of the fields the file holds besides the identifier (from the CSV header, or
+    /// the first JSON object).
+    pub columns: Vec<String>,
 }
 
 impl Iterator for Rows {
     type Item = anyhow::Result<(u64, String)>;
     fn next(&mut self) -> Option<Self::Item> {
-        self.inner.next()
+        self.inner.next().map(|r| r.map(|r| (r.line, r.value)))
     }
+}
+
+impl Rows {
+    fn new(it: impl Iterator<Item = anyhow::Result<Row>> + 'static, columns: Vec<String>) -> Rows {
+        Rows {
+            inner: Box::new(it),
+            columns,
+        }
+    }
+
+    /// The rows with their fields.
+    pub fn records(self) -> impl Iterator<Item = anyhow::Result<Row>> {
+        self.inner
+    }
+}
+
+fn row(line: u64, value: String) -> Row {
+    Row {
+        line,
+        value,
+        fields: Vec::new(),
+    }
+}
+
+/// The fields of a person record: `reference` is part of the person (the node keeps it in the
+/// canonical record, never in a key) and also a field; keys that are not person fields are
+/// taken out of the person and kept as fields only.
+pub const PERSON_FIELDS: &[&str] = &[
+    "name",
+    "aliases",
+    "dob",
+    "sex",
+    "nationality",
+    "passport",
+    "national_id",
+    "reference",
+];
+
+fn is_field_of_person(k: &str) -> bool {
+    k == "reference" || !PERSON_FIELDS.contains(&k)
+}
+
+/// Splits a person object into the person and its fields.
+fn split_person(
+    pairs: impl IntoIterator<Item = (String, serde_json::Value)>,
+) -> (String, Vec<(String, String)>) {
+    let mut fields = Vec::new();
+    let mut person = serde_json::Map::new();
+    for (k, v) in pairs {
+        if is_field_of_person(&k) {
+            fields.push((k.clone(), json_text(&v)));
+        }
+        if PERSON_FIELDS.contains(&k.as_str()) {
+            person.insert(k, v);
+        }
+    }
+    (serde_json::Value::Object(person).to_string(), fields)
+}
+
+/// A JSON value as field text: strings as they are, anything else as JSON.
+fn json_text(v: &serde_json::Value) -> String {
+    match v {
+        serde_json::Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// Keys of the first JSON object of a file, for naming its fields.
+fn first_object_keys(path: &Path) -> Vec<String> {
+    let Ok(file) = File::open(path) else {
+        return Vec::new();
+    };
+    BufReader::new(file)
+        .lines()
+        .map_while(Result::ok)
+        .find(|l| !l.trim().is_empty())
+        .and_then(|l| serde_json::from_str::<serde_json::Value>(&l).ok())
+        .and_then(|v| v.as_object().map(|o| o.keys().cloned().collect()))
+        .unwrap_or_default()
 }
 
 fn detect(path: &Path) -> Format {
@@ -108,12 +202,10 @@ pub fn open(path: &Path, a: &InputArgs, records: bool) -> anyhow::Result<Rows> {
                 .enumerate()
                 .filter_map(move |(i, l)| match l {
                     Ok(l) if l.trim().is_empty() => None,
-                    Ok(l) => Some(Ok((i as u64 + 1, l.trim().to_string()))),
+                    Ok(l) => Some(Ok(row(i as u64 + 1, l.trim().to_string()))),
                     Err(e) => Some(Err(anyhow::anyhow!("{} line {}: {e}", p.display(), i + 1))),
                 });
-            Ok(Rows {
-                inner: Box::new(it),
-            })
+            Ok(Rows::new(it, Vec::new()))
         }
         Format::Csv => {
             let named = a
@@ -146,6 +238,22 @@ pub fn open(path: &Path, a: &InputArgs, records: bool) -> anyhow::Result<Rows> {
                 },
                 (None, None) => 0,
             };
+            // With a header, the other columns are the record's fields.
+            let names: Vec<String> = if header {
+                rdr.headers()
+                    .with_context(|| format!("cannot read the header of {}", path.display()))?
+                    .iter()
+                    .map(|h| h.trim().to_string())
+                    .collect()
+            } else {
+                Vec::new()
+            };
+            let columns: Vec<String> = names
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| *i != col)
+                .map(|(_, n)| n.clone())
+                .collect();
             let it = rdr.into_records().filter_map(move |r| match r {
                 Ok(rec) => {
                     let line = rec.position().map_or(0, |p| p.line());
@@ -159,17 +267,31 @@ pub fn open(path: &Path, a: &InputArgs, records: bool) -> anyhow::Result<Rows> {
                             col + 1
                         )))
                     } else {
-                        Some(Ok((line, v)))
+                        // Empty cells are absent fields.
+                        let fields = names
+                            .iter()
+                            .zip(rec.iter())
+                            .enumerate()
+                            .filter(|(i, (_, f))| *i != col && !f.trim().is_empty())
+                            .map(|(_, (n, f))| (n.clone(), f.trim().to_string()))
+                            .collect();
+                        Some(Ok(Row {
+                            line,
+                            value: v,
+                            fields,
+                        }))
                     }
                 }
                 Err(e) => Some(Err(anyhow::anyhow!("{}: {e}", p.display()))),
             });
-            Ok(Rows {
-                inner: Box::new(it),
-            })
+            Ok(Rows::new(it, columns))
         }
         Format::Jsonl => {
             let field = a.column.clone().unwrap_or_else(|| "value".to_string());
+            let columns: Vec<String> = first_object_keys(path)
+                .into_iter()
+                .filter(|k| *k != field)
+                .collect();
             let reader = BufReader::new(file);
             let it = reader.lines().enumerate().filter_map(move |(i, l)| {
                 let line = i as u64 + 1;
@@ -184,11 +306,17 @@ pub fn open(path: &Path, a: &InputArgs, records: bool) -> anyhow::Result<Rows> {
                     Ok(v) => v,
                     Err(e) => return Some(Err(anyhow::anyhow!("{} line {line}: not JSON ({e})", p.display()))),
                 };
+                let fields = |o: &serde_json::Map<String, serde_json::Value>| {
+                    o.iter()
+                        .filter(|(k, v)| **k != field && !v.is_null())
+                        .map(|(k, v)| (k.clone(), json_text(v)))
+                        .collect()
+                };
                 match &v {
-                    serde_json::Value::String(s) => Some(Ok((line, s.clone()))),
+                    serde_json::Value::String(s) => Some(Ok(row(line, s.clone()))),
                     serde_json::Value::Object(o) => match o.get(&field) {
-                        Some(serde_json::Value::String(s)) => Some(Ok((line, s.clone()))),
-                        Some(serde_json::Value::Number(n)) => Some(Ok((line, n.to_string()))),
+                        Some(serde_json::Value::String(s)) => Some(Ok(Row { line, value: s.clone(), fields: fields(o) })),
+                        Some(serde_json::Value::Number(n)) => Some(Ok(Row { line, value: n.to_string(), fields: fields(o) })),
                         _ => Some(Err(anyhow::anyhow!(
                             "{} line {line}: no string field {field:?} (choose the field with --column)",
                             p.display()
@@ -197,9 +325,7 @@ pub fn open(path: &Path, a: &InputArgs, records: bool) -> anyhow::Result<Rows> {
                     _ => Some(Err(anyhow::anyhow!("{} line {line}: expected an object or a string", p.display()))),
                 }
             });
-            Ok(Rows {
-                inner: Box::new(it),
-            })
+            Ok(Rows::new(it, columns))
         }
     }
 }
@@ -224,6 +350,11 @@ fn open_records(file: File, path: &Path, format: Format) -> anyhow::Result<Rows>
                 .iter()
                 .map(|h| h.trim().to_string())
                 .collect();
+            let columns = header
+                .iter()
+                .filter(|h| is_field_of_person(h))
+                .cloned()
+                .collect();
             let it = rdr.into_records().filter_map(move |r| match r {
                 Ok(rec) => {
                     let line = rec.position().map_or(0, |p| p.line());
@@ -239,33 +370,42 @@ fn open_records(file: File, path: &Path, format: Format) -> anyhow::Result<Rows>
                         )));
                     }
                     // Empty cells are absent fields, not empty values.
-                    let obj: serde_json::Map<String, serde_json::Value> = header
+                    // In the header's order, so fields keep the file's order.
+                    let obj: Vec<(String, serde_json::Value)> = header
                         .iter()
                         .zip(rec.iter())
                         .filter(|(_, v)| !v.trim().is_empty())
                         .map(|(k, v)| (k.clone(), serde_json::Value::String(v.trim().to_string())))
                         .collect();
-                    Some(Ok((line, serde_json::Value::Object(obj).to_string())))
+                    let (value, fields) = split_person(obj);
+                    Some(Ok(Row { line, value, fields }))
                 }
                 Err(e) => Some(Err(anyhow::anyhow!("{}: {e}", p.display()))),
             });
-            Ok(Rows {
-                inner: Box::new(it),
-            })
+            Ok(Rows::new(it, columns))
         }
         Format::Jsonl => {
+            let columns = first_object_keys(path)
+                .into_iter()
+                .filter(|k| is_field_of_person(k))
+                .collect();
             let reader = BufReader::new(file);
             let it = reader.lines().enumerate().filter_map(move |(i, l)| {
                 let line = i as u64 + 1;
                 match l {
                     Ok(l) if l.trim().is_empty() => None,
-                    Ok(l) => Some(Ok((line, l.trim().to_string()))),
+                    // A line that is not a JSON object goes as it is: the node reports it.
+                    Ok(l) => Some(Ok(match serde_json::from_str(l.trim()) {
+                        Ok(serde_json::Value::Object(o)) if o.keys().any(|k| is_field_of_person(k)) => {
+                            let (value, fields) = split_person(o);
+                            Row { line, value, fields }
+                        }
+                        _ => row(line, l.trim().to_string()),
+                    })),
                     Err(e) => Some(Err(anyhow::anyhow!("{} line {line}: {e}", p.display()))),
                 }
             });
-            Ok(Rows {
-                inner: Box::new(it),
-            })
+            Ok(Rows::new(it, columns))
         }
     }
 }
@@ -389,5 +529,64 @@ mod tests {
         let v = dir.path().join("v.csv");
         std::fs::write(&v, "name,phone\nA,+6681\n").unwrap();
         assert!(!looks_like_persons(&v, &args()));
+    }
+
+    #[test]
+    fn other_columns_and_keys_are_fields() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = dir.path().join("a.csv");
+        std::fs::write(
+            &c,
+            "phone,case_no,unit
++6681,K-1,
++6682,K-2,fraud
+",
+        )
+        .unwrap();
+        let a = InputArgs {
+            header: true,
+            ..args()
+        };
+        let rows = open(&c, &a, false).unwrap();
+        assert_eq!(rows.columns, vec!["case_no", "unit"]);
+        let rows: Vec<Row> = rows.records().collect::<anyhow::Result<_>>().unwrap();
+        assert_eq!(rows[0].value, "+6681");
+        assert_eq!(rows[0].fields, vec![("case_no".into(), "K-1".into())]);
+        assert_eq!(rows[1].fields.len(), 2);
+
+        let j = dir.path().join("a.jsonl");
+        std::fs::write(&j, "{\"value\":\"v1\",\"case_no\":\"K\",\"n\":3}\n").unwrap();
+        let rows = open(&j, &args(), false).unwrap();
+        assert_eq!(rows.columns, vec!["case_no", "n"]);
+        let r: Vec<Row> = rows.records().collect::<anyhow::Result<_>>().unwrap();
+        assert_eq!(
+            r[0].fields,
+            vec![("case_no".into(), "K".into()), ("n".into(), "3".into())]
+        );
+
+        // Persons: non-person keys leave the person; `reference` stays and is a field too.
+        let p = dir.path().join("p.csv");
+        std::fs::write(
+            &p,
+            "name,dob,reference,case_no
+A B,1990,W-1,K-7
+",
+        )
+        .unwrap();
+        let rows = open(&p, &args(), true).unwrap();
+        assert_eq!(rows.columns, vec!["reference", "case_no"]);
+        let r: Vec<Row> = rows.records().collect::<anyhow::Result<_>>().unwrap();
+        let person: serde_json::Value = serde_json::from_str(&r[0].value).unwrap();
+        assert_eq!(
+            person,
+            serde_json::json!({"name": "A B", "dob": "1990", "reference": "W-1"})
+        );
+        assert_eq!(
+            r[0].fields,
+            vec![
+                ("reference".into(), "W-1".into()),
+                ("case_no".into(), "K-7".into())
+            ]
+        );
     }
 }

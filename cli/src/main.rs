@@ -10,6 +10,7 @@ mod bench;
 mod data;
 mod demo;
 mod epoch;
+mod followup;
 mod input;
 mod output;
 mod policy;
@@ -73,6 +74,9 @@ enum Command {
     Query(query::QueryArgs),
     /// Show the node's collections and partners.
     Status(query::StatusArgs),
+    /// Follow-up requests: ask a partner for the records behind hits; review partners' requests.
+    #[command(subcommand)]
+    Followup(followup::FollowupCmd),
     /// Canonical identifier forms.
     #[command(subcommand)]
     Ident(data::IdentCmd),
@@ -97,6 +101,7 @@ fn main() -> ExitCode {
         Command::Epoch(c) => epoch::run(c, cli.profile),
         Command::Query(a) => query::query(a, cli.profile),
         Command::Status(a) => query::status(a, cli.profile),
+        Command::Followup(c) => followup::run(c, cli.profile),
         Command::Ident(c) => data::ident(c),
         Command::Demo(a) => demo::run(a),
         Command::Bench(a) => bench::run(a),

@@ -236,7 +236,7 @@ pub fn render(r: &QueryReply, items: &[(u64, String)]) -> String {
                     .iter()
                     .filter(|h| h.index == m.index)
                     .find(|h| h.class.as_deref().unwrap_or("exact") == m.strength)
-                    .map(|h| h.reference[..16.min(h.reference.len())].to_string())
+                    .map(|h| h.reference.clone())
                     .unwrap_or_default();
                 let mut row = vec![m.line.to_string(), item, p.partner.clone()];
                 if person {
@@ -272,6 +272,7 @@ pub fn render(r: &QueryReply, items: &[(u64, String)]) -> String {
             &["LINE", "ITEM", "HELD BY", "HIT REFERENCE"]
         };
         out.push_str(&table(header, &hit_rows));
+        out.push_str("To ask the holder for its records: `cordon followup request --partner P --hit REFERENCE --case ... --purpose ...`.\n");
         if person {
             out.push_str(
                 "Strength, strongest first: document > name+dob > fuzzy-name+dob > fuzzy-name+year+nationality.\n",

@@ -202,6 +202,21 @@ impl ControlClient {
         }
     }
 
+    /// A follow-up command (see [`crate::followup`]).
+    pub async fn followup(
+        &self,
+        cmd: crate::followup::FollowupCommand,
+    ) -> Result<crate::followup::FollowupReply, NodeError> {
+        let (mut send, mut recv) = self.open(&ControlRequest::Followup(cmd)).await?;
+        let _ = send.finish();
+        match Self::answer(&mut recv).await? {
+            ControlResponse::Followup(r) => Ok(r),
+            _ => Err(NodeError::Connection(
+                "unexpected answer to a follow-up command".into(),
+            )),
+        }
+    }
+
     /// Closes the connection cleanly.
     pub async fn close(self) {
         self.conn.close(0u32.into(), b"done");
@@ -248,6 +263,36 @@ pub async fn delete_rows(
     r
 }
 
+/// Connects with `profile`, imports rows with fields and closes.
+pub async fn import_records(
+    profile: &Profile,
+    header: ImportHeader,
+    rows: Vec<crate::control::ImportRow>,
+) -> Result<ImportReply, NodeError> {
+    let c = ControlClient::connect(profile).await?;
+    let r = async {
+        let mut session = c.import(header).await?;
+        for chunk in rows.chunks(IMPORT_ROWS_PER_FRAME) {
+            session.send_records(chunk.to_vec()).await?;
+        }
+        session.finish().await
+    }
+    .await;
+    c.close().await;
+    r
+}
+
+/// Connects with `profile`, runs one follow-up command and closes.
+pub async fn followup_once(
+    profile: &Profile,
+    cmd: crate::followup::FollowupCommand,
+) -> Result<crate::followup::FollowupReply, NodeError> {
+    let c = ControlClient::connect(profile).await?;
+    let r = c.followup(cmd).await;
+    c.close().await;
+    r
+}
+
 /// Connects with `profile`, runs one query and closes.
 pub async fn query_once(profile: &Profile, q: QueryRequest) -> Result<QueryReply, NodeError> {
     let c = ControlClient::connect(profile).await?;
@@ -275,6 +320,17 @@ impl ImportSession {
     /// Sends a batch of `(line, raw value)` rows.
     pub async fn send(&mut self, rows: Vec<(u64, String)>) -> Result<(), NodeError> {
         if let Err(e) = write_frame(&mut self.send, &ImportFrame::Rows(rows)).await {
+            return Err(self.refusal_or(e).await);
+        }
+        Ok(())
+    }
+
+    /// Sends a batch of rows with their fields.
+    pub async fn send_records(
+        &mut self,
+        rows: Vec<crate::control::ImportRow>,
+    ) -> Result<(), NodeError> {
+        if let Err(e) = write_frame(&mut self.send, &ImportFrame::Records(rows)).await {
             return Err(self.refusal_or(e).await);
         }
         Ok(())

@@ -58,6 +58,9 @@ pub enum ControlRequest {
         /// Why (logged).
         reason: String,
     },
+    /// Follow-up requests: file one, review partners' ones, see answers
+    /// (see [`crate::followup`]).
+    Followup(crate::followup::FollowupCommand),
 }
 
 /// Start of an import.
@@ -73,6 +76,10 @@ pub struct ImportHeader {
     pub skip_invalid: bool,
     /// Name of the source file, for the log.
     pub source: String,
+    /// Fields of the rows that a supervisor may ever release in answer to a follow-up
+    /// request; the rows' other fields are kept but never released.
+    #[serde(default)]
+    pub releasable: Vec<String>,
 }
 
 /// How raw values are read (see `cordon_protocol::ident::Options`); unset fields take the
@@ -116,6 +123,19 @@ pub enum ImportFrame {
     Rows(Vec<(u64, String)>),
     /// No more rows.
     End,
+    /// Raw values with the record's other fields (kept for follow-up requests).
+    Records(Vec<ImportRow>),
+}
+
+/// A row with fields, in [`ImportFrame::Records`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImportRow {
+    /// Line in the source file.
+    pub line: u64,
+    /// The raw identifier (for persons, the person's JSON object).
+    pub value: String,
+    /// The record's other fields: `(name, value)`.
+    pub fields: Vec<(String, String)>,
 }
 
 /// A query.
@@ -161,6 +181,8 @@ pub enum ControlResponse {
     },
     /// The export is complete.
     AuditEnd,
+    /// Answer to [`ControlRequest::Followup`].
+    Followup(crate::followup::FollowupReply),
     /// Answer to [`ControlRequest::AuditProve`].
     AuditProof {
         /// The tlog-proof file text.
@@ -437,7 +459,8 @@ pub struct Hit {
     pub index: u64,
     /// Line of the item in the query file.
     pub line: u64,
-    /// The hit reference to cite in a follow-up request (hex of the tag).
+    /// The hit reference to cite in a follow-up request: `<collection>:<epoch>:<64 hex of
+    /// the tag>` (see `cordon_protocol::followup::HitReference`).
     pub reference: String,
     /// For persons: the class of the match key that hit (`document`, `name+dob`, …).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -481,8 +504,14 @@ mod tests {
             },
             skip_invalid: true,
             source: "a.csv".into(),
+            releasable: vec!["case_no".into()],
         }));
         rt(ImportFrame::Rows(vec![(1, "+66812345678".into())]));
+        rt(ImportFrame::Records(vec![ImportRow {
+            line: 2,
+            value: "+66812345678".into(),
+            fields: vec![("case_no".into(), "K-1".into())],
+        }]));
         rt(ImportFrame::End);
         rt(ControlRequest::Query(QueryRequest {
             collection: "phones".into(),
@@ -516,6 +545,7 @@ mod tests {
             read: ReadOptions::default(),
             skip_invalid: false,
             source: "gone.csv".into(),
+            releasable: Vec::new(),
         }));
         rt(ControlResponse::Rotated(RotateReply {
             collection: "phones".into(),

@@ -45,6 +45,8 @@ pub struct PendingImport {
     lines: Vec<u64>,
     rejected: Vec<(u64, String)>,
     rejected_count: u64,
+    /// Canonical values with the fields their rows carried (for follow-up requests).
+    fields: Vec<(String, Vec<(String, String)>)>,
 }
 
 impl PendingImport {
@@ -68,18 +70,33 @@ impl PendingImport {
             lines: Vec::new(),
             rejected: Vec::new(),
             rejected_count: 0,
+            fields: Vec::new(),
         })
+    }
+
+    /// Canonicalises a batch of rows that carry fields.
+    pub fn add_records(&mut self, rows: Vec<crate::control::ImportRow>) {
+        self.add(
+            rows.into_iter()
+                .map(|r| (r.line, r.value, r.fields))
+                .collect(),
+        );
     }
 
     /// Canonicalises a batch of rows.
     pub fn add_rows(&mut self, rows: Vec<(u64, String)>) {
+        self.add(rows.into_iter().map(|(l, v)| (l, v, Vec::new())).collect());
+    }
+
+    #[allow(clippy::type_complexity)]
+    fn add(&mut self, rows: Vec<(u64, String, Vec<(String, String)>)>) {
         // Canonicalisation (phone numbers especially) costs microseconds per row: spread a
         // frame's rows over every core, then keep them in file order.
         use rayon::prelude::*;
         let (kind, opts) = (self.kind, &self.opts);
-        let results: Vec<(u64, Result<String, String>)> = rows
+        let results: Vec<(u64, Result<String, String>, Vec<(String, String)>)> = rows
             .into_par_iter()
-            .map(|(line, raw)| {
+            .map(|(line, raw, fields)| {
                 (
                     line,
                     ident::canonicalize(kind, &raw, opts)
@@ -87,13 +104,17 @@ impl PendingImport {
                         // Only the first characters of a bad value go into the report: it
                         // is shown, and may be kept, where the value itself should not be.
                         .map_err(|e| e.redacted(&raw).to_string()),
+                    fields,
                 )
             })
             .collect();
-        for (line, r) in results {
+        for (line, r, fields) in results {
             self.rows += 1;
             match r {
                 Ok(v) => {
+                    if !fields.is_empty() {
+                        self.fields.push((v.clone(), fields));
+                    }
                     self.values.push(v);
                     self.lines.push(line);
                 }
@@ -181,6 +202,16 @@ impl PendingImport {
             // Nothing of a failed import is applied.
             return Ok(refused);
         }
+        if let Some(name) = self.header.releasable.iter().find(|n| {
+            !self
+                .fields
+                .iter()
+                .any(|(_, f)| f.iter().any(|(k, _)| k == *n))
+        }) {
+            return Err(NodeError::Misuse(format!(
+                "releasable field `{name}` is not a field of any imported row; name fields the file holds besides the identifier"
+            )));
+        }
         // One writer at a time: the store's transaction serialises writers anyway, and the
         // in-memory epoch must change in the same order as the committed one.
         let _guard = shared.import_lock.lock().unwrap_or_else(|p| p.into_inner());
@@ -221,6 +252,7 @@ impl PendingImport {
         if let Some((first, _)) = staged.added.first() {
             batch.put_import_batch(c, *first, now)?;
         }
+        crate::followup::store::put_fields(batch.txn(), c, &self.fields, &self.header.releasable)?;
         let params = BuildParams {
             node: &shared.config.node.name,
             signing: &shared.signing,

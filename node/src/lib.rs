@@ -33,6 +33,7 @@ pub mod config;
 pub mod control;
 pub mod epoch;
 pub mod error;
+pub mod followup;
 pub mod governance;
 pub mod import;
 pub mod local;

@@ -33,6 +33,8 @@ pub struct Agency {
     pub investigator: PathBuf,
     /// Profile of its auditor (`auditor`), who may only read the audit log.
     pub auditor: PathBuf,
+    /// Profile of its supervisor (`supervisor`), who reviews partners' follow-up requests.
+    pub supervisor: PathBuf,
 }
 
 struct Running {
@@ -90,6 +92,7 @@ impl LocalFederation {
             let investigator =
                 admin::add_user(&config_path, "investigator", Role::Investigator, now)?;
             let auditor = admin::add_user(&config_path, "auditor", Role::Auditor, now)?;
+            let supervisor = admin::add_user(&config_path, "supervisor", Role::Supervisor, now)?;
             sockets.insert(name.to_string(), sock);
             agencies.push(Agency {
                 name: name.to_string(),
@@ -99,6 +102,7 @@ impl LocalFederation {
                 operator,
                 investigator,
                 auditor,
+                supervisor,
             });
         }
         for a in &agencies {

@@ -407,6 +407,8 @@ fn unexpected(wanted: &str, got: &PartnerResponse) -> NodeError {
         PartnerResponse::Delta { .. } => "delta",
         PartnerResponse::Evaluated(_) => "evaluated",
         PartnerResponse::Error(_) => "error",
+        PartnerResponse::FollowupAccepted(_) => "followup_accepted",
+        PartnerResponse::FollowupStatus { .. } => "followup_status",
     };
     NodeError::Wire(cordon_protocol::WireError::Malformed(format!(
         "expected a `{wanted}` answer, got `{name}`"

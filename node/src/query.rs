@@ -518,6 +518,7 @@ async fn ask_once(
     let ep = epoch.clone();
     let map = map.clone();
     let counting = matches!(batch, Batch::Count(_));
+    let (coll, epoch_no) = (collection.to_string(), d.epoch);
     let (hits, matches, count) = tokio::task::spawn_blocking(
         move || -> Result<(Vec<Hit>, Vec<ItemMatch>, usize), NodeError> {
             let tags = batch
@@ -531,7 +532,10 @@ async fn ask_once(
                 // The tags are in the holder's order: they say how many, never which.
                 return Ok((Vec::new(), Vec::new(), found.len()));
             }
-            let hits: Vec<Hit> = found.iter().map(|i| map.hit(*i, &tags[*i])).collect();
+            let hits: Vec<Hit> = found
+                .iter()
+                .map(|i| map.hit(*i, &tags[*i], &coll, epoch_no))
+                .collect();
             let matches = map.matches(&found);
             let n = matches.len();
             Ok((hits, matches, n))
@@ -612,12 +616,18 @@ struct ItemMap {
 }
 
 impl ItemMap {
-    fn hit(&self, i: usize, tag: &Tag) -> Hit {
+    /// The hit of OPRF item `i`, whose tag was found in `collection`'s filter of `epoch`.
+    fn hit(&self, i: usize, tag: &Tag, collection: &str, epoch: u64) -> Hit {
         let owner = self.owner.get(i).copied().unwrap_or(0) as usize;
         Hit {
             index: owner as u64,
             line: self.lines.get(owner).copied().unwrap_or(0),
-            reference: hex::encode(tag),
+            reference: cordon_protocol::followup::HitReference {
+                collection: collection.to_string(),
+                epoch,
+                tag: *tag,
+            }
+            .to_string(),
             class: self
                 .class
                 .get(i)

@@ -255,6 +255,24 @@ async fn serve_partner_stream(
             let resp = crate::misbehave::response(shared, resp);
             write_frame(&mut send, &resp).await?;
         }
+        PartnerRequest::Followup(req) => {
+            let (s, p, f) = (shared.clone(), partner.to_string(), *fingerprint);
+            let resp = tokio::task::spawn_blocking(move || {
+                crate::followup::holder::receive(&s, &p, &f, req)
+            })
+            .await
+            .unwrap_or_else(|e| refuse(ErrorCode::Internal, format!("follow-up failed: {e}")));
+            write_frame(&mut send, &resp).await?;
+        }
+        PartnerRequest::FollowupStatus { ids } => {
+            let (s, p) = (shared.clone(), partner.to_string());
+            let resp = tokio::task::spawn_blocking(move || {
+                crate::followup::holder::answer_status(&s, &p, &ids)
+            })
+            .await
+            .unwrap_or_else(|e| refuse(ErrorCode::Internal, format!("follow-up failed: {e}")));
+            write_frame(&mut send, &resp).await?;
+        }
     }
     let _ = send.finish();
     Ok(())
@@ -497,6 +515,7 @@ async fn serve_control_stream(
                 }
             }
         }
+        ControlRequest::Followup(cmd) => crate::followup::handle(shared, &actor, *role, cmd).await,
         // Answered above.
         ControlRequest::AuditExport { .. }
         | ControlRequest::AuditProve { .. }
@@ -535,6 +554,14 @@ async fn receive_import(
             Some(ImportFrame::Rows(rows)) => {
                 pending = tokio::task::spawn_blocking(move || {
                     pending.add_rows(rows);
+                    pending
+                })
+                .await
+                .map_err(|e| NodeError::Internal(format!("import worker failed: {e}")))?;
+            }
+            Some(ImportFrame::Records(rows)) => {
+                pending = tokio::task::spawn_blocking(move || {
+                    pending.add_records(rows);
                     pending
                 })
                 .await

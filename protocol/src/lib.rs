@@ -10,6 +10,7 @@
 //! - [`frame`]: the versioned, length-prefixed frame with one hard size limit, and CBOR
 //!   (ciborium) encoding that rejects trailing bytes.
 //! - [`messages`]: requests and responses between nodes.
+//! - [`followup`]: follow-up requests on hits, and the hit reference format.
 //! - [`oprf`]: RFC 9497 OPRF/VOPRF over ristretto255-SHA512, batched DLEQ proofs, and tag
 //!   derivation.
 //! - [`exchange`]: one query, both sides, as functions over bytes.
@@ -41,6 +42,7 @@ pub mod descriptor;
 pub mod error;
 pub mod exchange;
 pub mod filter;
+pub mod followup;
 pub mod frame;
 pub mod ident;
 pub mod messages;

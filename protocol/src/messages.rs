@@ -49,6 +49,14 @@ pub enum PartnerRequest {
     },
     /// Evaluate blinded elements with the epoch key and prove it.
     Evaluate(EvaluateRequest),
+    /// File a follow-up request on hits (answered by [`PartnerResponse::FollowupAccepted`]).
+    Followup(crate::followup::FollowupRequest),
+    /// The holder's decisions on this partner's own follow-up requests (answered by
+    /// [`PartnerResponse::FollowupStatus`]).
+    FollowupStatus {
+        /// Identifiers of the requests asked about.
+        ids: Vec<ByteArray<16>>,
+    },
 }
 
 /// What the querier learns from an evaluation (spec/PROTOCOL.md §8).
@@ -202,6 +210,13 @@ pub enum PartnerResponse {
     Evaluated(EvaluateResponse),
     /// The request was refused.
     Error(RemoteError),
+    /// A follow-up request was queued for review.
+    FollowupAccepted(crate::followup::FollowupAccepted),
+    /// Decisions on the asked follow-up requests that are this partner's; others are left out.
+    FollowupStatus {
+        /// One per known request.
+        decisions: Vec<crate::followup::FollowupDecision>,
+    },
 }
 
 /// Splits packed 32-byte items, rejecting a length that is not a multiple of 32.
@@ -296,6 +311,31 @@ mod tests {
                 known: 7,
             }),
         }));
+        rt(PartnerRequest::Followup(crate::followup::FollowupRequest {
+            id: ByteArray::new([1; 16]),
+            collection: "phones".into(),
+            epoch: 2,
+            references: pack(&[[3; 32]]),
+            case_ref: "C".into(),
+            purpose: "p".into(),
+            requested_by: "inv".into(),
+        }));
+        rt(PartnerRequest::FollowupStatus {
+            ids: vec![ByteArray::new([1; 16])],
+        });
+        rt(PartnerResponse::FollowupAccepted(
+            crate::followup::FollowupAccepted {
+                id: ByteArray::new([1; 16]),
+                records: 2,
+            },
+        ));
+        rt(PartnerResponse::FollowupStatus {
+            decisions: vec![crate::followup::FollowupDecision {
+                id: ByteArray::new([1; 16]),
+                state: crate::followup::FollowupState::Denied { reason: "r".into() },
+                decided_at: Some(3),
+            }],
+        });
         rt(PartnerResponse::Error(RemoteError::new(
             ErrorCode::StaleEpoch,
             "epoch 3 is current",

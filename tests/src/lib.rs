@@ -57,6 +57,7 @@ pub async fn import(
         read: Default::default(),
         skip_invalid: false,
         source: "test".into(),
+        releasable: Vec::new(),
     };
     client::import_rows(
         &Profile::load(profile)?,

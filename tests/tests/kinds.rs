@@ -48,6 +48,7 @@ async fn invalid_rows_are_reported_redacted_and_block_the_import() {
         read: Default::default(),
         skip_invalid: true,
         source: "test".into(),
+        releasable: Vec::new(),
     };
     let profile = Profile::load(&f.operator("jp")).unwrap();
     let r = client::import_rows(&profile, header, client::numbered(rows.clone()))
@@ -171,6 +172,7 @@ async fn provider_rules_bind_a_collection() {
         },
         skip_invalid: false,
         source: "test".into(),
+        releasable: Vec::new(),
     };
     let rows = client::numbered(vec!["Somchai.J+scam@GoogleMail.com".to_string()]);
     let r = client::import_rows(&profile, header(true), rows.clone())

@@ -20,6 +20,7 @@ fn requests(action: Action) -> Vec<ControlRequest> {
             read: Default::default(),
             skip_invalid: false,
             source: "roles".into(),
+            releasable: Vec::new(),
         })],
         Action::ManageData => vec![
             ControlRequest::Rotate {
@@ -31,6 +32,7 @@ fn requests(action: Action) -> Vec<ControlRequest> {
                 read: Default::default(),
                 skip_invalid: false,
                 source: "roles".into(),
+                releasable: Vec::new(),
             }),
         ],
         Action::Query => vec![ControlRequest::Query(QueryRequest {

@@ -93,6 +93,7 @@ fn header(collection: &str) -> ImportHeader {
         read: Default::default(),
         skip_invalid: false,
         source: "gone.txt".into(),
+        releasable: Vec::new(),
     }
 }
 

@@ -404,6 +404,7 @@ async fn bench(a: &BenchArgs, dir: &Path) -> anyhow::Result<ExitCode> {
             read: Default::default(),
             skip_invalid: false,
             source: "bench".into(),
+            releasable: Vec::new(),
         })
         .await?;
     let mut next = 0u64;

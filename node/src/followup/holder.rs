@@ -1,0 +1,568 @@
+//! The holder's side of follow-up requests: accept (after resolving every reference to this
+//! node's own records), answer status requests, and the supervisor's review.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use serde_bytes::ByteArray;
+
+use cordon_protocol::audit::entry::{Actor, Entry, EntryKind};
+use cordon_protocol::followup::{
+    FollowupAccepted, FollowupDecision, FollowupRequest, FollowupState, HitReference,
+    ReleasedReference, MAX_REFERENCES, MAX_STATUS_IDS, MAX_TEXT,
+};
+use cordon_protocol::messages::{unpack, PartnerResponse};
+use cordon_protocol::oprf::{self, Tag};
+use cordon_protocol::{ErrorCode, RemoteError};
+
+use super::store::{self, HeldFollowup};
+use super::{
+    DecisionView, FieldView, FollowupCommand, FollowupReply, HeldRecord, HeldReference,
+    HeldSummary, HeldView, MAX_PENDING_PER_PARTNER,
+};
+use crate::epoch::HolderEpoch;
+use crate::error::NodeError;
+use crate::Shared;
+
+fn refuse(code: ErrorCode, message: impl Into<String>) -> RemoteError {
+    RemoteError::new(code, message)
+}
+
+fn partner_actor(partner: &str, fingerprint: &[u8; 32]) -> Actor {
+    Actor {
+        name: partner.to_string(),
+        role: "partner".into(),
+        fingerprint: hex::encode(fingerprint),
+    }
+}
+
+/// Serves a partner's follow-up request (blocking: resolving recomputes tags).
+pub fn receive(
+    shared: &Arc<Shared>,
+    partner: &str,
+    fingerprint: &[u8; 32],
+    req: FollowupRequest,
+) -> PartnerResponse {
+    let id = hex::encode(*req.id);
+    match accept(shared, partner, fingerprint, &req) {
+        Ok(a) => PartnerResponse::FollowupAccepted(a),
+        Err(r) => {
+            // A refusal is logged too (what was asked, and why not), then sent.
+            let mut e = base_entry(shared, partner, fingerprint, &req, &id);
+            e.reason = Some(format!("{}: {}", r.code, r.message));
+            if let Err(err) = shared.audit.append(shared.audit.db(), &[e]) {
+                tracing::error!(error = %err, "could not log a refused follow-up request");
+            }
+            tracing::info!(partner, code = %r.code, "follow-up request refused");
+            PartnerResponse::Error(r)
+        }
+    }
+}
+
+fn base_entry(
+    shared: &Shared,
+    partner: &str,
+    fingerprint: &[u8; 32],
+    req: &FollowupRequest,
+    id: &str,
+) -> Entry {
+    let mut e = shared.audit.entry(
+        shared.clock.now_unix(),
+        EntryKind::FollowupRequested,
+        partner_actor(partner, fingerprint),
+    );
+    e.partner = Some(partner.to_string());
+    e.collection = Some(match crate::import::validate_collection(&req.collection) {
+        Ok(()) => req.collection.clone(),
+        Err(_) => format!("<invalid name of {} bytes>", req.collection.len()),
+    });
+    e.epoch = Some(req.epoch);
+    e.items = Some((req.references.len() / 32) as u64);
+    e.case_ref = Some(clip(&req.case_ref));
+    e.purpose = Some(clip(&req.purpose));
+    e.detail = Some(format!(
+        "followup={id} requested_by={}",
+        clip(&req.requested_by)
+    ));
+    e
+}
+
+fn clip(s: &str) -> String {
+    if s.len() <= MAX_TEXT {
+        return s.to_string();
+    }
+    let mut end = MAX_TEXT;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    s[..end].to_string()
+}
+
+fn accept(
+    shared: &Arc<Shared>,
+    partner: &str,
+    fingerprint: &[u8; 32],
+    req: &FollowupRequest,
+) -> Result<FollowupAccepted, RemoteError> {
+    shared.policy().check_followup(partner, &req.collection)?;
+    for (what, v) in [
+        ("case reference", &req.case_ref),
+        ("purpose", &req.purpose),
+        ("requester", &req.requested_by),
+    ] {
+        if v.trim().is_empty() || v.len() > MAX_TEXT {
+            return Err(refuse(
+                ErrorCode::BadRequest,
+                format!("the {what} must be 1 to {MAX_TEXT} bytes"),
+            ));
+        }
+    }
+    let tags = unpack("references", &req.references)
+        .map_err(|e| refuse(ErrorCode::BadRequest, e.to_string()))?;
+    if tags.is_empty() || tags.len() > MAX_REFERENCES {
+        return Err(refuse(
+            ErrorCode::BadRequest,
+            format!("a follow-up request cites 1 to {MAX_REFERENCES} references"),
+        ));
+    }
+    let epoch = shared.holder_epoch(&req.collection).ok_or_else(|| {
+        refuse(
+            ErrorCode::NotShared,
+            format!(
+                "{} does not share collection `{}` with {partner}",
+                shared.config.node.name, req.collection
+            ),
+        )
+    })?;
+    let cite = |t: &Tag| {
+        HitReference {
+            collection: req.collection.clone(),
+            epoch: req.epoch,
+            tag: *t,
+        }
+        .to_string()
+    };
+    if epoch.epoch != req.epoch {
+        // The key of that epoch is gone: none of its tags can be resolved any more.
+        return Err(refuse(
+            ErrorCode::UnknownReference,
+            format!(
+                "epoch {} of `{}` is no longer current (now {}); references found in it cannot be resolved; query again and cite the new references: {}",
+                req.epoch,
+                req.collection,
+                epoch.epoch,
+                tags.iter().map(cite).collect::<Vec<_>>().join(", ")
+            ),
+        ));
+    }
+    let records = shared
+        .store
+        .all_records(&req.collection)
+        .map_err(|e| refuse(ErrorCode::Internal, e.to_string()))?;
+    let resolved =
+        resolve(&epoch, &records, &tags).map_err(|e| refuse(ErrorCode::Internal, e.to_string()))?;
+    let unknown: Vec<String> = tags
+        .iter()
+        .zip(&resolved)
+        .filter(|(_, r)| r.is_empty())
+        .map(|(t, _)| cite(t))
+        .collect();
+    if !unknown.is_empty() {
+        return Err(refuse(
+            ErrorCode::UnknownReference,
+            format!(
+                "{} of the {} references match no record of `{}` in epoch {}; the request is refused as a whole: {}",
+                unknown.len(),
+                tags.len(),
+                req.collection,
+                req.epoch,
+                unknown.join(", ")
+            ),
+        ));
+    }
+    let id = hex::encode(*req.id);
+    let held = HeldFollowup {
+        id: id.clone(),
+        partner: partner.to_string(),
+        collection: req.collection.clone(),
+        epoch: req.epoch,
+        references: tags
+            .iter()
+            .zip(resolved)
+            .map(|(t, r)| (ByteArray::new(*t), r))
+            .collect(),
+        case_ref: req.case_ref.clone(),
+        purpose: req.purpose.clone(),
+        requested_by: req.requested_by.clone(),
+        received_at: shared.clock.now_unix(),
+        state: FollowupState::Pending,
+        decided_by: None,
+        decided_at: None,
+        released_fields: Vec::new(),
+    };
+    let records = held.record_count();
+    let mut entry = base_entry(shared, partner, fingerprint, req, &id);
+    entry.detail = Some(format!(
+        "followup={id} requested_by={} references={} records={records}",
+        req.requested_by,
+        tags.len()
+    ));
+    let internal = |e: NodeError| refuse(ErrorCode::Internal, e.to_string());
+    let txn = shared
+        .store
+        .db()
+        .begin_write()
+        .map_err(|e| internal(e.into()))?;
+    if store::held_exists(&txn, &id).map_err(internal)? {
+        return Err(refuse(
+            ErrorCode::BadRequest,
+            format!(
+                "follow-up identifier {id} is already used; send the request again with a new one"
+            ),
+        ));
+    }
+    if store::held_pending_of(&txn, partner).map_err(internal)? >= MAX_PENDING_PER_PARTNER {
+        return Err(refuse(
+            ErrorCode::TooManyItems,
+            format!(
+                "{partner} already has {MAX_PENDING_PER_PARTNER} follow-up requests awaiting review at {}; wait for decisions before filing more",
+                shared.config.node.name
+            ),
+        ));
+    }
+    store::put_held(&txn, &held).map_err(internal)?;
+    // Queued means logged: the entry commits with the request (see `audit::pending`).
+    crate::audit::pending::put(&txn, &[entry]).map_err(internal)?;
+    txn.commit().map_err(|e| internal(e.into()))?;
+    crate::audit::pending::flush(shared.store.db(), &shared.audit).map_err(internal)?;
+    tracing::info!(partner, collection = %req.collection, followup = %id, records, "follow-up request queued");
+    Ok(FollowupAccepted {
+        id: req.id,
+        records,
+    })
+}
+
+/// Per wanted tag, the canonical values of the records one of whose items has that tag under
+/// the epoch's key. Every record's tags are recomputed (over every core).
+pub fn resolve(
+    epoch: &HolderEpoch,
+    records: &[(u64, String)],
+    wanted: &[Tag],
+) -> Result<Vec<Vec<String>>, NodeError> {
+    use rayon::prelude::*;
+    let per: Vec<Vec<Vec<u8>>> = records
+        .par_iter()
+        .map(|(_, v)| crate::epoch::items_of(&epoch.kind, v))
+        .collect::<Result<_, _>>()?;
+    let mut owner = Vec::new();
+    let mut inputs: Vec<&[u8]> = Vec::new();
+    for (i, items) in per.iter().enumerate() {
+        for it in items {
+            owner.push(i);
+            inputs.push(it);
+        }
+    }
+    let tags = oprf::holder_tags(&epoch.sk, &inputs)
+        .map_err(|e| NodeError::Internal(format!("tag derivation failed: {e}")))?;
+    let index: HashMap<&Tag, usize> = wanted.iter().enumerate().map(|(i, t)| (t, i)).collect();
+    let mut out: Vec<Vec<String>> = vec![Vec::new(); wanted.len()];
+    for (k, t) in tags.iter().enumerate() {
+        if let Some(&w) = index.get(t) {
+            let v = &records[owner[k]].1;
+            if !out[w].contains(v) {
+                out[w].push(v.clone());
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Decisions on `ids` that are `partner`'s own requests; others are left out, so a partner
+/// learns nothing of another's.
+pub fn answer_status(shared: &Shared, partner: &str, ids: &[ByteArray<16>]) -> PartnerResponse {
+    if ids.len() > MAX_STATUS_IDS {
+        return PartnerResponse::Error(refuse(
+            ErrorCode::TooManyItems,
+            format!("ask about at most {MAX_STATUS_IDS} follow-up requests at a time"),
+        ));
+    }
+    let all = match store::held_all(shared.store.db()) {
+        Ok(a) => a,
+        Err(e) => return PartnerResponse::Error(refuse(ErrorCode::Internal, e.to_string())),
+    };
+    let by_id: HashMap<&str, &HeldFollowup> = all
+        .iter()
+        .filter(|h| h.partner == partner)
+        .map(|h| (h.id.as_str(), h))
+        .collect();
+    let decisions = ids
+        .iter()
+        .filter_map(|id| {
+            let h = by_id.get(hex::encode(**id).as_str())?;
+            Some(FollowupDecision {
+                id: *id,
+                state: h.state.clone(),
+                decided_at: h.decided_at,
+            })
+        })
+        .collect();
+    PartnerResponse::FollowupStatus { decisions }
+}
+
+fn summary(h: &HeldFollowup) -> HeldSummary {
+    HeldSummary {
+        id: h.id.clone(),
+        partner: h.partner.clone(),
+        collection: h.collection.clone(),
+        epoch: h.epoch,
+        references: h.references.len() as u64,
+        records: h.record_count(),
+        case_ref: h.case_ref.clone(),
+        purpose: h.purpose.clone(),
+        requested_by: h.requested_by.clone(),
+        received_at: h.received_at,
+        state: state_name(&h.state).to_string(),
+    }
+}
+
+/// `pending`, `approved` or `denied`.
+pub fn state_name(s: &FollowupState) -> &'static str {
+    match s {
+        FollowupState::Pending => "pending",
+        FollowupState::Approved { .. } => "approved",
+        FollowupState::Denied { .. } => "denied",
+    }
+}
+
+fn view(shared: &Shared, h: &HeldFollowup) -> Result<HeldView, NodeError> {
+    let db = shared.store.db();
+    let mut references = Vec::new();
+    for (tag, values) in &h.references {
+        let refs: Vec<&str> = values.iter().map(String::as_str).collect();
+        let fields = store::fields_of(db, &h.collection, &refs)?;
+        let mut records = Vec::new();
+        for (v, f) in values.iter().zip(fields) {
+            let f = f.unwrap_or_default();
+            records.push(HeldRecord {
+                value: v.clone(),
+                fields: f
+                    .fields
+                    .iter()
+                    .map(|(n, val)| FieldView {
+                        name: n.clone(),
+                        value: val.clone(),
+                        releasable: f.releasable.contains(n),
+                    })
+                    .collect(),
+                deleted: !store::record_exists(db, &h.collection, v)?,
+            });
+        }
+        references.push(HeldReference {
+            reference: HitReference {
+                collection: h.collection.clone(),
+                epoch: h.epoch,
+                tag: **tag,
+            }
+            .to_string(),
+            records,
+        });
+    }
+    let decision = match (&h.state, &h.decided_by, h.decided_at) {
+        (FollowupState::Pending, _, _) => None,
+        (s, by, at) => Some(DecisionView {
+            decision: state_name(s).to_string(),
+            by: by.clone().unwrap_or_default(),
+            at: at.unwrap_or(0),
+            fields: h.released_fields.clone(),
+            reason: match s {
+                FollowupState::Denied { reason } => Some(reason.clone()),
+                _ => None,
+            },
+        }),
+    };
+    Ok(HeldView {
+        summary: summary(h),
+        references,
+        decision,
+    })
+}
+
+/// The supervisor's commands (blocking).
+pub fn review(
+    shared: &Arc<Shared>,
+    actor: &Actor,
+    cmd: FollowupCommand,
+) -> Result<FollowupReply, NodeError> {
+    let db = shared.store.db();
+    let all = store::held_all(db)?;
+    let find = |id: &str| -> Result<HeldFollowup, NodeError> {
+        let full = store::resolve_id(all.iter().map(|h| h.id.as_str()), id)?;
+        all.iter()
+            .find(|h| h.id == full)
+            .cloned()
+            .ok_or_else(|| NodeError::Internal("follow-up vanished".into()))
+    };
+    match cmd {
+        FollowupCommand::List => {
+            let mut list: Vec<&HeldFollowup> = all.iter().collect();
+            // Pending first, oldest first among them; decided ones newest first.
+            list.sort_by_key(|h| match h.state {
+                FollowupState::Pending => (0, h.received_at as i64),
+                _ => (1, -(h.decided_at.unwrap_or(0) as i64)),
+            });
+            Ok(FollowupReply::List(list.into_iter().map(summary).collect()))
+        }
+        FollowupCommand::Show { id } => Ok(FollowupReply::Show(view(shared, &find(&id)?)?)),
+        FollowupCommand::Approve { id, fields } => {
+            let h = find(&id)?;
+            decide(shared, actor, h, Decision::Approve(fields))
+        }
+        FollowupCommand::Deny { id, reason } => {
+            let reason = reason.trim().to_string();
+            if reason.is_empty() || reason.len() > MAX_TEXT {
+                return Err(NodeError::Misuse(format!(
+                    "a denial needs a reason of 1 to {MAX_TEXT} bytes (--reason); the requesting agency sees it"
+                )));
+            }
+            let h = find(&id)?;
+            decide(shared, actor, h, Decision::Deny(reason))
+        }
+        FollowupCommand::Request { .. } | FollowupCommand::Status { .. } => {
+            Err(NodeError::Internal("not a review command".into()))
+        }
+    }
+}
+
+enum Decision {
+    Approve(Option<Vec<String>>),
+    Deny(String),
+}
+
+fn decide(
+    shared: &Arc<Shared>,
+    actor: &Actor,
+    h: HeldFollowup,
+    d: Decision,
+) -> Result<FollowupReply, NodeError> {
+    let db = shared.store.db();
+    let txn = db.begin_write()?;
+    // Read again inside the writer: two supervisors deciding at once cannot both win.
+    let mut h = store::get_held(&txn, &h.id)?
+        .ok_or_else(|| NodeError::Internal("follow-up vanished".into()))?;
+    if h.state != FollowupState::Pending {
+        return Err(NodeError::Misuse(format!(
+            "follow-up request {} was already {} by {}; a decision is final",
+            h.id,
+            state_name(&h.state),
+            h.decided_by.clone().unwrap_or_default()
+        )));
+    }
+    let now = shared.clock.now_unix();
+    let mut entry = shared
+        .audit
+        .entry(now, EntryKind::FollowupAnswered, actor.clone());
+    entry.partner = Some(h.partner.clone());
+    entry.collection = Some(h.collection.clone());
+    entry.epoch = Some(h.epoch);
+    entry.items = Some(h.references.len() as u64);
+    entry.case_ref = Some(h.case_ref.clone());
+    entry.purpose = Some(h.purpose.clone());
+    match d {
+        Decision::Deny(reason) => {
+            entry.detail = Some(format!("followup={} decision=denied", h.id));
+            entry.reason = Some(reason.clone());
+            h.state = FollowupState::Denied { reason };
+        }
+        Decision::Approve(wanted) => {
+            let (released, names) = release(shared, &h, wanted.as_deref())?;
+            entry.detail = Some(format!(
+                "followup={} decision=approved records={} fields={}",
+                h.id,
+                h.record_count(),
+                names.join(",")
+            ));
+            h.released_fields = names;
+            h.state = FollowupState::Approved { released };
+        }
+    }
+    h.decided_by = Some(actor.name.clone());
+    h.decided_at = Some(now);
+    store::put_held(&txn, &h)?;
+    crate::audit::pending::put(&txn, &[entry])?;
+    txn.commit()?;
+    crate::audit::pending::flush(db, &shared.audit)?;
+    tracing::info!(followup = %h.id, partner = %h.partner, decision = state_name(&h.state), by = %actor.name, "follow-up decided");
+    Ok(FollowupReply::Show(view(shared, &h)?))
+}
+
+/// The released values: per reference, per record, the chosen fields that are releasable for
+/// that record. A field that is releasable nowhere in the request is refused by name.
+fn release(
+    shared: &Shared,
+    h: &HeldFollowup,
+    wanted: Option<&[String]>,
+) -> Result<(Vec<ReleasedReference>, Vec<String>), NodeError> {
+    let db = shared.store.db();
+    let mut per_ref = Vec::new();
+    let mut releasable_anywhere: Vec<String> = Vec::new();
+    let mut present_anywhere: Vec<String> = Vec::new();
+    for (tag, values) in &h.references {
+        let refs: Vec<&str> = values.iter().map(String::as_str).collect();
+        let fields = store::fields_of(db, &h.collection, &refs)?;
+        for f in fields.iter().flatten() {
+            for r in &f.releasable {
+                if !releasable_anywhere.contains(r) {
+                    releasable_anywhere.push(r.clone());
+                }
+            }
+            for (n, _) in &f.fields {
+                if !present_anywhere.contains(n) {
+                    present_anywhere.push(n.clone());
+                }
+            }
+        }
+        per_ref.push((tag, fields));
+    }
+    let names: Vec<String> = match wanted {
+        None => releasable_anywhere.clone(),
+        Some(w) => {
+            for name in w {
+                if !releasable_anywhere.contains(name) {
+                    let why = if present_anywhere.contains(name) {
+                        "was not marked releasable at import"
+                    } else {
+                        "is not a field of these records"
+                    };
+                    return Err(NodeError::Misuse(format!(
+                        "field `{name}` {why}; releasable fields here: {}",
+                        if releasable_anywhere.is_empty() {
+                            "none".to_string()
+                        } else {
+                            releasable_anywhere.join(", ")
+                        }
+                    )));
+                }
+            }
+            let mut w = w.to_vec();
+            w.dedup();
+            w
+        }
+    };
+    let released = per_ref
+        .into_iter()
+        .map(|(tag, fields)| ReleasedReference {
+            tag: *tag,
+            records: fields
+                .into_iter()
+                .map(|f| {
+                    let f = f.unwrap_or_default();
+                    f.fields
+                        .into_iter()
+                        .filter(|(n, _)| names.contains(n) && f.releasable.contains(n))
+                        .collect()
+                })
+                .collect(),
+        })
+        .collect();
+    Ok((released, names))
+}
