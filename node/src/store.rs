@@ -19,6 +19,7 @@
 //! | `audit_partners` | partner | CBOR `crate::audit::PartnerAudit` (checkpoints exchanged) |
 //! | `audit_alerts` | sequence | JSON `cordon_protocol::audit::bundle::Alert` |
 //! | `audit_meta` | key | e.g. the partners seen at the last start |
+//! | `fields/<c>`, `followups_held`, `followups_sent` | | follow-up requests (see `crate::followup::store`) |
 //!
 //! What is never stored: anything a partner asked about. A holder sees only blinded elements,
 //! evaluates them and forgets them.
