@@ -427,6 +427,8 @@ impl WriteBatch {
         for v in values {
             found.push(t.remove(v.as_str())?.is_some());
         }
+        drop(t);
+        crate::followup::store::delete_fields(&self.txn, collection, values)?;
         Ok(found)
     }
 
@@ -464,6 +466,8 @@ impl WriteBatch {
         for v in &gone {
             t.remove(v.as_str())?;
         }
+        drop(t);
+        crate::followup::store::delete_fields(&self.txn, collection, &gone)?;
         let bname = batches_table(collection);
         let bdef: TableDefinition<u64, u64> = TableDefinition::new(&bname);
         let mut bt = self.txn.open_table(bdef)?;

@@ -4,6 +4,7 @@
 use cordon_node::admin;
 use cordon_node::client::ControlClient;
 use cordon_node::control::{ControlRequest, ImportHeader, QueryRequest};
+use cordon_node::followup::FollowupCommand;
 use cordon_node::pki::{Action, Role};
 use cordon_node::profile::Profile;
 use cordon_node::NodeError;
@@ -35,16 +36,24 @@ fn requests(action: Action) -> Vec<ControlRequest> {
                 releasable: Vec::new(),
             }),
         ],
-        Action::Query => vec![ControlRequest::Query(QueryRequest {
-            collection: "phones".into(),
-            kind: None,
-            read: Default::default(),
-            items: vec![(1, "+66812345678".into())],
-            case_ref: "C".into(),
-            purpose: "p".into(),
-            partners: vec![],
-            mode: Default::default(),
-        })],
+        Action::Query => vec![
+            ControlRequest::Followup(FollowupCommand::Request {
+                partner: "jp".into(),
+                references: vec![format!("phones:1:{}", "ab".repeat(32))],
+                case_ref: "C".into(),
+                purpose: "p".into(),
+            }),
+            ControlRequest::Query(QueryRequest {
+                collection: "phones".into(),
+                kind: None,
+                read: Default::default(),
+                items: vec![(1, "+66812345678".into())],
+                case_ref: "C".into(),
+                purpose: "p".into(),
+                partners: vec![],
+                mode: Default::default(),
+            }),
+        ],
         Action::ReadAudit => vec![
             ControlRequest::AuditExport {
                 since: None,
@@ -59,8 +68,21 @@ fn requests(action: Action) -> Vec<ControlRequest> {
             name: "investigator".into(),
             reason: "test".into(),
         }],
-        Action::FollowupStatus => vec![],
-        Action::FollowupReview => vec![],
+        Action::FollowupStatus => vec![ControlRequest::Followup(FollowupCommand::Status {
+            id: None,
+        })],
+        Action::FollowupReview => vec![
+            ControlRequest::Followup(FollowupCommand::List),
+            ControlRequest::Followup(FollowupCommand::Show { id: "ab".into() }),
+            ControlRequest::Followup(FollowupCommand::Approve {
+                id: "ab".into(),
+                fields: None,
+            }),
+            ControlRequest::Followup(FollowupCommand::Deny {
+                id: "ab".into(),
+                reason: "no".into(),
+            }),
+        ],
     }
 }
 
@@ -98,7 +120,7 @@ async fn each_role_is_refused_each_forbidden_command() {
         }
         c.close().await;
     }
-    assert!(refused >= 20, "{refused}");
+    assert!(refused >= 30, "{refused}");
     // Nothing happened: no data, the investigator is not revoked.
     let s = cordon_node::client::query_once(
         &Profile::load(&th.investigator).unwrap(),

@@ -117,6 +117,22 @@ fn fields_table(collection: &str) -> String {
     format!("fields/{collection}")
 }
 
+/// Forgets the fields of deleted or expired records, in the deletion's transaction: data past
+/// its retention must go whole, not leave its fields behind.
+pub fn delete_fields(
+    txn: &WriteTransaction,
+    collection: &str,
+    values: &[String],
+) -> Result<(), NodeError> {
+    let name = fields_table(collection);
+    let def: TableDefinition<&str, &[u8]> = TableDefinition::new(&name);
+    let mut t = txn.open_table(def)?;
+    for v in values {
+        t.remove(v.as_str())?;
+    }
+    Ok(())
+}
+
 /// Stores the fields of imported records, in the import's transaction. A record imported
 /// again with fields gets the new ones.
 pub fn put_fields(
