@@ -63,6 +63,26 @@ pub enum ControlRequest {
     Followup(crate::followup::FollowupCommand),
 }
 
+impl ControlRequest {
+    /// What the request does, for the role check every request passes first.
+    pub fn action(&self) -> crate::pki::Action {
+        use crate::pki::Action;
+        match self {
+            ControlRequest::Status => Action::Status,
+            ControlRequest::Import(_) => Action::Import,
+            ControlRequest::Query(_) => Action::Query,
+            ControlRequest::AuditExport { .. }
+            | ControlRequest::AuditProve { .. }
+            | ControlRequest::AuditConsistency { .. } => Action::ReadAudit,
+            ControlRequest::Rotate { .. } | ControlRequest::Delete(_) => Action::ManageData,
+            ControlRequest::PolicyReload => Action::ChangePolicy,
+            ControlRequest::PartnerStatus => Action::PartnerStatus,
+            ControlRequest::UserRevoke { .. } => Action::ManageUsers,
+            ControlRequest::Followup(cmd) => crate::followup::action_of(cmd),
+        }
+    }
+}
+
 /// Start of an import.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ImportHeader {

@@ -21,7 +21,6 @@ use crate::control::{ControlError, ControlRequest, ControlResponse, ImportFrame}
 use crate::error::NodeError;
 use crate::import::PendingImport;
 use crate::net::{read_frame, write_frame};
-use crate::pki::Action;
 use crate::tls::PeerIdentity;
 use crate::Shared;
 
@@ -357,6 +356,18 @@ async fn serve_control_stream(
         let _ = send.finish();
         return Ok(());
     }
+    // One check for every request: `ControlRequest::action` says what it does, and
+    // `Role::may` who may do that.
+    let action = req.action();
+    if !role.may(action) {
+        write_frame(
+            &mut send,
+            &control_error(ErrorCode::NotAuthorized, role.refusal(name, action), vec![]),
+        )
+        .await?;
+        let _ = send.finish();
+        return Ok(());
+    }
     if matches!(
         req,
         ControlRequest::AuditExport { .. }
@@ -372,149 +383,75 @@ async fn serve_control_stream(
             Ok(s) => ControlResponse::Status(s),
             Err(e) => node_error_to_control(&e),
         },
-        ControlRequest::Import(header) => {
-            if !role.may(Action::Import) {
-                control_error(
-                    ErrorCode::NotAuthorized,
-                    role.refusal(name, Action::Import),
-                    vec![],
-                )
-            } else {
-                match receive_import(shared, header, &mut recv).await {
-                    Ok(pending) => {
-                        let shared2 = shared.clone();
-                        let actor = actor.clone();
-                        match tokio::task::spawn_blocking(move || pending.commit(&shared2, &actor))
-                            .await
-                        {
-                            Ok(Ok(reply)) => ControlResponse::Imported(reply),
-                            Ok(Err(e)) => node_error_to_control(&e),
-                            Err(e) => control_error(
-                                ErrorCode::Internal,
-                                format!("import failed: {e}"),
-                                vec![],
-                            ),
-                        }
-                    }
-                    Err(e) => node_error_to_control(&e),
-                }
-            }
-        }
-        ControlRequest::Query(q) => {
-            if !role.may(Action::Query) {
-                control_error(
-                    ErrorCode::NotAuthorized,
-                    role.refusal(name, Action::Query),
-                    vec![],
-                )
-            } else {
-                match crate::query::run_query(shared, &actor, q).await {
-                    Ok(r) => ControlResponse::Query(r),
-                    Err(crate::query::QueryError::Invalid { message, details }) => {
-                        control_error(ErrorCode::BadRequest, message, details)
-                    }
-                    Err(crate::query::QueryError::Node(e)) => node_error_to_control(&e),
-                }
-            }
-        }
-        ControlRequest::PolicyReload => {
-            if !role.may(Action::ChangePolicy) {
-                control_error(
-                    ErrorCode::NotAuthorized,
-                    role.refusal(name, Action::ChangePolicy),
-                    vec![],
-                )
-            } else {
-                let (s, a) = (shared.clone(), actor.clone());
-                match tokio::task::spawn_blocking(move || s.reload_policy(&a)).await {
-                    Ok(Ok(r)) => ControlResponse::PolicyReloaded(r),
+        ControlRequest::Import(header) => match receive_import(shared, header, &mut recv).await {
+            Ok(pending) => {
+                let shared2 = shared.clone();
+                let actor = actor.clone();
+                match tokio::task::spawn_blocking(move || pending.commit(&shared2, &actor)).await {
+                    Ok(Ok(reply)) => ControlResponse::Imported(reply),
                     Ok(Err(e)) => node_error_to_control(&e),
                     Err(e) => {
-                        control_error(ErrorCode::Internal, format!("reload failed: {e}"), vec![])
+                        control_error(ErrorCode::Internal, format!("import failed: {e}"), vec![])
                     }
                 }
             }
-        }
-        ControlRequest::PartnerStatus => {
-            if !role.may(Action::PartnerStatus) {
-                control_error(
-                    ErrorCode::NotAuthorized,
-                    role.refusal(name, Action::PartnerStatus),
-                    vec![],
-                )
-            } else {
-                match shared.partner_status() {
-                    Ok(r) => ControlResponse::PartnerStatus(r),
-                    Err(e) => node_error_to_control(&e),
-                }
+            Err(e) => node_error_to_control(&e),
+        },
+        ControlRequest::Query(q) => match crate::query::run_query(shared, &actor, q).await {
+            Ok(r) => ControlResponse::Query(r),
+            Err(crate::query::QueryError::Invalid { message, details }) => {
+                control_error(ErrorCode::BadRequest, message, details)
+            }
+            Err(crate::query::QueryError::Node(e)) => node_error_to_control(&e),
+        },
+        ControlRequest::PolicyReload => {
+            let (s, a) = (shared.clone(), actor.clone());
+            match tokio::task::spawn_blocking(move || s.reload_policy(&a)).await {
+                Ok(Ok(r)) => ControlResponse::PolicyReloaded(r),
+                Ok(Err(e)) => node_error_to_control(&e),
+                Err(e) => control_error(ErrorCode::Internal, format!("reload failed: {e}"), vec![]),
             }
         }
+        ControlRequest::PartnerStatus => match shared.partner_status() {
+            Ok(r) => ControlResponse::PartnerStatus(r),
+            Err(e) => node_error_to_control(&e),
+        },
         ControlRequest::UserRevoke { name: user, reason } => {
-            if !role.may(Action::ManageUsers) {
-                control_error(
-                    ErrorCode::NotAuthorized,
-                    role.refusal(name, Action::ManageUsers),
+            let (s, a, u) = (shared.clone(), actor.clone(), user.clone());
+            match tokio::task::spawn_blocking(move || s.revoke_user(&a, &u, &reason)).await {
+                Ok(Ok(())) => ControlResponse::UserRevoked { name: user },
+                Ok(Err(e)) => node_error_to_control(&e),
+                Err(e) => control_error(
+                    ErrorCode::Internal,
+                    format!("revocation failed: {e}"),
                     vec![],
-                )
-            } else {
-                let (s, a, u) = (shared.clone(), actor.clone(), user.clone());
-                match tokio::task::spawn_blocking(move || s.revoke_user(&a, &u, &reason)).await {
-                    Ok(Ok(())) => ControlResponse::UserRevoked { name: user },
-                    Ok(Err(e)) => node_error_to_control(&e),
-                    Err(e) => control_error(
-                        ErrorCode::Internal,
-                        format!("revocation failed: {e}"),
-                        vec![],
-                    ),
-                }
+                ),
             }
         }
         ControlRequest::Rotate { collection } => {
-            if !role.may(Action::ManageData) {
-                control_error(
-                    ErrorCode::NotAuthorized,
-                    role.refusal(name, Action::ManageData),
-                    vec![],
-                )
-            } else {
+            let (s, a) = (shared.clone(), actor.clone());
+            let why = crate::maintenance::RotationReason::OnDemand;
+            match tokio::task::spawn_blocking(move || s.rotate(&collection, why, &a)).await {
+                Ok(Ok(r)) => ControlResponse::Rotated(r),
+                Ok(Err(e)) => node_error_to_control(&e),
+                Err(e) => {
+                    control_error(ErrorCode::Internal, format!("rotation failed: {e}"), vec![])
+                }
+            }
+        }
+        ControlRequest::Delete(header) => match receive_import(shared, header, &mut recv).await {
+            Ok(pending) => {
                 let (s, a) = (shared.clone(), actor.clone());
-                let why = crate::maintenance::RotationReason::OnDemand;
-                match tokio::task::spawn_blocking(move || s.rotate(&collection, why, &a)).await {
-                    Ok(Ok(r)) => ControlResponse::Rotated(r),
+                match tokio::task::spawn_blocking(move || s.delete_listed(pending, &a)).await {
+                    Ok(Ok(r)) => ControlResponse::Deleted(r),
                     Ok(Err(e)) => node_error_to_control(&e),
                     Err(e) => {
-                        control_error(ErrorCode::Internal, format!("rotation failed: {e}"), vec![])
+                        control_error(ErrorCode::Internal, format!("deletion failed: {e}"), vec![])
                     }
                 }
             }
-        }
-        ControlRequest::Delete(header) => {
-            if !role.may(Action::ManageData) {
-                control_error(
-                    ErrorCode::NotAuthorized,
-                    role.refusal(name, Action::ManageData),
-                    vec![],
-                )
-            } else {
-                match receive_import(shared, header, &mut recv).await {
-                    Ok(pending) => {
-                        let (s, a) = (shared.clone(), actor.clone());
-                        match tokio::task::spawn_blocking(move || s.delete_listed(pending, &a))
-                            .await
-                        {
-                            Ok(Ok(r)) => ControlResponse::Deleted(r),
-                            Ok(Err(e)) => node_error_to_control(&e),
-                            Err(e) => control_error(
-                                ErrorCode::Internal,
-                                format!("deletion failed: {e}"),
-                                vec![],
-                            ),
-                        }
-                    }
-                    Err(e) => node_error_to_control(&e),
-                }
-            }
-        }
+            Err(e) => node_error_to_control(&e),
+        },
         ControlRequest::Followup(cmd) => crate::followup::handle(shared, &actor, *role, cmd).await,
         // Answered above.
         ControlRequest::AuditExport { .. }

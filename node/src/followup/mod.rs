@@ -230,7 +230,7 @@ fn node_error(e: NodeError) -> ControlResponse {
 }
 
 /// The action a command needs.
-fn action_of(cmd: &FollowupCommand) -> Action {
+pub fn action_of(cmd: &FollowupCommand) -> Action {
     match cmd {
         FollowupCommand::Request { .. } => Action::Query,
         FollowupCommand::Status { .. } => Action::FollowupStatus,
