@@ -20,6 +20,8 @@ use cordon_node::profile::Profile;
 
 use crate::synth::Synth;
 
+mod followup;
+
 #[derive(Args)]
 pub struct DemoArgs {
     /// Keep the agencies' folders here (created if missing; must not already hold a demo)
@@ -108,6 +110,32 @@ async fn import(
         releasable: Vec::new(),
     };
     let r = client::import_rows(&Profile::load(profile)?, header, client::numbered(values)).await?;
+    if r.rejected_count > 0 {
+        bail!("demo data rejected: {:?}", r.rejected.first());
+    }
+    Ok((r.records, r.epoch_seconds))
+}
+
+/// Imports jp's phones with the fields of [`followup::jp_fields`], two of them releasable.
+async fn import_with_fields(profile: &Path, values: Vec<String>) -> anyhow::Result<(u64, f64)> {
+    let header = ImportHeader {
+        collection: "phones".into(),
+        kind: "phone".into(),
+        read: Default::default(),
+        skip_invalid: false,
+        source: "demo".into(),
+        releasable: followup::RELEASABLE.iter().map(|f| f.to_string()).collect(),
+    };
+    let rows = values
+        .into_iter()
+        .enumerate()
+        .map(|(i, value)| cordon_node::control::ImportRow {
+            line: i as u64 + 1,
+            value,
+            fields: followup::jp_fields(i),
+        })
+        .collect();
+    let r = client::import_records(&Profile::load(profile)?, header, rows).await?;
     if r.rejected_count > 0 {
         bail!("demo data rejected: {:?}", r.rejected.first());
     }
@@ -261,7 +289,7 @@ async fn demo(a: DemoArgs, dir: PathBuf) -> anyhow::Result<ExitCode> {
     );
     let mut fed = LocalFederation::create(&dir, &["th", "jp", "us"], Some("TH"))?;
     println!(
-        "[1/6] Created agencies th, jp and us: each its own CA, node certificate, descriptor-signing key, \
+        "[1/7] Created agencies th, jp and us: each its own CA, node certificate, descriptor-signing key, \
 operator and investigator certificates, and the other two as partners ({:.1} s).",
         t0.elapsed().as_secs_f64()
     );
@@ -352,7 +380,7 @@ operator and investigator certificates, and the other two as partners ({:.1} s).
     write_lines(&qdir.join("wallets.txt"), &wallets.items)?;
     write_lines(&qdir.join("persons.jsonl"), &th_persons)?;
 
-    println!("\n[2/6] Operators import their watch-lists through their own nodes (canonicalised, stored, epoch built):");
+    println!("\n[2/7] Operators import their watch-lists through their own nodes (canonicalised, stored, epoch built):");
     let t1 = Instant::now();
     let imports: Vec<(&str, &PathBuf, &str, &str, Vec<String>)> = vec![
         ("th", &th.operator, "phones", "phone", th_phones),
@@ -366,12 +394,16 @@ operator and investigator certificates, and the other two as partners ({:.1} s).
     ];
     for (who, profile, coll, kind, values) in imports {
         let count = values.len();
-        let (records, secs) = import(profile, coll, kind, values).await?;
+        let (records, secs) = if (who, coll) == ("jp", "phones") {
+            import_with_fields(profile, values).await?
+        } else {
+            import(profile, coll, kind, values).await?
+        };
         println!("      {who:<3} {coll:<9} {count:>7} rows -> {records:>7} records, epoch built in {secs:.2} s");
     }
     println!("      (all imports {:.1} s)", t1.elapsed().as_secs_f64());
 
-    println!("\n[3/6] th's investigator asks every partner about 1,000 phone numbers (case TH-2026-0142):\n");
+    println!("\n[3/7] th's investigator asks every partner about 1,000 phone numbers (case TH-2026-0142):\n");
     let case = "TH-2026-0142";
     let purpose = "Call-centre fraud ring: numbers seen in victim reports";
     let r1 = query(
@@ -402,7 +434,7 @@ operator and investigator certificates, and the other two as partners ({:.1} s).
     .await?;
     print!("{}", indent(&summary(&r2)));
 
-    println!("\n[4/6] E-mail addresses (jp only), mule-account IBANs (jp and us), crypto wallets (us) and persons (jp):\n");
+    println!("\n[4/7] E-mail addresses (jp only), mule-account IBANs (jp and us), crypto wallets (us) and persons (jp):\n");
     let r3 = query(
         &th.investigator,
         "emails",
@@ -450,7 +482,7 @@ operator and investigator certificates, and the other two as partners ({:.1} s).
     let person_items: Vec<(u64, String)> = client::numbered(th_persons.clone());
     print!("{}", indent(&crate::query::render(&r5, &person_items)));
 
-    println!("\n[5/6] Checks against the planted overlaps:");
+    println!("\n[5/7] Checks against the planted overlaps:");
     let mut failures = Vec::new();
     check("phones", &r1, "jp", &phones.expect_jp, &mut failures);
     check("phones", &r1, "us", &phones.expect_us, &mut failures);
@@ -482,7 +514,9 @@ operator and investigator certificates, and the other two as partners ({:.1} s).
         println!("  FAIL repeat query fetched a filter again");
         failures.push("cache".into());
     }
-    println!("\n[6/6] Each agency's auditor exports its node's audit log and verifies it with the node's log key:");
+    println!("\n[6/7] Follow-up on a hit (the Prüm two-step): th asks jp for the record behind one phone hit:\n");
+    followup::step(&fed, &r1, case, &mut failures).await?;
+    println!("\n[7/7] Each agency's auditor exports its node's audit log and verifies it with the node's log key:");
     audit_step(&fed, &mut failures).await?;
     println!("\nDemo finished in {:.1} s.", t0.elapsed().as_secs_f64());
 
