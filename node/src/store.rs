@@ -471,10 +471,18 @@ impl WriteBatch {
         let bname = batches_table(collection);
         let bdef: TableDefinition<u64, u64> = TableDefinition::new(&bname);
         let mut bt = self.txn.open_table(bdef)?;
+        let mut removed_first = false;
         for (first, time) in &batches {
             if *time < cutoff {
                 bt.remove(*first)?;
+                removed_first |= *first == 0;
             }
+        }
+        // The expired batches were a prefix and every record in them is gone: mark the
+        // emptied range as never expiring, so that later passes do not date it by
+        // `created_at` and scan the whole collection again every time.
+        if removed_first {
+            bt.insert(0, u64::MAX)?;
         }
         Ok(gone.len() as u64)
     }

@@ -125,6 +125,10 @@ fn accept(
             format!("a follow-up request cites 1 to {MAX_REFERENCES} references"),
         ));
     }
+    // Held until the request is stored: a deletion or rotation cannot commit between resolving
+    // the references and queuing them (it would leave a deleted record's value in the queue,
+    // or accept a reference of an epoch just replaced).
+    let _epochs = shared.import_lock.lock().unwrap_or_else(|p| p.into_inner());
     let epoch = shared.holder_epoch(&req.collection).ok_or_else(|| {
         refuse(
             ErrorCode::NotShared,
@@ -295,6 +299,16 @@ pub fn answer_status(shared: &Shared, partner: &str, ids: &[ByteArray<16>]) -> P
         .filter(|h| h.partner == partner)
         .map(|h| (h.id.as_str(), h))
         .collect();
+    // Answers go out only while the policy still accepts the partner's follow-ups on that
+    // collection (a reload may have withdrawn it since the request or the decision).
+    let policy = shared.policy();
+    for id in ids {
+        if let Some(h) = by_id.get(hex::encode(**id).as_str()) {
+            if let Err(r) = policy.check_followup(partner, &h.collection) {
+                return PartnerResponse::Error(r);
+            }
+        }
+    }
     let decisions = ids
         .iter()
         .filter_map(|id| {
@@ -456,6 +470,14 @@ fn decide(
             state_name(&h.state),
             h.decided_by.clone().unwrap_or_default()
         )));
+    }
+    if matches!(d, Decision::Approve(_)) {
+        if let Err(r) = shared.policy().check_followup(&h.partner, &h.collection) {
+            return Err(NodeError::Misuse(format!(
+                "follow-up request {} cannot be approved: {} (the policy changed since it arrived); deny it instead",
+                h.id, r.message
+            )));
+        }
     }
     let now = shared.clock.now_unix();
     let mut entry = shared

@@ -117,6 +117,46 @@ fn fields_table(collection: &str) -> String {
     format!("fields/{collection}")
 }
 
+/// Marker that replaces a deleted record's value in held follow-up requests.
+pub const DELETED_RECORD: &str = "(deleted)";
+
+/// Forgets deleted or expired records in held follow-up requests too: a held request keeps the
+/// values its references resolved to, which must not outlive the records themselves.
+fn forget_in_held(
+    txn: &WriteTransaction,
+    collection: &str,
+    values: &[String],
+) -> Result<(), NodeError> {
+    let gone: std::collections::HashSet<&str> = values.iter().map(String::as_str).collect();
+    let mut changed = Vec::new();
+    {
+        let t = txn.open_table(HELD)?;
+        for row in t.iter()? {
+            let (_, v) = row?;
+            let mut h: HeldFollowup = from_cbor(v.value())?;
+            if h.collection != collection {
+                continue;
+            }
+            let mut hit = false;
+            for (_, records) in h.references.iter_mut() {
+                for r in records.iter_mut() {
+                    if gone.contains(r.as_str()) {
+                        *r = DELETED_RECORD.to_string();
+                        hit = true;
+                    }
+                }
+            }
+            if hit {
+                changed.push(h);
+            }
+        }
+    }
+    for h in &changed {
+        put_held(txn, h)?;
+    }
+    Ok(())
+}
+
 /// Forgets the fields of deleted or expired records, in the deletion's transaction: data past
 /// its retention must go whole, not leave its fields behind.
 pub fn delete_fields(
@@ -130,7 +170,8 @@ pub fn delete_fields(
     for v in values {
         t.remove(v.as_str())?;
     }
-    Ok(())
+    drop(t);
+    forget_in_held(txn, collection, values)
 }
 
 /// Stores the fields of imported records, in the import's transaction. A record imported
@@ -286,5 +327,62 @@ pub fn resolve_id<'a>(
             "`{wanted}` is the start of {} follow-up identifiers; give more of it",
             many.len()
         ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn deleting_records_forgets_their_values_and_fields_in_held_requests() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Database::create(dir.path().join("f.redb")).unwrap();
+        let held = |id: &str, collection: &str| HeldFollowup {
+            id: id.into(),
+            partner: "jp".into(),
+            collection: collection.into(),
+            epoch: 1,
+            references: vec![(
+                ByteArray::new([1; 32]),
+                vec!["phone:+66811111111".into(), "phone:+66822222222".into()],
+            )],
+            case_ref: "C".into(),
+            purpose: "p".into(),
+            requested_by: "i".into(),
+            received_at: 0,
+            state: FollowupState::Pending,
+            decided_by: None,
+            decided_at: None,
+            released_fields: Vec::new(),
+        };
+        let txn = db.begin_write().unwrap();
+        put_held(&txn, &held("a", "phones")).unwrap();
+        put_held(&txn, &held("b", "other")).unwrap();
+        put_fields(
+            &txn,
+            "phones",
+            &[(
+                "phone:+66811111111".into(),
+                vec![("case_no".into(), "X-1".into())],
+            )],
+            &["case_no".into()],
+        )
+        .unwrap();
+        delete_fields(&txn, "phones", &["phone:+66811111111".into()]).unwrap();
+        txn.commit().unwrap();
+        let all = held_all(&db).unwrap();
+        let a = all.iter().find(|h| h.id == "a").unwrap();
+        assert_eq!(
+            a.references[0].1,
+            vec![DELETED_RECORD.to_string(), "phone:+66822222222".into()]
+        );
+        // Another collection's request keeps its values.
+        let b = all.iter().find(|h| h.id == "b").unwrap();
+        assert_eq!(b.references[0].1[0], "phone:+66811111111");
+        assert_eq!(
+            fields_of(&db, "phones", &["phone:+66811111111"]).unwrap(),
+            vec![None]
+        );
     }
 }
