@@ -40,8 +40,8 @@ use rand_core::{CryptoRng, RngCore};
 use rayon::prelude::*;
 
 use crate::error::{VerifyError, WireError};
-use crate::exchange::{decode_blinded, FinishError, HashedInputs};
-use crate::messages::{pack, unpack};
+use crate::exchange::{decode_answer, decode_blinded, FinishError, HashedInputs};
+use crate::messages::pack;
 use crate::oprf::{self, Mode, Proof, PublicKey, SecretKey, Tag};
 
 /// A count-mode batch blinded for one partner: the one blind stays here.
@@ -115,20 +115,7 @@ impl CountBatch {
         evaluated: &[u8],
         proof: &[u8; 64],
     ) -> Result<Vec<Tag>, FinishError> {
-        let pk = PublicKey::from_bytes(public_key)
-            .map_err(|_| FinishError::Verify(VerifyError::Proof))?;
-        let raw = unpack("evaluated", evaluated)?;
-        if raw.len() != self.blinded_bytes.len() {
-            return Err(VerifyError::Count {
-                expected: self.blinded_bytes.len(),
-                got: raw.len(),
-            }
-            .into());
-        }
-        let points = oprf::decode_elements(&raw).map_err(|e| WireError::InvalidField {
-            field: "evaluated",
-            reason: e.to_string(),
-        })?;
+        let (pk, _, points) = decode_answer(public_key, evaluated, self.blinded_bytes.len())?;
         if self.sum.is_identity() {
             // Probability 2^-252 for honest inputs; the proof would then say nothing.
             return Err(VerifyError::CountAnswer(
@@ -250,6 +237,7 @@ fn below<R: RngCore>(rng: &mut R, n: u64) -> u64 {
 mod tests {
     use super::*;
     use crate::filter::{seed_for, EpochFilter};
+    use crate::messages::unpack;
     use rand::rngs::OsRng;
 
     fn phones(range: std::ops::Range<u32>) -> Vec<Vec<u8>> {

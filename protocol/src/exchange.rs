@@ -122,20 +122,7 @@ impl BlindedBatch {
         evaluated: &[u8],
         proof: &[u8; 64],
     ) -> Result<Vec<Tag>, FinishError> {
-        let pk = PublicKey::from_bytes(public_key)
-            .map_err(|_| FinishError::Verify(VerifyError::Proof))?;
-        let raw = unpack("evaluated", evaluated)?;
-        if raw.len() != self.blinded.len() {
-            return Err(VerifyError::Count {
-                expected: self.blinded.len(),
-                got: raw.len(),
-            }
-            .into());
-        }
-        let points = oprf::decode_elements(&raw).map_err(|e| WireError::InvalidField {
-            field: "evaluated",
-            reason: e.to_string(),
-        })?;
+        let (pk, raw, points) = decode_answer(public_key, evaluated, self.blinded.len())?;
         let proof =
             Proof::from_bytes(proof).map_err(|_| FinishError::Verify(VerifyError::Proof))?;
         oprf::verify_proof_encoded(
@@ -194,6 +181,33 @@ pub fn holder_evaluate<R: RngCore + CryptoRng>(
 /// The holder's checks on a request's blinded elements (spec/PROTOCOL.md §4.5, checks 4 to 6):
 /// whole elements, at least one and at most [`MAX_ITEMS_PER_REQUEST`], each canonical and not
 /// the identity. Shared by both modes.
+/// The pinned public key, and the holder's evaluated elements encoded and decoded.
+pub(crate) type DecodedAnswer = (PublicKey, Vec<[u8; 32]>, Vec<RistrettoPoint>);
+
+/// The pinned public key and the holder's evaluated elements (encoded and decoded), which
+/// must be as many as were sent (both modes check an answer this way before its proof).
+pub(crate) fn decode_answer(
+    public_key: &[u8; 32],
+    evaluated: &[u8],
+    expected: usize,
+) -> Result<DecodedAnswer, FinishError> {
+    let pk =
+        PublicKey::from_bytes(public_key).map_err(|_| FinishError::Verify(VerifyError::Proof))?;
+    let raw = unpack("evaluated", evaluated)?;
+    if raw.len() != expected {
+        return Err(VerifyError::Count {
+            expected,
+            got: raw.len(),
+        }
+        .into());
+    }
+    let points = oprf::decode_elements(&raw).map_err(|e| WireError::InvalidField {
+        field: "evaluated",
+        reason: e.to_string(),
+    })?;
+    Ok((pk, raw, points))
+}
+
 pub(crate) fn decode_blinded(blinded: &[u8]) -> Result<Vec<RistrettoPoint>, WireError> {
     let raw = unpack("blinded", blinded)?;
     if raw.is_empty() {
