@@ -57,7 +57,7 @@ impl CountBatch {
     /// Blinds the distinct inputs with one fresh non-zero blind (fresh per partner and attempt).
     pub fn new<R: RngCore + CryptoRng>(inputs: &HashedInputs, rng: &mut R) -> Self {
         loop {
-            let r = Scalar::random(rng);
+            let r = crate::oprf::random_scalar(rng);
             if let Some(b) = Self::with_blind(inputs, r) {
                 return b;
             }
@@ -159,7 +159,7 @@ pub fn holder_evaluate_count<R: RngCore + CryptoRng>(
     let points = decode_blinded(blinded)?;
     let order = random_permutation(points.len(), rng);
     let nonce = loop {
-        let s = Scalar::random(rng);
+        let s = crate::oprf::random_scalar(rng);
         if s != Scalar::ZERO {
             break s;
         }

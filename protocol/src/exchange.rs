@@ -81,7 +81,7 @@ impl BlindedBatch {
     pub fn new<R: RngCore + CryptoRng>(inputs: &HashedInputs, rng: &mut R) -> Self {
         // Draw blinds sequentially from the caller's RNG, multiply in parallel.
         let mut blinds: Vec<Scalar> = (0..inputs.points.len())
-            .map(|_| Scalar::random(rng))
+            .map(|_| crate::oprf::random_scalar(rng))
             .collect();
         // Constant-time fixed-base multiplication: the blinds are secret.
         let blind = |p: &RistrettoPoint, r: &Scalar| p + r * RISTRETTO_BASEPOINT_TABLE;
@@ -95,7 +95,7 @@ impl BlindedBatch {
         // 2^-252).
         for i in 0..halves.len() {
             while halves[i].is_identity() {
-                blinds[i] = Scalar::random(rng);
+                blinds[i] = crate::oprf::random_scalar(rng);
                 halves[i] = blind(&inputs.points[i], &blinds[i]);
             }
         }

@@ -262,11 +262,21 @@ fn hash_to_scalar_dst(input: &[&[u8]], dst: &[&[u8]]) -> Scalar {
     Scalar::from_bytes_mod_order_wide(&xmd64(input, dst))
 }
 
+/// A uniformly random scalar: 64 bytes from `rng` reduced modulo ℓ (bias below 2^-250).
+///
+/// The same draw as curve25519-dalek's own `Scalar::random`, written here so that the crate's
+/// randomness stays on one `rand_core` version (dalek 5 takes a newer one).
+pub fn random_scalar(rng: &mut (impl RngCore + CryptoRng)) -> Scalar {
+    let mut wide = [0u8; 64];
+    rng.fill_bytes(&mut wide);
+    Scalar::from_bytes_mod_order_wide(&wide)
+}
+
 /// A uniformly random non-zero scalar (RFC 9497 `RandomScalar`): zero would make a blind or
 /// a proof nonce useless, so it is redrawn (probability about 2^-252).
 fn random_nonzero_scalar(rng: &mut (impl RngCore + CryptoRng)) -> Scalar {
     loop {
-        let s = Scalar::random(rng);
+        let s = random_scalar(rng);
         if s != Scalar::ZERO {
             return s;
         }
@@ -571,12 +581,12 @@ pub fn unblind_batch(
             evaluated: evaluated.len(),
         });
     }
-    // Scalar::batch_invert requires non-zero inputs (a zero silently poisons every result).
+    // Scalar::invert_batch_alloc requires non-zero inputs (a zero silently poisons every result).
     if blinds.iter().any(is_zero) {
         return Err(OprfError::InvalidScalar);
     }
     let mut inverses = blinds.to_vec();
-    Scalar::batch_invert(&mut inverses);
+    Scalar::invert_batch_alloc(&mut inverses);
     Ok(par_collect(evaluated.len(), |i| inverses[i] * evaluated[i]))
 }
 
@@ -1156,9 +1166,11 @@ mod tests {
     fn parallel_msm_matches_sequential() {
         let mut rng = rand_core::OsRng;
         let n = MSM_PAR_MIN * 2 + 17;
-        let scalars: Vec<Scalar> = (0..n).map(|_| Scalar::random(&mut rng)).collect();
+        let scalars: Vec<Scalar> = (0..n).map(|_| random_scalar(&mut rng)).collect();
         let points: Vec<RistrettoPoint> =
-            (0..n).map(|_| RistrettoPoint::random(&mut rng)).collect();
+            (0..n)
+                .map(|_| RistrettoPoint::mul_base(&random_scalar(&mut rng)))
+                .collect();
         assert_eq!(
             msm_vartime(&scalars, &points),
             RistrettoPoint::vartime_multiscalar_mul(&scalars, &points)
