@@ -166,16 +166,17 @@ pub fn holder_evaluate<R: RngCore + CryptoRng>(
     blinded: &[u8],
     rng: &mut R,
 ) -> Result<(Vec<u8>, [u8; 64]), WireError> {
-    let points = decode_blinded(blinded)?;
-    let evaluated = oprf::blind_evaluate(sk, &points);
-    let proof =
-        oprf::generate_proof(Mode::Voprf, sk, pk, &points, &evaluated, rng).map_err(|e| {
-            WireError::InvalidField {
-                field: "blinded",
-                reason: e.to_string(),
-            }
-        })?;
-    Ok((pack(&oprf::compress_batch(&evaluated)), proof.to_bytes()))
+    let (raw, points) = decode_blinded_with_bytes(blinded)?;
+    // The evaluations are only ever needed encoded: encode them in batches (one shared field
+    // inversion per chunk), and let the proof hash the encodings that arrived and leave,
+    // instead of compressing every element again (two inverse square roots per item).
+    let evaluated = oprf::blind_evaluate_encoded(sk, &points);
+    let proof = oprf::generate_proof_encoded(Mode::Voprf, sk, pk, &points, &raw, &evaluated, rng)
+        .map_err(|e| WireError::InvalidField {
+        field: "blinded",
+        reason: e.to_string(),
+    })?;
+    Ok((pack(&evaluated), proof.to_bytes()))
 }
 
 /// The holder's checks on a request's blinded elements (spec/PROTOCOL.md §4.5, checks 4 to 6):
@@ -209,6 +210,14 @@ pub(crate) fn decode_answer(
 }
 
 pub(crate) fn decode_blinded(blinded: &[u8]) -> Result<Vec<RistrettoPoint>, WireError> {
+    decode_blinded_with_bytes(blinded).map(|(_, points)| points)
+}
+
+/// [`decode_blinded`], also returning the elements' encodings as they arrived.
+#[allow(clippy::type_complexity)]
+fn decode_blinded_with_bytes(
+    blinded: &[u8],
+) -> Result<(Vec<[u8; 32]>, Vec<RistrettoPoint>), WireError> {
     let raw = unpack("blinded", blinded)?;
     if raw.is_empty() {
         return Err(WireError::InvalidField {
@@ -222,10 +231,11 @@ pub(crate) fn decode_blinded(blinded: &[u8]) -> Result<Vec<RistrettoPoint>, Wire
             reason: format!("{} elements (at most {MAX_ITEMS_PER_REQUEST})", raw.len()),
         });
     }
-    oprf::decode_elements(&raw).map_err(|e| WireError::InvalidField {
+    let points = oprf::decode_elements(&raw).map_err(|e| WireError::InvalidField {
         field: "blinded",
         reason: e.to_string(),
-    })
+    })?;
+    Ok((raw, points))
 }
 
 #[cfg(test)]
