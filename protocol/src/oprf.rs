@@ -1167,10 +1167,9 @@ mod tests {
         let mut rng = rand_core::OsRng;
         let n = MSM_PAR_MIN * 2 + 17;
         let scalars: Vec<Scalar> = (0..n).map(|_| random_scalar(&mut rng)).collect();
-        let points: Vec<RistrettoPoint> =
-            (0..n)
-                .map(|_| RistrettoPoint::mul_base(&random_scalar(&mut rng)))
-                .collect();
+        let points: Vec<RistrettoPoint> = (0..n)
+            .map(|_| RistrettoPoint::mul_base(&random_scalar(&mut rng)))
+            .collect();
         assert_eq!(
             msm_vartime(&scalars, &points),
             RistrettoPoint::vartime_multiscalar_mul(&scalars, &points)
