@@ -9,6 +9,9 @@
 //! one. Half of every query is planted among `jp`'s records; the hits must be exactly those.
 //!
 //! Progress goes to stderr; the results to stdout (a table, or one JSON object with `--json`).
+//!
+//! `--partners P` (concurrent.rs) has P querier agencies query one holder at once instead;
+//! `--scaling` (chart.rs) runs a series of builds and concurrent runs and draws their charts.
 
 use std::collections::BTreeSet;
 use std::fs::File;
