@@ -9,6 +9,9 @@
 //! one. Half of every query is planted among `jp`'s records; the hits must be exactly those.
 //!
 //! Progress goes to stderr; the results to stdout (a table, or one JSON object with `--json`).
+//!
+//! `--partners P` (concurrent.rs) has P querier agencies query one holder at once instead;
+//! `--scaling` (chart.rs) runs a series of builds and concurrent runs and draws their charts.
 
 use std::collections::BTreeSet;
 use std::fs::File;
@@ -33,12 +36,13 @@ const COLLECTION: &str = "bench";
 
 #[derive(Args)]
 pub struct BenchArgs {
-    /// Records in the holder's collection
-    #[arg(long, default_value_t = 1_000_000, value_name = "N")]
-    records: u64,
-    /// Query sizes (items per query), comma-separated
-    #[arg(long, value_delimiter = ',', default_values_t = vec![1000usize, 10_000], value_name = "M[,M2...]")]
-    query_items: Vec<usize>,
+    /// Records in the holder's collection [default: 1000000; with --partners or --scaling: 100000]
+    #[arg(long, value_name = "N")]
+    records: Option<u64>,
+    /// Query sizes (items per query), comma-separated [default: 1000,10000; with --partners or
+    /// --scaling: one size, 1000]
+    #[arg(long, value_delimiter = ',', value_name = "M[,M2...]")]
+    query_items: Option<Vec<usize>>,
     /// Repeated (filter-cached) queries per size
     #[arg(long, default_value_t = 5, value_name = "R")]
     repeats: usize,
@@ -53,6 +57,31 @@ pub struct BenchArgs {
     /// a federation) [default: a temporary folder, removed at the end]
     #[arg(long, value_name = "DIR")]
     keep: Option<PathBuf>,
+    #[command(flatten)]
+    load: concurrent::LoadArgs,
+    /// With --scaling: insert (or replace) the marked scaling section of this Markdown file,
+    /// e.g. BENCHMARKS.md
+    #[arg(long, value_name = "FILE")]
+    write: Option<PathBuf>,
+}
+
+impl BenchArgs {
+    /// Whether a load mode (`--partners` or `--scaling`) runs instead of the latency bench.
+    fn load_mode(&self) -> bool {
+        self.load.partners.is_some() || self.load.scaling
+    }
+    fn records(&self) -> u64 {
+        let default = if self.load_mode() { 100_000 } else { 1_000_000 };
+        self.records.unwrap_or(default)
+    }
+    fn query_items(&self) -> Vec<usize> {
+        let default = if self.load_mode() {
+            vec![1000]
+        } else {
+            vec![1000, 10_000]
+        };
+        self.query_items.clone().unwrap_or(default)
+    }
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -94,13 +123,18 @@ macro_rules! progress {
     ($($t:tt)*) => { eprintln!("[bench] {}", format!($($t)*)) };
 }
 
+mod chart;
+mod concurrent;
 mod data;
 mod probe;
 mod procs;
+mod section;
+mod setup;
 
 use data::*;
 use probe::*;
 use procs::*;
+use setup::*;
 
 /// One query's measurement.
 
@@ -141,12 +175,14 @@ impl Sample {
 }
 
 /// The query of `m` items: even positions planted among the holder's records (spread over
-/// the whole collection), the rest new. Returns the items and the lines expected to hit.
+/// the whole collection, shifted by `plant_offset`), the rest new. Returns the items and the
+/// lines expected to hit.
 fn make_query(
     kind: BenchKind,
     records: u64,
     m: usize,
     miss_base: u64,
+    plant_offset: u64,
 ) -> (Vec<(u64, String)>, BTreeSet<u64>) {
     let hits = (m / 2) as u64;
     let mut items = Vec::with_capacity(m);
@@ -156,7 +192,7 @@ fn make_query(
         let line = pos + 1;
         let value = if pos % 2 == 0 && pos / 2 < hits {
             expect.insert(line);
-            kind.value((pos / 2) * records / hits.max(1))
+            kind.value((plant_offset + (pos / 2) * records / hits.max(1)) % records)
         } else {
             misses += 1;
             kind.value(miss_base + misses)
@@ -172,16 +208,7 @@ async fn run_query(
     items: &[(u64, String)],
     expect: &BTreeSet<u64>,
 ) -> anyhow::Result<Sample> {
-    let req = QueryRequest {
-        collection: COLLECTION.into(),
-        kind: None,
-        read: Default::default(),
-        items: items.to_vec(),
-        case_ref: "BENCH".into(),
-        purpose: "benchmark".into(),
-        partners: vec![],
-        mode: Default::default(),
-    };
+    let req = query_request(items, &[]);
     let c0 = probe.read();
     let t = Instant::now();
     let r: QueryReply = client.query(req).await?;
@@ -201,11 +228,10 @@ async fn run_query(
             bytes_received,
             ..
         } => {
-            let got: BTreeSet<u64> = hits.iter().map(|h| h.line).collect();
-            if &got != expect {
+            if !hits_are(hits, expect) {
                 bail!(
                     "jp gave {} hits for a query of {} items, {} were planted (hits differ from the planted lines)",
-                    got.len(),
+                    hits.len(),
                     items.len(),
                     expect.len()
                 );
@@ -278,48 +304,39 @@ impl SizeResult {
 }
 
 pub fn run(a: BenchArgs) -> anyhow::Result<ExitCode> {
-    if a.records == 0 {
+    if a.load_mode() {
+        return concurrent::run(&a);
+    }
+    if a.write.is_some() {
+        bail!("--write FILE is for --scaling: the latency bench prints its results");
+    }
+    if a.records() == 0 {
         bail!("--records must be at least 1");
     }
     if a.repeats == 0 {
         bail!("--repeats must be at least 1");
     }
-    if a.query_items.is_empty() || a.query_items.contains(&0) {
+    let query_items = a.query_items();
+    if query_items.is_empty() || query_items.contains(&0) {
         bail!("--query-items needs one or more sizes of at least 1 item");
     }
-    let largest = *a.query_items.iter().max().unwrap_or(&1);
-    if (largest / 2) as u64 > a.records {
+    let largest = *query_items.iter().max().unwrap_or(&1);
+    if (largest / 2) as u64 > a.records() {
         bail!(
             "--records {} is too small to plant {} hits in a query of {largest} items",
-            a.records,
+            a.records(),
             largest / 2
         );
     }
-    if a.records + largest as u64 + 1 >= a.kind.capacity() {
+    if a.records() + largest as u64 + 1 >= a.kind.capacity() {
         bail!(
             "--records {} is more than the {} distinct `{}` values the generator makes",
-            a.records,
+            a.records(),
             a.kind.capacity(),
             a.kind.name()
         );
     }
-    let (_tmp, dir) = match &a.keep {
-        Some(d) => {
-            if d.join("th").exists() || d.join("jp").exists() {
-                bail!(
-                    "{} already holds a federation (th/ or jp/ exists); choose another --keep or delete it",
-                    d.display()
-                );
-            }
-            std::fs::create_dir_all(d).with_context(|| format!("cannot create {}", d.display()))?;
-            (None, d.clone())
-        }
-        None => {
-            let t = tempfile::Builder::new().prefix("cordon-bench-").tempdir()?;
-            let p = t.path().to_path_buf();
-            (Some(t), p)
-        }
-    };
+    let (_tmp, dir) = work_dir(a.keep.as_deref(), &["th", "jp"])?;
     let rt = crate::runtime()?;
     rt.block_on(bench(&a, &dir))
 }
@@ -353,23 +370,10 @@ async fn bench(a: &BenchArgs, dir: &Path) -> anyhow::Result<ExitCode> {
     let ceiling_cpu_per_record = 1.0 / rates.hash_cpu + 1.0 / rates.mul_cpu;
 
     let t_fed = Instant::now();
-    let agencies = LocalFederation::create(dir, &["th", "jp"], Some("TH"))?.into_agencies();
-    let th = agencies
-        .iter()
-        .find(|g| g.name == "th")
-        .context("no agency th")?
-        .clone();
-    let jp = agencies
-        .iter()
-        .find(|g| g.name == "jp")
-        .context("no agency jp")?
-        .clone();
+    let (agencies, mut nodes) = start_federation(dir, &["th", "jp"])?;
+    let th = agency(&agencies, "th")?;
+    let jp = agency(&agencies, "jp")?;
     let jp_cfg = Config::load(&jp.config_path)?;
-    let mut nodes = Nodes {
-        children: Vec::new(),
-    };
-    nodes.children.push(spawn_node(dir, &th)?);
-    nodes.children.push(spawn_node(dir, &jp)?);
     let jp_ops = connect_when_up(&mut nodes, &Profile::load(&jp.operator)?).await?;
     let th_profile = Profile::load(&th.investigator)?;
     let t_conn = Instant::now();
@@ -390,49 +394,18 @@ async fn bench(a: &BenchArgs, dir: &Path) -> anyhow::Result<ExitCode> {
     };
 
     // Import: generated batch by batch, streamed in frames.
-    let n = a.records;
+    let n = a.records();
     progress!(
         "importing {n} `{}` records into jp (frames of {IMPORT_ROWS_PER_FRAME} rows)...",
         a.kind.name()
     );
     let cpu0 = probe.read();
-    let t_import = Instant::now();
-    let mut session = jp_ops
-        .import(ImportHeader {
-            collection: COLLECTION.into(),
-            kind: a.kind.name().into(),
-            read: Default::default(),
-            skip_invalid: false,
-            source: "bench".into(),
-            releasable: Vec::new(),
-        })
-        .await?;
-    let mut next = 0u64;
-    while next < n {
-        let end = (next + IMPORT_ROWS_PER_FRAME as u64).min(n);
-        let rows: Vec<(u64, String)> = (next..end).map(|i| (i + 1, a.kind.value(i))).collect();
-        session.send(rows).await?;
-        next = end;
-    }
-    let stream_s = t_import.elapsed().as_secs_f64();
-    let reply = session.finish().await?;
-    let import_s = t_import.elapsed().as_secs_f64();
+    let Imported {
+        reply,
+        import_s,
+        stream_s,
+    } = import_records(&jp_ops, a.kind, n).await?;
     jp_ops.close().await;
-    if reply.rejected_count > 0 {
-        bail!(
-            "jp rejected {} generated rows, e.g. {:?}",
-            reply.rejected_count,
-            reply.rejected.first()
-        );
-    }
-    if reply.added != n || reply.records != n || !reply.rebuilt {
-        bail!(
-            "the import added {} of {n} records ({} held, rebuilt: {}); expected a fresh epoch of all of them",
-            reply.added,
-            reply.records,
-            reply.rebuilt
-        );
-    }
     let cpu1 = probe.read();
     let import_cpu_s = cpu1[1] - cpu0[1];
     let import_others_s = CpuProbe::others(&cpu0, &cpu1);
@@ -458,8 +431,8 @@ async fn bench(a: &BenchArgs, dir: &Path) -> anyhow::Result<ExitCode> {
     // Queries.
     let mut results = Vec::new();
     let mut miss_base = n + 1_000;
-    for &m in &a.query_items {
-        let (items, expect) = make_query(a.kind, n, m, miss_base);
+    for &m in &a.query_items() {
+        let (items, expect) = make_query(a.kind, n, m, miss_base, 0);
         miss_base += m as u64 + 1;
         progress!("query of {m} items ({} planted): first...", expect.len());
         let first = run_query(&investigator, &probe, &items, &expect).await?;
@@ -731,10 +704,10 @@ mod tests {
 
     #[test]
     fn queries_plant_half() {
-        let (items, expect) = make_query(BenchKind::Email, 1000, 11, 2000);
+        let (items, expect) = make_query(BenchKind::Email, 1000, 11, 2000, 0);
         assert_eq!(items.len(), 11);
         assert_eq!(expect.len(), 5);
-        let (_, expect) = make_query(BenchKind::Email, 1000, 10_000, 2000);
+        let (_, expect) = make_query(BenchKind::Email, 1000, 10_000, 2000, 0);
         assert_eq!(expect.len(), 5000);
     }
 }
