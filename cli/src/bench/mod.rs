@@ -33,9 +33,10 @@ const COLLECTION: &str = "bench";
 
 #[derive(Args)]
 pub struct BenchArgs {
-    /// Records in the holder's collection
-    #[arg(long, default_value_t = 1_000_000, value_name = "N")]
-    records: u64,
+    /// Records in the holder's collection (with --compare, one or more holder sizes,
+    /// comma-separated) [default: 1000000; with --compare: 100000,1000000]
+    #[arg(long, value_delimiter = ',', value_name = "N[,N2...]")]
+    records: Option<Vec<u64>>,
     /// Query sizes (items per query), comma-separated
     #[arg(long, value_delimiter = ',', default_values_t = vec![1000usize, 10_000], value_name = "M[,M2...]")]
     query_items: Vec<usize>,
@@ -53,6 +54,8 @@ pub struct BenchArgs {
     /// a federation) [default: a temporary folder, removed at the end]
     #[arg(long, value_name = "DIR")]
     keep: Option<PathBuf>,
+    #[command(flatten)]
+    compare: compare::CompareArgs,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -94,11 +97,16 @@ macro_rules! progress {
     ($($t:tt)*) => { eprintln!("[bench] {}", format!($($t)*)) };
 }
 
+mod compare;
+mod compare_report;
 mod data;
+mod openmined;
+mod pair;
 mod probe;
 mod procs;
 
 use data::*;
+use pair::*;
 use probe::*;
 use procs::*;
 
@@ -117,6 +125,8 @@ struct Sample {
     bytes_sent: u64,
     bytes_received: u64,
     hits: usize,
+    /// The query lines that hit.
+    hit_lines: BTreeSet<u64>,
     partner_records: u64,
 }
 
@@ -220,6 +230,7 @@ async fn run_query(
                 bytes_sent: *bytes_sent,
                 bytes_received: *bytes_received,
                 hits: hits.len(),
+                hit_lines: got,
                 partner_records: *partner_records,
             })
         }
@@ -277,9 +288,15 @@ impl SizeResult {
     }
 }
 
-pub fn run(a: BenchArgs) -> anyhow::Result<ExitCode> {
-    if a.records == 0 {
-        bail!("--records must be at least 1");
+/// Checks the arguments; returns the holder sizes to measure.
+fn check_args(a: &BenchArgs) -> anyhow::Result<Vec<u64>> {
+    let records = match &a.records {
+        Some(r) => r.clone(),
+        None if a.compare.compare => vec![100_000, 1_000_000],
+        None => vec![1_000_000],
+    };
+    if records.is_empty() || records.contains(&0) {
+        bail!("--records needs one or more counts of at least 1 record");
     }
     if a.repeats == 0 {
         bail!("--repeats must be at least 1");
@@ -288,43 +305,43 @@ pub fn run(a: BenchArgs) -> anyhow::Result<ExitCode> {
         bail!("--query-items needs one or more sizes of at least 1 item");
     }
     let largest = *a.query_items.iter().max().unwrap_or(&1);
-    if (largest / 2) as u64 > a.records {
-        bail!(
-            "--records {} is too small to plant {} hits in a query of {largest} items",
-            a.records,
-            largest / 2
-        );
-    }
-    if a.records + largest as u64 + 1 >= a.kind.capacity() {
-        bail!(
-            "--records {} is more than the {} distinct `{}` values the generator makes",
-            a.records,
-            a.kind.capacity(),
-            a.kind.name()
-        );
-    }
-    let (_tmp, dir) = match &a.keep {
-        Some(d) => {
-            if d.join("th").exists() || d.join("jp").exists() {
-                bail!(
-                    "{} already holds a federation (th/ or jp/ exists); choose another --keep or delete it",
-                    d.display()
-                );
-            }
-            std::fs::create_dir_all(d).with_context(|| format!("cannot create {}", d.display()))?;
-            (None, d.clone())
+    // Misses are drawn after the records (see `bench`): n + 1000, then m + 1 per query size.
+    let misses: u64 = 1_000 + a.query_items.iter().map(|&m| m as u64 + 1).sum::<u64>();
+    for &n in &records {
+        if (largest / 2) as u64 > n {
+            bail!(
+                "--records {n} is too small to plant {} hits in a query of {largest} items",
+                largest / 2
+            );
         }
-        None => {
-            let t = tempfile::Builder::new().prefix("cordon-bench-").tempdir()?;
-            let p = t.path().to_path_buf();
-            (Some(t), p)
+        if n.saturating_add(misses) >= a.kind.capacity() {
+            bail!(
+                "--records {n} is more than the {} distinct `{}` values the generator makes",
+                a.kind.capacity(),
+                a.kind.name()
+            );
         }
-    };
-    let rt = crate::runtime()?;
-    rt.block_on(bench(&a, &dir))
+    }
+    Ok(records)
 }
 
-async fn bench(a: &BenchArgs, dir: &Path) -> anyhow::Result<ExitCode> {
+pub fn run(a: BenchArgs) -> anyhow::Result<ExitCode> {
+    let records = check_args(&a)?;
+    if a.compare.compare {
+        return compare::run(&a, &records);
+    }
+    let &[n] = records.as_slice() else {
+        bail!(
+            "--records takes one count without --compare ({} given)",
+            records.len()
+        );
+    };
+    let (_tmp, dir) = work_dir(&a.keep, &["th", "jp"])?;
+    let rt = crate::runtime()?;
+    rt.block_on(bench(&a, n, &dir))
+}
+
+async fn bench(a: &BenchArgs, records: u64, dir: &Path) -> anyhow::Result<ExitCode> {
     let cpu = cpu_model();
     let ncores = cores();
     let load_start = loadavg();
@@ -352,108 +369,34 @@ async fn bench(a: &BenchArgs, dir: &Path) -> anyhow::Result<ExitCode> {
     // What one build costs in those two operations, per record, on one core.
     let ceiling_cpu_per_record = 1.0 / rates.hash_cpu + 1.0 / rates.mul_cpu;
 
-    let t_fed = Instant::now();
-    let agencies = LocalFederation::create(dir, &["th", "jp"], Some("TH"))?.into_agencies();
-    let th = agencies
-        .iter()
-        .find(|g| g.name == "th")
-        .context("no agency th")?
-        .clone();
-    let jp = agencies
-        .iter()
-        .find(|g| g.name == "jp")
-        .context("no agency jp")?
-        .clone();
-    let jp_cfg = Config::load(&jp.config_path)?;
-    let mut nodes = Nodes {
-        children: Vec::new(),
-    };
-    nodes.children.push(spawn_node(dir, &th)?);
-    nodes.children.push(spawn_node(dir, &jp)?);
-    let jp_ops = connect_when_up(&mut nodes, &Profile::load(&jp.operator)?).await?;
-    let th_profile = Profile::load(&th.investigator)?;
-    let t_conn = Instant::now();
-    let investigator = connect_when_up(&mut nodes, &th_profile).await?;
-    let connect_s = t_conn.elapsed().as_secs_f64();
-    progress!(
-        "nodes th (pid {}) and jp (pid {}) up in {:.1} s",
-        nodes.pid("th").unwrap_or(0),
-        nodes.pid("jp").unwrap_or(0),
-        t_fed.elapsed().as_secs_f64()
-    );
-    let jp_pid = nodes.pid("jp").context("jp not running")?;
-    let th_pid = nodes.pid("th").context("th not running")?;
-    let (jp_hwm_idle, _) = memory(jp_pid);
-    let probe = CpuProbe {
-        pids: [th_pid, jp_pid],
-        ticks,
-    };
+    let Pair {
+        mut nodes,
+        jp_ops,
+        investigator,
+        probe,
+        th_pid,
+        jp_pid,
+        fp_rate,
+        connect_s,
+        jp_hwm_idle,
+    } = start_pair(dir, ticks).await?;
 
-    // Import: generated batch by batch, streamed in frames.
-    let n = a.records;
-    progress!(
-        "importing {n} `{}` records into jp (frames of {IMPORT_ROWS_PER_FRAME} rows)...",
-        a.kind.name()
-    );
-    let cpu0 = probe.read();
-    let t_import = Instant::now();
-    let mut session = jp_ops
-        .import(ImportHeader {
-            collection: COLLECTION.into(),
-            kind: a.kind.name().into(),
-            read: Default::default(),
-            skip_invalid: false,
-            source: "bench".into(),
-            releasable: Vec::new(),
-        })
-        .await?;
-    let mut next = 0u64;
-    while next < n {
-        let end = (next + IMPORT_ROWS_PER_FRAME as u64).min(n);
-        let rows: Vec<(u64, String)> = (next..end).map(|i| (i + 1, a.kind.value(i))).collect();
-        session.send(rows).await?;
-        next = end;
-    }
-    let stream_s = t_import.elapsed().as_secs_f64();
-    let reply = session.finish().await?;
-    let import_s = t_import.elapsed().as_secs_f64();
+    let n = records;
+    let Imported {
+        reply,
+        import_s,
+        stream_s,
+        cpu_s: import_cpu_s,
+        others_s: import_others_s,
+    } = import_generated(&jp_ops, &probe, a.kind, n).await?;
     jp_ops.close().await;
-    if reply.rejected_count > 0 {
-        bail!(
-            "jp rejected {} generated rows, e.g. {:?}",
-            reply.rejected_count,
-            reply.rejected.first()
-        );
-    }
-    if reply.added != n || reply.records != n || !reply.rebuilt {
-        bail!(
-            "the import added {} of {n} records ({} held, rebuilt: {}); expected a fresh epoch of all of them",
-            reply.added,
-            reply.records,
-            reply.rebuilt
-        );
-    }
-    let cpu1 = probe.read();
-    let import_cpu_s = cpu1[1] - cpu0[1];
-    let import_others_s = CpuProbe::others(&cpu0, &cpu1);
     let build_s = reply.epoch_seconds;
     let records_per_s = n as f64 / build_s;
     let (jp_hwm_import, jp_rss_import) = memory(jp_pid);
-    progress!(
-        "imported in {import_s:.2} s (rows streamed in {stream_s:.2} s, holder CPU {import_cpu_s:.1} s, other processes {import_others_s:.1} CPU-s); epoch {} built in {build_s:.2} s = {records_per_s:.0} records/s",
-        reply.epoch
-    );
 
-    // Exact filter size: the same crate and parameters as the holder's build (the bitmap size
-    // depends only on the record count and the rate, not on the seed or the tags).
-    let fp_rate = jp_cfg.epochs.fp_rate;
-    let bitmap_bytes = EpochFilter::new(n, fp_rate, &[0; 32])
-        .map_err(anyhow::Error::msg)?
-        .params(n, fp_rate)
-        .bitmap_bytes;
-    let filter_bytes = bitmap_bytes + FILTER_HEADER_LEN as u64;
-    let filter_bits_per_record = filter_bytes as f64 * 8.0 / n as f64;
-    let optimum_bits = -fp_rate.ln() / (2f64.ln() * 2f64.ln());
+    let filter = FilterSize::new(n, fp_rate)?;
+    let (filter_bytes, filter_bits_per_record, optimum_bits) =
+        (filter.bytes, filter.bits_per_record, filter.optimum_bits);
 
     // Queries.
     let mut results = Vec::new();
@@ -461,50 +404,7 @@ async fn bench(a: &BenchArgs, dir: &Path) -> anyhow::Result<ExitCode> {
     for &m in &a.query_items {
         let (items, expect) = make_query(a.kind, n, m, miss_base);
         miss_base += m as u64 + 1;
-        progress!("query of {m} items ({} planted): first...", expect.len());
-        let first = run_query(&investigator, &probe, &items, &expect).await?;
-        progress!(
-            "  first: {:.3} s (node {} ms), filter {}, {} B sent, {} B received",
-            first.wall_s,
-            first.elapsed_ms,
-            first.filter,
-            first.bytes_sent,
-            first.bytes_received
-        );
-        let mut repeats = Vec::new();
-        for r in 0..a.repeats {
-            let s = run_query(&investigator, &probe, &items, &expect).await?;
-            if s.filter != "cached" {
-                bail!(
-                    "repeat {} of the {m}-item query got filter `{}`, expected `cached`",
-                    r + 1,
-                    s.filter
-                );
-            }
-            progress!(
-                "  repeat {}: {:.3} s (node {} ms), {} B, CPU th {:.2} s + jp {:.2} s, others {:.2} s",
-                r + 1,
-                s.wall_s,
-                s.elapsed_ms,
-                s.bytes(),
-                s.cpu_th,
-                s.cpu_jp,
-                s.cpu_others
-            );
-            repeats.push(s);
-        }
-        if first.partner_records != n {
-            bail!(
-                "jp reported {} records, {n} were imported",
-                first.partner_records
-            );
-        }
-        results.push(SizeResult {
-            items: m,
-            planted: expect.len(),
-            first,
-            repeats,
-        });
+        results.push(query_series(&investigator, &probe, n, &items, &expect, a.repeats).await?);
         nodes.check_alive()?;
     }
     investigator.close().await;
