@@ -81,6 +81,8 @@ pub(super) struct CordonRun {
     pub(super) filter: FilterSize,
     pub(super) build_s: f64,
     pub(super) import_s: f64,
+    /// CPU seconds of the holder node during the import.
+    pub(super) import_cpu_s: f64,
     pub(super) hwm: Option<u64>,
     pub(super) sizes: Vec<SizeResult>,
 }
@@ -262,6 +264,7 @@ async fn cordon_once(
         filter: FilterSize::new(h.n, pair.fp_rate)?,
         build_s: imported.reply.epoch_seconds,
         import_s: imported.import_s,
+        import_cpu_s: imported.cpu_s,
         hwm,
         sizes,
     })

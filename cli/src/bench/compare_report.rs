@@ -120,7 +120,7 @@ fn thousands(v: u64) -> String {
     let s = v.to_string();
     let mut out = String::new();
     for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
@@ -383,13 +383,24 @@ impl Report {
         s.push('\n');
         let rows: Vec<Vec<String>> = self.rows.iter().map(Row::cells).collect();
         s.push_str(&crate::output::table(&HEADER, &rows));
-        s.push_str("\nTargets (issue 6):\n");
-        for l in self.target_lines() {
-            s.push_str(&format!("  {l}\n"));
-        }
-        s.push_str("Group-arithmetic ceiling:\n");
-        for l in &self.ceiling {
-            s.push_str(&format!("  {l}\n"));
+        s.push('\n');
+        s.push_str(&self.conclusions("  ", ""));
+        s
+    }
+
+    /// The targets and the ceiling as two lists: items start with `bullet`, headings are
+    /// followed by `gap`.
+    fn conclusions(&self, bullet: &str, gap: &str) -> String {
+        let mut s = String::new();
+        for (heading, lines) in [
+            ("Targets (issue 6):", self.target_lines()),
+            ("Group-arithmetic ceiling:", self.ceiling.clone()),
+        ] {
+            s.push_str(&format!("{heading}\n{gap}"));
+            for l in lines {
+                s.push_str(&format!("{bullet}{l}\n"));
+            }
+            s.push_str(gap);
         }
         s
     }
@@ -409,14 +420,8 @@ impl Report {
         for r in &self.rows {
             s.push_str(&format!("| {} |\n", r.cells().join(" | ")));
         }
-        s.push_str("\nTargets (issue 6):\n\n");
-        for l in self.target_lines() {
-            s.push_str(&format!("- {l}\n"));
-        }
-        s.push_str("\nGroup-arithmetic ceiling:\n\n");
-        for l in &self.ceiling {
-            s.push_str(&format!("- {l}\n"));
-        }
+        s.push('\n');
+        s.push_str(&self.conclusions("- ", "\n"));
         s
     }
 
@@ -548,10 +553,13 @@ fn targets_and_ceiling(
         });
         let build_core = n as f64 / build / ncores as f64;
         let om_rate = n as f64 / om_setup;
+        let import_cpu = median(&s.cordon.iter().map(|c| c.import_cpu_s).collect::<Vec<_>>());
         ceiling.push(format!(
-            "epoch build of {} records: {build_core:.0} records/s per core = {:.0} % of the ceiling (OpenMined's set-up: {om_rate:.0} records/s, on one thread)",
+            "epoch build of {} records: {build_core:.0} records/s per core = {:.0} % of the ceiling; the holder spent {:.1} µs CPU per record on the whole import against {:.1} µs at the ceiling (OpenMined's set-up: {om_rate:.0} records/s, on one thread)",
             thousands(n),
-            100.0 * build_core / per_core
+            100.0 * build_core / per_core,
+            import_cpu / n as f64 * 1e6,
+            1e6 / per_core
         ));
         let mut qj = Vec::new();
         for (qi, &m) in a.query_items.iter().enumerate() {
@@ -590,6 +598,7 @@ fn targets_and_ceiling(
             "records": n,
             "build_records_per_s_per_core": build_core,
             "build_fraction_of_ceiling": build_core / per_core,
+            "import_cpu_s_per_record_holder": import_cpu / n as f64,
             "openmined_setup_records_per_s": om_rate,
             "queries": qj,
         }));
@@ -690,6 +699,7 @@ fn raw_json(a: &BenchArgs, all: &[SizeRuns]) -> Value {
                     json!({
                         "build_s": c.build_s,
                         "import_s": c.import_s,
+                        "import_cpu_s_holder": c.import_cpu_s,
                         "holder_vmhwm_bytes": c.hwm,
                         "filter_bytes": c.filter.bytes,
                         "queries": c.sizes.iter().zip(&a.query_items).map(|(r, &m)| {
