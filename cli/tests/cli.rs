@@ -366,6 +366,32 @@ fn compare_without_python_fails_with_the_fix() {
     // It failed before creating anything but its work folder: no environment, no nodes.
     assert!(!dir.path().join("venv").exists());
     assert!(!dir.path().join("work/compare/run1-2000").exists());
+
+    // An environment whose Python cannot install the package (standing in for PyPI out of
+    // reach) names the command to run by hand.
+    use std::os::unix::fs::PermissionsExt;
+    let bin = dir.path().join("broken/bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    std::fs::write(
+        bin.join("python"),
+        "#!/bin/sh\necho 'No matching distribution' >&2\nexit 1\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(bin.join("python"), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let broken = dir.path().join("broken").display().to_string();
+    let o = cordon(&[
+        "bench",
+        "--compare",
+        "--records",
+        "2000",
+        "--query-items",
+        "100",
+        "--venv",
+        &broken,
+    ]);
+    assert_clear_failure(&o, "`pip install openmined-psi` into");
+    assert_clear_failure(&o, "No matching distribution");
+    assert_clear_failure(&o, "-m pip install openmined-psi`");
 }
 
 #[test]
