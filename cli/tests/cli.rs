@@ -16,11 +16,17 @@ fn stderr(o: &Output) -> String {
 }
 
 /// A failure is one `error:` line (plus optional indented details), a non-zero status, no panic.
+/// `cordon bench` may print progress lines (`[bench] ...`) before it.
 fn assert_clear_failure(o: &Output, must_mention: &str) {
-    let e = stderr(o);
-    assert!(!o.status.success(), "succeeded: {e}");
-    assert!(!e.contains("panicked"), "panicked: {e}");
-    assert!(e.starts_with("error:"), "not an error sentence: {e}");
+    let all = stderr(o);
+    let e: String = all
+        .lines()
+        .skip_while(|l| l.starts_with("[bench] "))
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert!(!o.status.success(), "succeeded: {all}");
+    assert!(!all.contains("panicked"), "panicked: {all}");
+    assert!(e.starts_with("error:"), "not an error sentence: {all}");
     assert!(
         e.contains(must_mention),
         "{e:?} does not mention {must_mention:?}"
@@ -330,4 +336,97 @@ fn ident_normalize() {
     // Unknown flags: clap's own error, non-zero.
     let o = cordon(&["--bogus"]);
     assert!(!o.status.success() && stderr(&o).contains("--bogus"));
+}
+
+/// `cordon bench --compare` without a usable Python fails with the fix, before any node starts.
+/// (No test installs from PyPI or runs OpenMined PSI: CI has no network guarantee.)
+#[test]
+fn compare_without_python_fails_with_the_fix() {
+    let dir = tempfile::tempdir().unwrap();
+    let venv = dir.path().join("venv").display().to_string();
+    let work = dir.path().join("work").display().to_string();
+    let o = cordon(&[
+        "bench",
+        "--compare",
+        "--records",
+        "2000",
+        "--query-items",
+        "100",
+        "--runs",
+        "1",
+        "--venv",
+        &venv,
+        "--python",
+        "/nonexistent/python3",
+        "--keep",
+        &work,
+    ]);
+    assert_clear_failure(&o, "cannot run `/nonexistent/python3`");
+    assert_clear_failure(&o, "--python");
+    // It failed before creating anything but its work folder: no environment, no nodes.
+    assert!(!dir.path().join("venv").exists());
+    assert!(!dir.path().join("work/compare/run1-2000").exists());
+
+    // An environment whose Python cannot install the package (standing in for PyPI out of
+    // reach) names the command to run by hand.
+    use std::os::unix::fs::PermissionsExt;
+    let bin = dir.path().join("broken/bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    std::fs::write(
+        bin.join("python"),
+        "#!/bin/sh\necho 'No matching distribution' >&2\nexit 1\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(bin.join("python"), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let broken = dir.path().join("broken").display().to_string();
+    let o = cordon(&[
+        "bench",
+        "--compare",
+        "--records",
+        "2000",
+        "--query-items",
+        "100",
+        "--venv",
+        &broken,
+    ]);
+    assert_clear_failure(&o, "`pip install openmined-psi` into");
+    assert_clear_failure(&o, "No matching distribution");
+    assert_clear_failure(&o, "-m pip install openmined-psi`");
+}
+
+#[test]
+fn bench_argument_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("no/such/folder/B.md").display().to_string();
+    for (args, mention) in [
+        (
+            vec!["--compare", "--runs", "0"],
+            "--runs must be at least 1",
+        ),
+        (vec!["--runs", "2"], "--compare"),
+        (vec!["--write", "B.md"], "--compare"),
+        (vec!["--venv", "v"], "--compare"),
+        (vec!["--records", "0"], "--records needs one or more counts"),
+        (
+            vec!["--records", "20000,30000"],
+            "--records takes one count without --compare (2 given)",
+        ),
+        (
+            vec!["--compare", "--records", "100", "--query-items", "1000"],
+            "--records 100 is too small to plant 500 hits",
+        ),
+        (
+            vec!["--query-items", "0"],
+            "--query-items needs one or more sizes",
+        ),
+        (vec!["--repeats", "0"], "--repeats must be at least 1"),
+        (
+            vec!["--compare", "--write", &missing],
+            "is not a file in an existing folder",
+        ),
+    ] {
+        let mut all = vec!["bench"];
+        all.extend(args);
+        assert_clear_failure(&cordon(&all), mention);
+    }
 }

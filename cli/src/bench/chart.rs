@@ -102,7 +102,7 @@ pub(super) fn run_scaling(a: &BenchArgs, items: usize) -> anyhow::Result<ExitCod
         .chain(l.partners_steps.iter().map(|p| format!("partners-{p}")))
         .collect();
     let sub_refs: Vec<&str> = subs.iter().map(String::as_str).collect();
-    let (_tmp, dir) = work_dir(a.keep.as_deref(), &sub_refs)?;
+    let (_tmp, dir) = work_dir(&a.keep, &sub_refs)?;
     let cpu = cpu_model();
     let ncores = cores();
     progress!("machine: {cpu}, {ncores} cores, load average {}", loadavg());

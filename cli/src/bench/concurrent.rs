@@ -446,7 +446,7 @@ pub(super) fn run(a: &BenchArgs) -> anyhow::Result<ExitCode> {
         .chain((1..=spec.partners).map(|i| format!("q{i}")))
         .collect();
     let names: Vec<&str> = names.iter().map(String::as_str).collect();
-    let (_tmp, dir) = work_dir(a.keep.as_deref(), &names)?;
+    let (_tmp, dir) = work_dir(&a.keep, &names)?;
     let cpu = cpu_model();
     progress!(
         "machine: {cpu}, {} cores, load average {}",

@@ -36,9 +36,11 @@ const COLLECTION: &str = "bench";
 
 #[derive(Args)]
 pub struct BenchArgs {
-    /// Records in the holder's collection [default: 1000000; with --partners or --scaling: 100000]
-    #[arg(long, value_name = "N")]
-    records: Option<u64>,
+    /// Records in the holder's collection; with --compare, one or more holder sizes,
+    /// comma-separated [default: 1000000; with --compare: 100000,1000000; with --partners or
+    /// --scaling: 100000]
+    #[arg(long, value_delimiter = ',', value_name = "N[,N2...]")]
+    records: Option<Vec<u64>>,
     /// Query sizes (items per query), comma-separated [default: 1000,10000; with --partners or
     /// --scaling: one size, 1000]
     #[arg(long, value_delimiter = ',', value_name = "M[,M2...]")]
@@ -59,8 +61,10 @@ pub struct BenchArgs {
     keep: Option<PathBuf>,
     #[command(flatten)]
     load: concurrent::LoadArgs,
-    /// With --scaling: insert (or replace) the marked scaling section of this Markdown file,
-    /// e.g. BENCHMARKS.md
+    #[command(flatten)]
+    compare: compare::CompareArgs,
+    /// With --scaling or --compare: insert (or replace) the mode's marked section of this
+    /// Markdown file, e.g. BENCHMARKS.md
     #[arg(long, value_name = "FILE")]
     write: Option<PathBuf>,
 }
@@ -70,9 +74,13 @@ impl BenchArgs {
     fn load_mode(&self) -> bool {
         self.load.partners.is_some() || self.load.scaling
     }
+    /// The one holder size of the latency bench and the load modes (checked by `run`).
     fn records(&self) -> u64 {
         let default = if self.load_mode() { 100_000 } else { 1_000_000 };
-        self.records.unwrap_or(default)
+        self.records
+            .as_ref()
+            .and_then(|r| r.first().copied())
+            .unwrap_or(default)
     }
     fn query_items(&self) -> Vec<usize> {
         let default = if self.load_mode() {
@@ -124,14 +132,19 @@ macro_rules! progress {
 }
 
 mod chart;
+mod compare;
+mod compare_report;
 mod concurrent;
 mod data;
+mod openmined;
+mod pair;
 mod probe;
 mod procs;
 mod section;
 mod setup;
 
 use data::*;
+use pair::*;
 use probe::*;
 use procs::*;
 use setup::*;
@@ -151,6 +164,8 @@ struct Sample {
     bytes_sent: u64,
     bytes_received: u64,
     hits: usize,
+    /// The query lines that hit.
+    hit_lines: BTreeSet<u64>,
     partner_records: u64,
 }
 
@@ -246,6 +261,7 @@ async fn run_query(
                 bytes_sent: *bytes_sent,
                 bytes_received: *bytes_received,
                 hits: hits.len(),
+                hit_lines: hits.iter().map(|h| h.line).collect(),
                 partner_records: *partner_records,
             })
         }
@@ -303,15 +319,21 @@ impl SizeResult {
     }
 }
 
-pub fn run(a: BenchArgs) -> anyhow::Result<ExitCode> {
-    if a.load_mode() {
-        return concurrent::run(&a);
+/// Checks the arguments; returns the holder sizes to measure.
+fn check_args(a: &BenchArgs) -> anyhow::Result<Vec<u64>> {
+    if a.load_mode() && a.compare.compare {
+        bail!("--compare cannot be combined with --partners or --scaling; run them one at a time");
     }
-    if a.write.is_some() {
-        bail!("--write FILE is for --scaling: the latency bench prints its results");
+    if a.write.is_some() && !a.load.scaling && !a.compare.compare {
+        bail!("--write FILE is for --scaling and --compare: the other modes print their results");
     }
-    if a.records() == 0 {
-        bail!("--records must be at least 1");
+    let records = match &a.records {
+        Some(r) => r.clone(),
+        None if a.compare.compare => vec![100_000, 1_000_000],
+        None => vec![a.records()],
+    };
+    if records.is_empty() || records.contains(&0) {
+        bail!("--records needs one or more counts of at least 1 record");
     }
     if a.repeats == 0 {
         bail!("--repeats must be at least 1");
@@ -321,27 +343,46 @@ pub fn run(a: BenchArgs) -> anyhow::Result<ExitCode> {
         bail!("--query-items needs one or more sizes of at least 1 item");
     }
     let largest = *query_items.iter().max().unwrap_or(&1);
-    if (largest / 2) as u64 > a.records() {
-        bail!(
-            "--records {} is too small to plant {} hits in a query of {largest} items",
-            a.records(),
-            largest / 2
-        );
+    // Misses are drawn after the records (see `bench`): n + 1000, then m + 1 per query size.
+    let misses: u64 = 1_000 + query_items.iter().map(|&m| m as u64 + 1).sum::<u64>();
+    for &n in &records {
+        if (largest / 2) as u64 > n {
+            bail!(
+                "--records {n} is too small to plant {} hits in a query of {largest} items",
+                largest / 2
+            );
+        }
+        if n.saturating_add(misses) >= a.kind.capacity() {
+            bail!(
+                "--records {n} is more than the {} distinct `{}` values the generator makes",
+                a.kind.capacity(),
+                a.kind.name()
+            );
+        }
     }
-    if a.records() + largest as u64 + 1 >= a.kind.capacity() {
-        bail!(
-            "--records {} is more than the {} distinct `{}` values the generator makes",
-            a.records(),
-            a.kind.capacity(),
-            a.kind.name()
-        );
-    }
-    let (_tmp, dir) = work_dir(a.keep.as_deref(), &["th", "jp"])?;
-    let rt = crate::runtime()?;
-    rt.block_on(bench(&a, &dir))
+    Ok(records)
 }
 
-async fn bench(a: &BenchArgs, dir: &Path) -> anyhow::Result<ExitCode> {
+pub fn run(a: BenchArgs) -> anyhow::Result<ExitCode> {
+    let records = check_args(&a)?;
+    if a.compare.compare {
+        return compare::run(&a, &records);
+    }
+    let &[n] = records.as_slice() else {
+        bail!(
+            "--records takes one count without --compare ({} given)",
+            records.len()
+        );
+    };
+    if a.load_mode() {
+        return concurrent::run(&a);
+    }
+    let (_tmp, dir) = work_dir(&a.keep, &["th", "jp"])?;
+    let rt = crate::runtime()?;
+    rt.block_on(bench(&a, n, &dir))
+}
+
+async fn bench(a: &BenchArgs, records: u64, dir: &Path) -> anyhow::Result<ExitCode> {
     let cpu = cpu_model();
     let ncores = cores();
     let load_start = loadavg();
@@ -369,64 +410,34 @@ async fn bench(a: &BenchArgs, dir: &Path) -> anyhow::Result<ExitCode> {
     // What one build costs in those two operations, per record, on one core.
     let ceiling_cpu_per_record = 1.0 / rates.hash_cpu + 1.0 / rates.mul_cpu;
 
-    let t_fed = Instant::now();
-    let (agencies, mut nodes) = start_federation(dir, &["th", "jp"])?;
-    let th = agency(&agencies, "th")?;
-    let jp = agency(&agencies, "jp")?;
-    let jp_cfg = Config::load(&jp.config_path)?;
-    let jp_ops = connect_when_up(&mut nodes, &Profile::load(&jp.operator)?).await?;
-    let th_profile = Profile::load(&th.investigator)?;
-    let t_conn = Instant::now();
-    let investigator = connect_when_up(&mut nodes, &th_profile).await?;
-    let connect_s = t_conn.elapsed().as_secs_f64();
-    progress!(
-        "nodes th (pid {}) and jp (pid {}) up in {:.1} s",
-        nodes.pid("th").unwrap_or(0),
-        nodes.pid("jp").unwrap_or(0),
-        t_fed.elapsed().as_secs_f64()
-    );
-    let jp_pid = nodes.pid("jp").context("jp not running")?;
-    let th_pid = nodes.pid("th").context("th not running")?;
-    let (jp_hwm_idle, _) = memory(jp_pid);
-    let probe = CpuProbe {
-        pids: [th_pid, jp_pid],
-        ticks,
-    };
+    let Pair {
+        mut nodes,
+        jp_ops,
+        investigator,
+        probe,
+        th_pid,
+        jp_pid,
+        fp_rate,
+        connect_s,
+        jp_hwm_idle,
+    } = start_pair(dir, ticks).await?;
 
-    // Import: generated batch by batch, streamed in frames.
-    let n = a.records();
-    progress!(
-        "importing {n} `{}` records into jp (frames of {IMPORT_ROWS_PER_FRAME} rows)...",
-        a.kind.name()
-    );
-    let cpu0 = probe.read();
+    let n = records;
     let Imported {
         reply,
         import_s,
         stream_s,
-    } = import_records(&jp_ops, a.kind, n).await?;
+        cpu_s: import_cpu_s,
+        others_s: import_others_s,
+    } = import_generated(&jp_ops, &probe, a.kind, n).await?;
     jp_ops.close().await;
-    let cpu1 = probe.read();
-    let import_cpu_s = cpu1[1] - cpu0[1];
-    let import_others_s = CpuProbe::others(&cpu0, &cpu1);
     let build_s = reply.epoch_seconds;
     let records_per_s = n as f64 / build_s;
     let (jp_hwm_import, jp_rss_import) = memory(jp_pid);
-    progress!(
-        "imported in {import_s:.2} s (rows streamed in {stream_s:.2} s, holder CPU {import_cpu_s:.1} s, other processes {import_others_s:.1} CPU-s); epoch {} built in {build_s:.2} s = {records_per_s:.0} records/s",
-        reply.epoch
-    );
 
-    // Exact filter size: the same crate and parameters as the holder's build (the bitmap size
-    // depends only on the record count and the rate, not on the seed or the tags).
-    let fp_rate = jp_cfg.epochs.fp_rate;
-    let bitmap_bytes = EpochFilter::new(n, fp_rate, &[0; 32])
-        .map_err(anyhow::Error::msg)?
-        .params(n, fp_rate)
-        .bitmap_bytes;
-    let filter_bytes = bitmap_bytes + FILTER_HEADER_LEN as u64;
-    let filter_bits_per_record = filter_bytes as f64 * 8.0 / n as f64;
-    let optimum_bits = -fp_rate.ln() / (2f64.ln() * 2f64.ln());
+    let filter = FilterSize::new(n, fp_rate)?;
+    let (filter_bytes, filter_bits_per_record, optimum_bits) =
+        (filter.bytes, filter.bits_per_record, filter.optimum_bits);
 
     // Queries.
     let mut results = Vec::new();
@@ -434,50 +445,7 @@ async fn bench(a: &BenchArgs, dir: &Path) -> anyhow::Result<ExitCode> {
     for &m in &a.query_items() {
         let (items, expect) = make_query(a.kind, n, m, miss_base, 0);
         miss_base += m as u64 + 1;
-        progress!("query of {m} items ({} planted): first...", expect.len());
-        let first = run_query(&investigator, &probe, &items, &expect).await?;
-        progress!(
-            "  first: {:.3} s (node {} ms), filter {}, {} B sent, {} B received",
-            first.wall_s,
-            first.elapsed_ms,
-            first.filter,
-            first.bytes_sent,
-            first.bytes_received
-        );
-        let mut repeats = Vec::new();
-        for r in 0..a.repeats {
-            let s = run_query(&investigator, &probe, &items, &expect).await?;
-            if s.filter != "cached" {
-                bail!(
-                    "repeat {} of the {m}-item query got filter `{}`, expected `cached`",
-                    r + 1,
-                    s.filter
-                );
-            }
-            progress!(
-                "  repeat {}: {:.3} s (node {} ms), {} B, CPU th {:.2} s + jp {:.2} s, others {:.2} s",
-                r + 1,
-                s.wall_s,
-                s.elapsed_ms,
-                s.bytes(),
-                s.cpu_th,
-                s.cpu_jp,
-                s.cpu_others
-            );
-            repeats.push(s);
-        }
-        if first.partner_records != n {
-            bail!(
-                "jp reported {} records, {n} were imported",
-                first.partner_records
-            );
-        }
-        results.push(SizeResult {
-            items: m,
-            planted: expect.len(),
-            first,
-            repeats,
-        });
+        results.push(query_series(&investigator, &probe, n, &items, &expect, a.repeats).await?);
         nodes.check_alive()?;
     }
     investigator.close().await;

@@ -1,32 +1,7 @@
-//! Pieces every bench mode shares: the work folder, starting a federation's nodes, importing
+//! Pieces every bench mode shares (with `pair.rs`): starting a federation's nodes, importing
 //! the generated records into the holder, and building a query request.
 
 use super::*;
-
-/// The work folder: `--keep DIR` (created; must not already hold one of `names`) or a
-/// temporary folder removed when the returned guard drops.
-pub(super) fn work_dir(
-    keep: Option<&Path>,
-    names: &[&str],
-) -> anyhow::Result<(Option<tempfile::TempDir>, PathBuf)> {
-    match keep {
-        Some(d) => {
-            if let Some(n) = names.iter().find(|n| d.join(n).exists()) {
-                bail!(
-                    "{} already holds a federation ({n}/ exists); choose another --keep or delete it",
-                    d.display()
-                );
-            }
-            std::fs::create_dir_all(d).with_context(|| format!("cannot create {}", d.display()))?;
-            Ok((None, d.to_path_buf()))
-        }
-        None => {
-            let t = tempfile::Builder::new().prefix("cordon-bench-").tempdir()?;
-            let p = t.path().to_path_buf();
-            Ok((Some(t), p))
-        }
-    }
-}
 
 /// Creates `names` as agencies under `dir` (each trusting all others) and starts each node as
 /// its own process.
@@ -55,8 +30,8 @@ pub(super) fn agency<'a>(agencies: &'a [Agency], name: &str) -> anyhow::Result<&
         .with_context(|| format!("no agency {name}"))
 }
 
-/// What an import of the generated records took.
-pub(super) struct Imported {
+/// What streaming the generated records took.
+pub(super) struct Streamed {
     pub(super) reply: cordon_node::control::ImportReply,
     /// Client wall time from opening the import to the committed reply.
     pub(super) import_s: f64,
@@ -71,7 +46,7 @@ pub(super) async fn import_records(
     ops: &ControlClient,
     kind: BenchKind,
     n: u64,
-) -> anyhow::Result<Imported> {
+) -> anyhow::Result<Streamed> {
     let t_import = Instant::now();
     let mut session = ops
         .import(ImportHeader {
@@ -108,7 +83,7 @@ pub(super) async fn import_records(
             reply.rebuilt
         );
     }
-    Ok(Imported {
+    Ok(Streamed {
         reply,
         import_s,
         stream_s,
