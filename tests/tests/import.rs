@@ -82,9 +82,12 @@ async fn an_import_that_fails_mid_stream_leaves_nothing() {
     let mut s = op.import(header("phones")).await.unwrap();
     s.send(numbered(&phones(0..100), 1)).await.unwrap();
     s.send(numbered(&phones(100..200), 101)).await.unwrap();
-    s.send(vec![(201, "+66 81 234 567".into()), (202, "+66812345999".into())])
-        .await
-        .unwrap();
+    s.send(vec![
+        (201, "+66 81 234 567".into()),
+        (202, "+66812345999".into()),
+    ])
+    .await
+    .unwrap();
     let r = s.finish().await.unwrap();
     assert_eq!((r.rows, r.added, r.rejected_count), (202, 0, 1));
     assert_eq!(r.rejected[0].0, 201);
