@@ -189,7 +189,7 @@ impl Shared {
         pending: PendingImport,
         actor: &Actor,
     ) -> Result<DeleteReply, NodeError> {
-        let (header, rows, values, rejected, rejected_count) = pending.into_read();
+        let (header, rows, values, rejected, rejected_count) = pending.into_read()?;
         let c = &header.collection;
         let mut reply = DeleteReply {
             rows,

@@ -383,7 +383,9 @@ async fn serve_control_stream(
             Ok(s) => ControlResponse::Status(s),
             Err(e) => node_error_to_control(&e),
         },
-        ControlRequest::Import(header) => match receive_import(shared, header, &mut recv).await {
+        ControlRequest::Import(header) => match receive_import(shared, header, true, &mut recv)
+            .await
+        {
             Ok(pending) => {
                 let shared2 = shared.clone();
                 let actor = actor.clone();
@@ -439,7 +441,9 @@ async fn serve_control_stream(
                 }
             }
         }
-        ControlRequest::Delete(header) => match receive_import(shared, header, &mut recv).await {
+        ControlRequest::Delete(header) => match receive_import(shared, header, false, &mut recv)
+            .await
+        {
             Ok(pending) => {
                 let (s, a) = (shared.clone(), actor.clone());
                 match tokio::task::spawn_blocking(move || s.delete_listed(pending, &a)).await {
@@ -479,30 +483,37 @@ async fn serve_control_stream(
     Ok(())
 }
 
+/// Reads the rows of an import (`import`) or of a deletion, frame by frame: an import's values
+/// go to a temporary file in the data folder as they arrive, a deletion's stay in memory.
 async fn receive_import(
     shared: &Arc<Shared>,
     header: crate::control::ImportHeader,
+    import: bool,
     recv: &mut RecvStream,
 ) -> Result<PendingImport, NodeError> {
-    let mut pending = PendingImport::new(header, shared.config.identifiers.default_region.clone())?;
+    let region = shared.config.identifiers.default_region.clone();
+    let mut pending = if import {
+        let dir = shared.config.db_path();
+        let dir = dir.parent().unwrap_or(std::path::Path::new("."));
+        PendingImport::new(header, region, dir)?
+    } else {
+        PendingImport::for_deletion(header, region)?
+    };
     loop {
         match read_frame::<ImportFrame>(recv).await? {
             // CPU-bound work: off the async threads (works on any runtime flavour).
             Some(ImportFrame::Rows(rows)) => {
-                pending = tokio::task::spawn_blocking(move || {
-                    pending.add_rows(rows);
-                    pending
-                })
-                .await
-                .map_err(|e| NodeError::Internal(format!("import worker failed: {e}")))?;
+                pending =
+                    tokio::task::spawn_blocking(move || pending.add_rows(rows).map(|()| pending))
+                        .await
+                        .map_err(|e| NodeError::Internal(format!("import worker failed: {e}")))??;
             }
             Some(ImportFrame::Records(rows)) => {
                 pending = tokio::task::spawn_blocking(move || {
-                    pending.add_records(rows);
-                    pending
+                    pending.add_records(rows).map(|()| pending)
                 })
                 .await
-                .map_err(|e| NodeError::Internal(format!("import worker failed: {e}")))?;
+                .map_err(|e| NodeError::Internal(format!("import worker failed: {e}")))??;
             }
             Some(ImportFrame::End) => return Ok(pending),
             None => {

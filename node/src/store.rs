@@ -263,23 +263,68 @@ impl Store {
         })
     }
 
-    /// Every canonical value of a collection with its sequence number, read in a snapshot.
-    pub fn all_records(&self, collection: &str) -> Result<Vec<(u64, String)>, NodeError> {
+    /// Reads every record of a collection, in a snapshot, in chunks of at most `chunk`
+    /// records handed to `f` in turn (so that no more than a chunk is in memory at once).
+    pub fn for_each_record_chunk(
+        &self,
+        collection: &str,
+        chunk: usize,
+        f: impl FnMut(RecordChunk) -> Result<(), NodeError>,
+    ) -> Result<(), NodeError> {
         let txn = self.db.begin_read()?;
         let name = records_table(collection);
         let def: TableDefinition<&str, u64> = TableDefinition::new(&name);
-        let t = match txn.open_table(def) {
-            Ok(t) => t,
-            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(Vec::new()),
-            Err(e) => return Err(e.into()),
-        };
-        let mut out = Vec::with_capacity(t.len()? as usize);
-        for row in t.iter()? {
-            let (k, v) = row?;
-            out.push((v.value(), k.value().to_string()));
+        match txn.open_table(def) {
+            Ok(t) => for_each_chunk(&t, chunk, f),
+            Err(redb::TableError::TableDoesNotExist(_)) => Ok(()),
+            Err(e) => Err(e.into()),
         }
-        Ok(out)
     }
+}
+
+/// Records read from a collection's table, in key order: canonical values with their
+/// sequence numbers.
+#[derive(Debug, Default)]
+pub struct RecordChunk {
+    /// The canonical values.
+    pub values: Vec<String>,
+    /// The highest sequence number among them.
+    pub max_seq: Option<u64>,
+}
+
+impl RecordChunk {
+    fn with_capacity(n: usize) -> RecordChunk {
+        RecordChunk {
+            // A chunk of "everything" (usize::MAX) must not reserve it up front.
+            values: Vec::with_capacity(n.min(1 << 16)),
+            max_seq: None,
+        }
+    }
+}
+
+/// Hands the rows of a records table to `f` in chunks of at most `chunk` (at least one).
+fn for_each_chunk(
+    t: &impl ReadableTable<&'static str, u64>,
+    chunk: usize,
+    mut f: impl FnMut(RecordChunk) -> Result<(), NodeError>,
+) -> Result<(), NodeError> {
+    let chunk = chunk.max(1);
+    let mut cur = RecordChunk::with_capacity(chunk);
+    for row in t.iter()? {
+        let (k, v) = row?;
+        cur.values.push(k.value().to_string());
+        cur.max_seq = cur.max_seq.max(Some(v.value()));
+        if cur.values.len() >= chunk {
+            f(std::mem::replace(
+                &mut cur,
+                RecordChunk::with_capacity(chunk),
+            ))?;
+        }
+    }
+    if !cur.values.is_empty() {
+        f(cur)?;
+    }
+    Ok(())
 }
 
 /// One atomic change: everything in it is committed together or not at all.
@@ -335,17 +380,24 @@ impl WriteBatch {
         Ok(())
     }
 
-    /// Every record of the collection as this transaction sees it.
-    pub fn all_records(&self, collection: &str) -> Result<Vec<(u64, String)>, NodeError> {
+    /// Number of records in the collection as this transaction sees it.
+    pub fn record_count(&self, collection: &str) -> Result<u64, NodeError> {
         let name = records_table(collection);
         let def: TableDefinition<&str, u64> = TableDefinition::new(&name);
-        let t = self.txn.open_table(def)?;
-        let mut out = Vec::with_capacity(t.len()? as usize);
-        for row in t.iter()? {
-            let (k, v) = row?;
-            out.push((v.value(), k.value().to_string()));
-        }
-        Ok(out)
+        Ok(self.txn.open_table(def)?.len()?)
+    }
+
+    /// Reads every record of the collection as this transaction sees it, in chunks of at most
+    /// `chunk` records handed to `f` in turn.
+    pub fn for_each_record_chunk(
+        &self,
+        collection: &str,
+        chunk: usize,
+        f: impl FnMut(RecordChunk) -> Result<(), NodeError>,
+    ) -> Result<(), NodeError> {
+        let name = records_table(collection);
+        let def: TableDefinition<&str, u64> = TableDefinition::new(&name);
+        for_each_chunk(&self.txn.open_table(def)?, chunk, f)
     }
 
     /// Stores a new epoch: key, descriptor, filter; empties the delta.

@@ -158,6 +158,11 @@ impl EpochFilter {
         self.bloom.as_slice()
     }
 
+    /// The wire encoding, without copying it.
+    pub fn into_bytes(self) -> Vec<u8> {
+        self.bloom.into_bytes()
+    }
+
     /// SHA-256 of the wire encoding, as signed in the descriptor.
     pub fn digest(&self) -> [u8; 32] {
         Sha256::digest(self.as_bytes()).into()

@@ -159,12 +159,8 @@ fn accept(
             ),
         ));
     }
-    let records = shared
-        .store
-        .all_records(&req.collection)
+    let resolved = resolve(&epoch, &shared.store, &tags)
         .map_err(|e| refuse(ErrorCode::Internal, e.to_string()))?;
-    let resolved =
-        resolve(&epoch, &records, &tags).map_err(|e| refuse(ErrorCode::Internal, e.to_string()))?;
     let unknown: Vec<String> = tags
         .iter()
         .zip(&resolved)
@@ -247,37 +243,42 @@ fn accept(
 }
 
 /// Per wanted tag, the canonical values of the records one of whose items has that tag under
-/// the epoch's key. Every record's tags are recomputed (over every core).
+/// the epoch's key. Every record's tags are recomputed (over every core), chunk by chunk as
+/// an epoch build reads them, so a large collection is never all in memory.
 pub fn resolve(
     epoch: &HolderEpoch,
-    records: &[(u64, String)],
+    store: &crate::store::Store,
     wanted: &[Tag],
 ) -> Result<Vec<Vec<String>>, NodeError> {
     use rayon::prelude::*;
-    let per: Vec<Vec<Vec<u8>>> = records
-        .par_iter()
-        .map(|(_, v)| crate::epoch::items_of(&epoch.kind, v))
-        .collect::<Result<_, _>>()?;
-    let mut owner = Vec::new();
-    let mut inputs: Vec<&[u8]> = Vec::new();
-    for (i, items) in per.iter().enumerate() {
-        for it in items {
-            owner.push(i);
-            inputs.push(it);
-        }
-    }
-    let tags = oprf::holder_tags(&epoch.sk, &inputs)
-        .map_err(|e| NodeError::Internal(format!("tag derivation failed: {e}")))?;
     let index: HashMap<&Tag, usize> = wanted.iter().enumerate().map(|(i, t)| (t, i)).collect();
     let mut out: Vec<Vec<String>> = vec![Vec::new(); wanted.len()];
-    for (k, t) in tags.iter().enumerate() {
-        if let Some(&w) = index.get(t) {
-            let v = &records[owner[k]].1;
-            if !out[w].contains(v) {
-                out[w].push(v.clone());
+    store.for_each_record_chunk(&epoch.collection, crate::epoch::BUILD_CHUNK, |chunk| {
+        let per: Vec<Vec<Vec<u8>>> = chunk
+            .values
+            .par_iter()
+            .map(|v| crate::epoch::items_of(&epoch.kind, v))
+            .collect::<Result<_, _>>()?;
+        let mut owner = Vec::new();
+        let mut inputs: Vec<&[u8]> = Vec::new();
+        for (i, items) in per.iter().enumerate() {
+            for it in items {
+                owner.push(i);
+                inputs.push(it);
             }
         }
-    }
+        let tags = oprf::holder_tags(&epoch.sk, &inputs)
+            .map_err(|e| NodeError::Internal(format!("tag derivation failed: {e}")))?;
+        for (k, t) in tags.iter().enumerate() {
+            if let Some(&w) = index.get(t) {
+                let v = &chunk.values[owner[k]];
+                if !out[w].contains(v) {
+                    out[w].push(v.clone());
+                }
+            }
+        }
+        Ok(())
+    })?;
     Ok(out)
 }
 

@@ -1,5 +1,13 @@
 //! Imports: canonicalise rows, store the new ones, and build or extend the collection's epoch,
 //! all in one redb transaction, acknowledged only after it committed.
+//!
+//! An import of any size streams: each frame's rows are canonicalised as they arrive and their
+//! values spooled to an unnamed temporary file ([`spool`]); once the last row arrived, the
+//! import takes the import lock, applies the spooled values in one write transaction and
+//! builds the epoch in it (chunk by chunk, [`epoch::rebuild_in`]). Neither the rows nor the
+//! records are ever all in memory, and nothing is held while the client sends: other writers,
+//! maintenance and follow-ups wait only for the apply phase, and a client that goes away
+//! leaves nothing behind.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -34,24 +42,53 @@ pub fn validate_collection(name: &str) -> Result<(), NodeError> {
     }
 }
 
-/// Rows of an import being received, canonicalised as they arrive.
+mod spool;
+
+/// Values read back from the spool and stored per step of an import's apply phase.
+const APPLY_BATCH: usize = 10_000;
+
+/// Where the canonical values of the rows read go.
+enum Sink {
+    /// An import: spooled to a temporary file, applied at [`PendingImport::commit`].
+    Spool(spool::Spool),
+    /// A deletion (a list of values to delete, `crate::maintenance`): kept in memory with
+    /// their lines, which the reply cites.
+    Listed(Vec<(u64, String)>),
+}
+
+/// Rows of an import (or deletion) being received, canonicalised as they arrive.
 pub struct PendingImport {
     header: ImportHeader,
     kind: Kind,
     opts: Options,
     rows: u64,
-    values: Vec<String>,
-    /// Line of each of `values` (a deletion lists the values it did not find by line).
-    lines: Vec<u64>,
     rejected: Vec<(u64, String)>,
     rejected_count: u64,
-    /// Canonical values with the fields their rows carried (for follow-up requests).
-    fields: Vec<(String, Vec<(String, String)>)>,
+    sink: Sink,
 }
 
 impl PendingImport {
-    /// Starts an import after checking the header.
-    pub fn new(header: ImportHeader, default_region: Option<String>) -> Result<Self, NodeError> {
+    /// Starts an import after checking the header; its values are spooled to an unnamed
+    /// temporary file in `spool_dir` (the node's data folder) until it is applied.
+    pub fn new(
+        header: ImportHeader,
+        default_region: Option<String>,
+        spool_dir: &std::path::Path,
+    ) -> Result<Self, NodeError> {
+        let mut p = Self::start(header, default_region)?;
+        p.sink = Sink::Spool(spool::Spool::create(spool_dir)?);
+        Ok(p)
+    }
+
+    /// Starts reading the values of a deletion after checking the header.
+    pub fn for_deletion(
+        header: ImportHeader,
+        default_region: Option<String>,
+    ) -> Result<Self, NodeError> {
+        Self::start(header, default_region)
+    }
+
+    fn start(header: ImportHeader, default_region: Option<String>) -> Result<Self, NodeError> {
         validate_collection(&header.collection)?;
         let kind: Kind = header
             .kind
@@ -66,30 +103,28 @@ impl PendingImport {
             kind,
             opts,
             rows: 0,
-            values: Vec::new(),
-            lines: Vec::new(),
             rejected: Vec::new(),
             rejected_count: 0,
-            fields: Vec::new(),
+            sink: Sink::Listed(Vec::new()),
         })
     }
 
     /// Canonicalises a batch of rows that carry fields.
-    pub fn add_records(&mut self, rows: Vec<crate::control::ImportRow>) {
+    pub fn add_records(&mut self, rows: Vec<crate::control::ImportRow>) -> Result<(), NodeError> {
         self.add(
             rows.into_iter()
                 .map(|r| (r.line, r.value, r.fields))
                 .collect(),
-        );
+        )
     }
 
     /// Canonicalises a batch of rows.
-    pub fn add_rows(&mut self, rows: Vec<(u64, String)>) {
-        self.add(rows.into_iter().map(|(l, v)| (l, v, Vec::new())).collect());
+    pub fn add_rows(&mut self, rows: Vec<(u64, String)>) -> Result<(), NodeError> {
+        self.add(rows.into_iter().map(|(l, v)| (l, v, Vec::new())).collect())
     }
 
     #[allow(clippy::type_complexity)]
-    fn add(&mut self, rows: Vec<(u64, String, Vec<(String, String)>)>) {
+    fn add(&mut self, rows: Vec<(u64, String, Vec<(String, String)>)>) -> Result<(), NodeError> {
         // Canonicalisation (phone numbers especially) costs microseconds per row: spread a
         // frame's rows over every core, then keep them in file order.
         use rayon::prelude::*;
@@ -111,13 +146,13 @@ impl PendingImport {
         for (line, r, fields) in results {
             self.rows += 1;
             match r {
-                Ok(v) => {
-                    if !fields.is_empty() {
-                        self.fields.push((v.clone(), fields));
-                    }
-                    self.values.push(v);
-                    self.lines.push(line);
-                }
+                Ok(v) => match &mut self.sink {
+                    // Once a row is invalid, an import without --skip-invalid applies
+                    // nothing: the rest is only counted.
+                    Sink::Spool(_) if self.rejected_count > 0 && !self.header.skip_invalid => {}
+                    Sink::Spool(s) => s.push(&v, &fields)?,
+                    Sink::Listed(l) => l.push((line, v)),
+                },
                 Err(e) => {
                     self.rejected_count += 1;
                     if self.rejected.len() < MAX_LISTED_REJECTIONS {
@@ -126,6 +161,7 @@ impl PendingImport {
                 }
             }
         }
+        Ok(())
     }
 
     /// What was read, for a deletion (`crate::maintenance`), which reads its rows as an
@@ -134,21 +170,28 @@ impl PendingImport {
     #[allow(clippy::type_complexity)]
     pub(crate) fn into_read(
         self,
-    ) -> (
-        ImportHeader,
-        u64,
-        Vec<(u64, String)>,
-        Vec<(u64, String)>,
-        u64,
-    ) {
-        let values = self.lines.into_iter().zip(self.values).collect();
+    ) -> Result<
         (
+            ImportHeader,
+            u64,
+            Vec<(u64, String)>,
+            Vec<(u64, String)>,
+            u64,
+        ),
+        NodeError,
+    > {
+        let Sink::Listed(values) = self.sink else {
+            return Err(NodeError::Internal(
+                "an import's rows were read as a deletion's".into(),
+            ));
+        };
+        Ok((
             self.header,
             self.rows,
             values,
             self.rejected,
             self.rejected_count,
-        )
+        ))
     }
 
     /// Stores the rows and updates the epoch (blocking: call from a blocking thread).
@@ -202,18 +245,19 @@ impl PendingImport {
             // Nothing of a failed import is applied.
             return Ok(refused);
         }
-        if let Some(name) = self.header.releasable.iter().find(|n| {
-            !self
-                .fields
-                .iter()
-                .any(|(_, f)| f.iter().any(|(k, _)| k == *n))
-        }) {
+        let Sink::Spool(spool) = self.sink else {
+            return Err(NodeError::Internal(
+                "a deletion's rows were committed as an import".into(),
+            ));
+        };
+        if let Some(name) = self.header.releasable.iter().find(|n| !spool.has_field(n)) {
             return Err(NodeError::Misuse(format!(
                 "releasable field `{name}` is not a field of any imported row; name fields the file holds besides the identifier"
             )));
         }
         // One writer at a time: the store's transaction serialises writers anyway, and the
-        // in-memory epoch must change in the same order as the committed one.
+        // in-memory epoch must change in the same order as the committed one. Taken only now
+        // that every row arrived: while a client streams, nothing is held.
         let _guard = shared.import_lock.lock().unwrap_or_else(|p| p.into_inner());
         let now = shared.clock.now_unix();
         let mut batch = shared.store.begin()?;
@@ -240,19 +284,66 @@ impl PendingImport {
                 provider_rules: self.opts.provider_rules,
             },
         };
-        let mut staged = StagedRecords::default();
-        batch.stage_records(
-            c,
-            &mut meta,
-            self.values.iter().map(String::as_str),
-            &mut staged,
-        )?;
+        let current = shared.holder_epoch(c);
+        // The new records go into the current epoch's delta unless, counted in filter items
+        // like the delta and `record_count`, they would take it past the rebuild threshold.
+        // (For a person each match key is an item: counting records instead would let a
+        // person collection's delta outgrow what queriers accept, 2 · filter capacity.) Only
+        // while a delta is still possible are the new records kept, for their tags: the
+        // threshold bounds them by a fraction of the collection, never by the import.
+        let delta_limit = current.as_ref().map(|cur| {
+            shared.config.epochs.rebuild_delta_fraction * cur.descriptor.record_count.max(1) as f64
+        });
+        let mut delta_items = current.as_ref().map_or(0, |cur| cur.delta.len() as u64);
+        let mut for_delta: Option<Vec<(u64, String)>> = match delta_limit {
+            Some(limit) if delta_items as f64 <= limit => Some(Vec::new()),
+            _ => None,
+        };
+        let first_seq = meta.next_seq;
+        let (mut added, mut duplicates) = (0u64, 0u64);
+        let mut reader = spool.into_reader()?;
+        loop {
+            let values = reader.next_batch(APPLY_BATCH)?;
+            if values.is_empty() {
+                break;
+            }
+            let mut staged = StagedRecords::default();
+            batch.stage_records(
+                c,
+                &mut meta,
+                values.iter().map(|(v, _)| v.as_str()),
+                &mut staged,
+            )?;
+            let with_fields: Vec<(String, Vec<(String, String)>)> =
+                values.into_iter().filter(|(_, f)| !f.is_empty()).collect();
+            crate::followup::store::put_fields(
+                batch.txn(),
+                c,
+                &with_fields,
+                &self.header.releasable,
+            )?;
+            added += staged.added.len() as u64;
+            duplicates += staged.duplicates;
+            if let (Some(kept), Some(limit)) = (&mut for_delta, delta_limit) {
+                for (seq, v) in staged.added {
+                    delta_items += if self.kind == Kind::Person {
+                        epoch::items_of(self.kind.as_str(), &v)?.len() as u64
+                    } else {
+                        1
+                    };
+                    if delta_items as f64 > limit {
+                        for_delta = None;
+                        break;
+                    }
+                    kept.push((seq, v));
+                }
+            }
+        }
         batch.put_collection(c, &meta)?;
         // When each record arrived, for retention (`crate::maintenance`).
-        if let Some((first, _)) = staged.added.first() {
-            batch.put_import_batch(c, *first, now)?;
+        if added > 0 {
+            batch.put_import_batch(c, first_seq, now)?;
         }
-        crate::followup::store::put_fields(batch.txn(), c, &self.fields, &self.header.releasable)?;
         let params = BuildParams {
             node: &shared.config.node.name,
             signing: &shared.signing,
@@ -260,43 +351,22 @@ impl PendingImport {
             validity_secs: shared.config.epochs.descriptor_validity.as_secs(),
             now,
         };
-        let current = shared.holder_epoch(c);
         let started = Instant::now();
-        let rebuild = match &current {
-            None => true,
-            Some(cur) => {
-                // In filter items, like the delta and `record_count`: a person adds one per
-                // match key. Counting records instead would let a person collection's delta
-                // outgrow what queriers accept (2 · filter capacity) before a rebuild.
-                let added_items = if self.kind == Kind::Person {
-                    let mut n = 0u64;
-                    for (_, v) in &staged.added {
-                        n += epoch::items_of(self.kind.as_str(), v)?.len() as u64;
-                    }
-                    n
-                } else {
-                    staged.added.len() as u64
-                };
-                let delta_after = cur.delta.len() as u64 + added_items;
-                delta_after as f64
-                    > shared.config.epochs.rebuild_delta_fraction
-                        * cur.descriptor.record_count.max(1) as f64
-            }
-        };
-        let new_epoch = if rebuild {
-            Some(epoch::rebuild_in(
+        let rebuild = for_delta.is_none();
+        let new_epoch = match (&current, for_delta) {
+            (_, None) => Some(epoch::rebuild_in(
                 &mut batch,
                 c,
                 self.kind.as_str(),
                 current.as_deref(),
                 &params,
-            )?)
-        } else if let (Some(cur), false) = (&current, staged.added.is_empty()) {
-            let (stored, tags, holder) = epoch::extend(cur, &staged.added, &params)?;
-            batch.append_delta(c, &stored, cur.delta.len() as u64, &tags)?;
-            Some(holder)
-        } else {
-            None
+            )?),
+            (Some(cur), Some(kept)) if !kept.is_empty() => {
+                let (stored, tags, holder) = epoch::extend(cur, &kept, &params)?;
+                batch.append_delta(c, &stored, cur.delta.len() as u64, &tags)?;
+                Some(holder)
+            }
+            _ => None,
         };
         let epoch_seconds = started.elapsed().as_secs_f64();
         // The import's entry commits with the import: acknowledged means logged.
@@ -306,8 +376,8 @@ impl PendingImport {
             .entry(now, EntryKind::DataImported, actor.clone());
         e.collection = Some(c.clone());
         e.items = Some(self.rows);
-        e.added = Some(staged.added.len() as u64);
-        e.duplicates = Some(staged.duplicates);
+        e.added = Some(added);
+        e.duplicates = Some(duplicates);
         e.rejected = Some(self.rejected_count);
         e.detail = Some(self.header.source.clone());
         entries.push(e);
@@ -341,16 +411,16 @@ impl PendingImport {
             actor = %actor.name,
             source = %self.header.source,
             rows = self.rows,
-            added = staged.added.len(),
-            duplicates = staged.duplicates,
+            added,
+            duplicates,
             rejected = self.rejected_count,
             epoch = epoch_no,
             rebuilt = rebuild,
             "import committed"
         );
         Ok(ImportReply {
-            added: staged.added.len() as u64,
-            duplicates: staged.duplicates,
+            added,
+            duplicates,
             epoch: epoch_no,
             rebuilt: rebuild,
             epoch_seconds,
