@@ -8,8 +8,6 @@ use super::compare::SizeRuns;
 use super::openmined::{OmRun, OpenMined, Structure};
 use super::*;
 
-/// Markers of the section `--write` replaces.
-
 /// The targets, as ratios and sizes.
 const SPEED_TARGET: f64 = 4.0;
 const BYTES_PER_ITEM_TARGET: f64 = 80.0;
