@@ -326,7 +326,13 @@ fn build_panel(
         .margin(12)
         .x_label_area_size(36)
         .y_label_area_size(56)
-        .build_cartesian_2d(x.log_scale(), 0f64..top)?;
+        // Ticks at the measured sizes only: plotters' own log ticks (every 100k between 100k
+        // and 1M) crowd into each other.
+        .build_cartesian_2d(
+            x.log_scale()
+                .with_key_points(points.iter().map(|p| p.0).collect::<Vec<_>>()),
+            0f64..top,
+        )?;
     c.configure_mesh()
         .x_desc("records at the holder")
         .y_desc(unit)
@@ -414,13 +420,16 @@ pub(super) fn draw_partners(path: &Path, loads: &[LoadResult]) -> anyhow::Result
             }
         })
         .draw()?;
-    for (name, color, pick) in [
+    // p50 values are written below their points and p99 above, so that close pairs (one
+    // partner) do not print over each other.
+    for (name, color, pick, label_at) in [
         (
             "p50",
             BLUE,
             (|r: &LoadResult| r.p50_ms) as fn(&LoadResult) -> f64,
+            (7, 6),
         ),
-        ("p99", RED, |r: &LoadResult| r.p99_ms),
+        ("p99", RED, |r: &LoadResult| r.p99_ms, (7, -16)),
     ] {
         let pts: Vec<(f64, f64)> = loads
             .iter()
@@ -433,7 +442,7 @@ pub(super) fn draw_partners(path: &Path, loads: &[LoadResult]) -> anyhow::Result
         c.draw_series(pts.iter().map(|&p| Circle::new(p, 4, color.filled())))?;
         c.draw_series(pts.iter().map(|&p| {
             EmptyElement::at(p)
-                + Text::new(format!("{} ms", sig3(p.1)), (7, -16), ("sans-serif", 12))
+                + Text::new(format!("{} ms", sig3(p.1)), label_at, ("sans-serif", 12))
         }))?;
     }
     c.configure_series_labels()
@@ -444,4 +453,39 @@ pub(super) fn draw_partners(path: &Path, loads: &[LoadResult]) -> anyhow::Result
     root.present()
         .with_context(|| format!("cannot write {}", path.display()))?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn point(records: u64, build_s: f64) -> BuildPoint {
+        BuildPoint {
+            records,
+            build_s,
+            import_s: build_s * 1.1,
+            holder_vmhwm_bytes: Some(records * 100),
+        }
+    }
+
+    #[test]
+    fn build_chart_ticks_only_the_measured_sizes() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(BUILD_SVG);
+        let builds = [
+            point(100_000, 2.6),
+            point(300_000, 7.5),
+            point(1_000_000, 26.1),
+            point(3_000_000, 78.9),
+        ];
+        draw_build(&path, &builds).unwrap();
+        let svg = std::fs::read_to_string(&path).unwrap();
+        for label in ["100k", "300k", "1M", "3M", "26.1 s", "78.9 s"] {
+            assert!(svg.contains(&format!("\n{label}\n")), "{label} missing");
+        }
+        // Unmeasured sizes are not ticked (they crowded the axis).
+        for label in ["200k", "400k", "500k", "2M"] {
+            assert!(!svg.contains(&format!("\n{label}\n")), "{label} ticked");
+        }
+    }
 }
