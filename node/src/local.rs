@@ -65,9 +65,8 @@ impl LocalFederation {
         region: Option<&str>,
         clock: Arc<dyn Clock>,
     ) -> Result<Self, NodeError> {
-        let now = time::OffsetDateTime::now_utc();
-        let mut agencies = Vec::new();
         let mut sockets = HashMap::new();
+        let mut at = Vec::new();
         for name in names {
             // Bind first and keep the socket: the port cannot be taken before the node starts.
             let sock = UdpSocket::bind("127.0.0.1:0").map_err(|source| NodeError::Bind {
@@ -77,48 +76,26 @@ impl LocalFederation {
             let addr = sock
                 .local_addr()
                 .map_err(|e| NodeError::Connection(e.to_string()))?;
-            let adir = dir.join(name);
-            let config_path = admin::init_node(
-                &InitOptions {
-                    name: name.to_string(),
-                    dir: adir.clone(),
-                    listen: addr,
-                    public_address: Some(addr.to_string()),
-                    region: region.map(str::to_string),
-                },
-                now,
-            )?;
-            let operator = admin::add_user(&config_path, "ops", Role::Operator, now)?;
-            let investigator =
-                admin::add_user(&config_path, "investigator", Role::Investigator, now)?;
-            let auditor = admin::add_user(&config_path, "auditor", Role::Auditor, now)?;
-            let supervisor = admin::add_user(&config_path, "supervisor", Role::Supervisor, now)?;
             sockets.insert(name.to_string(), sock);
-            agencies.push(Agency {
-                name: name.to_string(),
-                dir: adir,
-                config_path,
-                addr,
-                operator,
-                investigator,
-                auditor,
-                supervisor,
-            });
-        }
-        for a in &agencies {
-            for b in &agencies {
-                if a.name != b.name {
-                    let card = admin::read_card(&b.dir.join("card.toml"))?;
-                    admin::add_partner(&a.config_path, &card)?;
-                }
-            }
+            at.push((*name, addr));
         }
         Ok(LocalFederation {
-            agencies,
+            agencies: create_agencies(dir, &at, region)?,
             sockets,
             running: HashMap::new(),
             clock,
         })
+    }
+
+    /// Creates agencies that listen on the given addresses (each trusting all others), for
+    /// callers that run each node in its own process somewhere else than this machine's
+    /// loopback, e.g. in a network namespace of a test. Nothing is bound here.
+    pub fn create_at(
+        dir: &Path,
+        at: &[(&str, SocketAddr)],
+        region: Option<&str>,
+    ) -> Result<Vec<Agency>, NodeError> {
+        create_agencies(dir, at, region)
     }
 
     /// Gives up the reserved ports and returns the agencies, for callers that run each node in
@@ -212,4 +189,51 @@ impl LocalFederation {
         }
         Ok(())
     }
+}
+
+/// Creates one agency per `(name, address)` under `dir`: node, users, and every other agency
+/// as a partner.
+fn create_agencies(
+    dir: &Path,
+    at: &[(&str, SocketAddr)],
+    region: Option<&str>,
+) -> Result<Vec<Agency>, NodeError> {
+    let now = time::OffsetDateTime::now_utc();
+    let mut agencies = Vec::new();
+    for (name, addr) in at {
+        let adir = dir.join(name);
+        let config_path = admin::init_node(
+            &InitOptions {
+                name: name.to_string(),
+                dir: adir.clone(),
+                listen: *addr,
+                public_address: Some(addr.to_string()),
+                region: region.map(str::to_string),
+            },
+            now,
+        )?;
+        let operator = admin::add_user(&config_path, "ops", Role::Operator, now)?;
+        let investigator = admin::add_user(&config_path, "investigator", Role::Investigator, now)?;
+        let auditor = admin::add_user(&config_path, "auditor", Role::Auditor, now)?;
+        let supervisor = admin::add_user(&config_path, "supervisor", Role::Supervisor, now)?;
+        agencies.push(Agency {
+            name: name.to_string(),
+            dir: adir,
+            config_path,
+            addr: *addr,
+            operator,
+            investigator,
+            auditor,
+            supervisor,
+        });
+    }
+    for a in &agencies {
+        for b in &agencies {
+            if a.name != b.name {
+                let card = admin::read_card(&b.dir.join("card.toml"))?;
+                admin::add_partner(&a.config_path, &card)?;
+            }
+        }
+    }
+    Ok(agencies)
 }
