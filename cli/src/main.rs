@@ -11,7 +11,7 @@ mod data;
 mod demo;
 mod epoch;
 mod followup;
-mod input;
+use cordon_cli::input;
 mod output;
 mod policy;
 mod query;
