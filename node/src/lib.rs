@@ -753,8 +753,8 @@ impl Shared {
             audit: self.audit_status()?,
             // The figures of /metrics, for those who run the node and answer for its use.
             operations: if role.may(pki::Action::PartnerStatus) {
-                self.metrics.refresh(self)?;
-                Some(self.metrics.operations())
+                let gauges = self.metrics.refresh(self)?;
+                Some(self.metrics.operations(gauges))
             } else {
                 None
             },

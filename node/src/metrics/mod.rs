@@ -8,9 +8,9 @@
 
 pub mod http;
 
-use std::collections::BTreeMap;
+use std::collections::BTreeSet;
 use std::net::SocketAddr;
-use std::sync::OnceLock;
+use std::sync::{Mutex, OnceLock};
 
 use prometheus::{IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry};
 use serde::{Deserialize, Serialize};
@@ -58,6 +58,18 @@ pub struct Metrics {
     start_time: IntGauge,
     /// Where `/metrics` is served, once bound.
     address: OnceLock<SocketAddr>,
+    /// Every counter series touched so far, to list them for `status` (read back with the
+    /// counters' own `get`).
+    seen: Mutex<BTreeSet<(Counter, Vec<String>)>>,
+}
+
+/// The counters, for [`Metrics::seen`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Counter {
+    QueriesIn,
+    QueriesOut,
+    Refusals,
+    HandshakeFailures,
 }
 
 fn metric_error(e: prometheus::Error) -> NodeError {
@@ -126,6 +138,7 @@ impl Metrics {
             start_time: gauge(names::START_TIME, "When the node started, in Unix seconds.")?,
             registry,
             address: OnceLock::new(),
+            seen: Mutex::new(BTreeSet::new()),
         };
         m.start_time.set(started as i64);
         Ok(m)
@@ -140,22 +153,43 @@ impl Metrics {
         let _ = self.address.set(a);
     }
 
+    fn vec(&self, c: Counter) -> &IntCounterVec {
+        match c {
+            Counter::QueriesIn => &self.queries_in,
+            Counter::QueriesOut => &self.queries_out,
+            Counter::Refusals => &self.refusals,
+            Counter::HandshakeFailures => &self.handshake_failures,
+        }
+    }
+
+    fn inc(&self, c: Counter, labels: &[&str]) {
+        self.vec(c).with_label_values(labels).inc();
+        let key = (c, labels.iter().map(|l| l.to_string()).collect());
+        self.seen
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(key);
+    }
+
+    fn count(&self, c: Counter, labels: &[String]) -> u64 {
+        let labels: Vec<&str> = labels.iter().map(String::as_str).collect();
+        self.vec(c)
+            .get_metric_with_label_values(&labels)
+            .map_or(0, |m| m.get())
+    }
+
     /// A partner's evaluation request was answered.
     pub fn query_answered(&self, partner: &str) {
-        self.queries_in
-            .with_label_values(&[partner, "answered"])
-            .inc();
+        self.inc(Counter::QueriesIn, &[partner, "answered"]);
     }
 
     /// This node refused a partner's request. `evaluation`: it was an evaluation (a query),
     /// not a descriptor, filter or follow-up request.
     pub fn refused_partner(&self, partner: &str, code: ErrorCode, evaluation: bool) {
         if evaluation {
-            self.queries_in.with_label_values(&[partner, "refused"]).inc();
+            self.inc(Counter::QueriesIn, &[partner, "refused"]);
         }
-        self.refusals
-            .with_label_values(&["in", partner, code.as_str()])
-            .inc();
+        self.inc(Counter::Refusals, &["in", partner, code.as_str()]);
     }
 
     /// The outcome of one query this node sent to `partner`.
@@ -174,54 +208,64 @@ impl Metrics {
                 ),
             },
         };
-        self.queries_out.with_label_values(&[partner, what]).inc();
+        self.inc(Counter::QueriesOut, &[partner, what]);
         if let Some(r) = reason {
-            self.refusals.with_label_values(&["out", partner, r]).inc();
+            self.inc(Counter::Refusals, &["out", partner, r]);
         }
     }
 
     /// An incoming connection failed its handshake (or was refused right after it).
     pub fn handshake_failed(&self, reason: &str) {
-        self.handshake_failures.with_label_values(&[reason]).inc();
+        self.inc(Counter::HandshakeFailures, &[reason]);
     }
 
-    /// Reads the gauges (budgets, epoch ages, audit size) from the node's state. Blocking:
-    /// it reads the database.
-    pub fn refresh(&self, shared: &Shared) -> Result<(), NodeError> {
-        let budgets = shared.partner_status()?;
-        // Reset first: a grant removed by a policy reload, or a collection deleted, must not
-        // leave its last value behind.
-        self.budget_left.reset();
-        self.budget_daily.reset();
-        for p in &budgets.partners {
-            for c in p.collections.iter().filter(|c| c.shared) {
-                let labels = [p.partner.as_str(), c.collection.as_str()];
-                let left = c.daily_items.saturating_sub(c.used_today);
-                self.budget_left
-                    .with_label_values(&labels)
-                    .set(i64::try_from(left).unwrap_or(i64::MAX));
-                self.budget_daily
-                    .with_label_values(&labels)
-                    .set(i64::try_from(c.daily_items).unwrap_or(i64::MAX));
+    /// Reads the gauges (budgets, epoch ages, audit size) from the node's state, sets them,
+    /// and returns them. Blocking: it reads the database.
+    pub fn refresh(&self, shared: &Shared) -> Result<Gauges, NodeError> {
+        let gauge = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
+        let mut g = Gauges::default();
+        for p in shared.partner_status()?.partners {
+            for c in p.collections.into_iter().filter(|c| c.shared) {
+                g.budgets.push(BudgetLeft {
+                    left: c.daily_items.saturating_sub(c.used_today),
+                    daily_items: c.daily_items,
+                    partner: p.partner.clone(),
+                    collection: c.collection,
+                });
             }
         }
         let now = shared.clock.now_unix();
-        self.epoch_age.reset();
-        let epochs: Vec<(String, u64)> = shared
+        g.epoch_ages = shared
             .holder
             .read()
             .unwrap_or_else(|p| p.into_inner())
             .iter()
-            .map(|(c, e)| (c.clone(), e.built_at))
+            .map(|(c, e)| EpochAge {
+                collection: c.clone(),
+                seconds: now.saturating_sub(e.built_at),
+            })
             .collect();
-        for (c, built) in epochs {
-            self.epoch_age
-                .with_label_values(&[c.as_str()])
-                .set(i64::try_from(now.saturating_sub(built)).unwrap_or(i64::MAX));
+        g.epoch_ages.sort_by(|a, b| a.collection.cmp(&b.collection));
+        g.audit_size = shared.audit.size();
+        // Reset first: a grant removed by a policy reload, or a collection deleted, must not
+        // leave its last value behind.
+        self.budget_left.reset();
+        self.budget_daily.reset();
+        for b in &g.budgets {
+            let labels = [b.partner.as_str(), b.collection.as_str()];
+            self.budget_left.with_label_values(&labels).set(gauge(b.left));
+            self.budget_daily
+                .with_label_values(&labels)
+                .set(gauge(b.daily_items));
         }
-        self.audit_size
-            .set(i64::try_from(shared.audit.size()).unwrap_or(i64::MAX));
-        Ok(())
+        self.epoch_age.reset();
+        for e in &g.epoch_ages {
+            self.epoch_age
+                .with_label_values(&[e.collection.as_str()])
+                .set(gauge(e.seconds));
+        }
+        self.audit_size.set(gauge(g.audit_size));
+        Ok(g)
     }
 
     /// The metrics in the Prometheus text exposition format, version 0.0.4.
@@ -234,69 +278,61 @@ impl Metrics {
         String::from_utf8(out).map_err(|e| NodeError::Internal(format!("metrics text: {e}")))
     }
 
-    /// The figures of [`Metrics::refresh`]ed metrics, for `cordon status`.
-    pub fn operations(&self) -> Operations {
+    /// The counters, and the gauges `refresh` returned, for `cordon status`.
+    pub fn operations(&self, gauges: Gauges) -> Operations {
         let mut ops = Operations {
             started_at: self.start_time.get().max(0) as u64,
             metrics_address: self.address().map(|a| a.to_string()),
+            budgets: gauges.budgets,
+            epoch_ages: gauges.epoch_ages,
             ..Default::default()
         };
-        for family in self.registry.gather() {
-            let name = family.name().to_string();
-            for m in family.get_metric() {
-                let labels: BTreeMap<&str, &str> =
-                    m.get_label().iter().map(|l| (l.name(), l.value())).collect();
-                let l = |k: &str| labels.get(k).copied().unwrap_or_default().to_string();
-                let counter = m.get_counter().get_value().max(0.0) as u64;
-                let gauge = m.get_gauge().get_value().max(0.0) as u64;
-                match name.as_str() {
-                    names::QUERIES_IN | names::QUERIES_OUT => {
-                        let row = PartnerCount {
-                            partner: l("partner"),
-                            outcome: l("outcome"),
-                            count: counter,
-                        };
-                        if name == names::QUERIES_IN {
-                            ops.queries_in.push(row)
-                        } else {
-                            ops.queries_out.push(row)
-                        }
+        let seen = self
+            .seen
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        for (c, l) in seen {
+            let count = self.count(c, &l);
+            let at = |i: usize| l.get(i).cloned().unwrap_or_default();
+            match c {
+                Counter::QueriesIn | Counter::QueriesOut => {
+                    let row = PartnerCount {
+                        partner: at(0),
+                        outcome: at(1),
+                        count,
+                    };
+                    if c == Counter::QueriesIn {
+                        ops.queries_in.push(row)
+                    } else {
+                        ops.queries_out.push(row)
                     }
-                    names::REFUSALS => ops.refusals.push(RefusalCount {
-                        direction: l("direction"),
-                        partner: l("partner"),
-                        reason: l("reason"),
-                        count: counter,
-                    }),
-                    names::HANDSHAKE_FAILURES => ops.handshake_failures.push(ReasonCount {
-                        reason: l("reason"),
-                        count: counter,
-                    }),
-                    names::BUDGET_LEFT => ops.budgets.push(BudgetLeft {
-                        partner: l("partner"),
-                        collection: l("collection"),
-                        left: gauge,
-                        daily_items: 0,
-                    }),
-                    names::EPOCH_AGE => ops.epoch_ages.push(EpochAge {
-                        collection: l("collection"),
-                        seconds: gauge,
-                    }),
-                    _ => {}
                 }
-            }
-        }
-        // The daily budget travels with the budget left.
-        for b in &mut ops.budgets {
-            if let Ok(g) = self
-                .budget_daily
-                .get_metric_with_label_values(&[b.partner.as_str(), b.collection.as_str()])
-            {
-                b.daily_items = g.get().max(0) as u64;
+                Counter::Refusals => ops.refusals.push(RefusalCount {
+                    direction: at(0),
+                    partner: at(1),
+                    reason: at(2),
+                    count,
+                }),
+                Counter::HandshakeFailures => ops.handshake_failures.push(ReasonCount {
+                    reason: at(0),
+                    count,
+                }),
             }
         }
         ops
     }
+}
+
+/// The gauges of one [`Metrics::refresh`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Gauges {
+    /// Budgets left, per partner and shared collection.
+    pub budgets: Vec<BudgetLeft>,
+    /// Epoch ages, per held collection.
+    pub epoch_ages: Vec<EpochAge>,
+    /// Entries in the audit log.
+    pub audit_size: u64,
 }
 
 /// Why an incoming QUIC connection failed before it could be served: a fixed word, or the
@@ -456,7 +492,7 @@ mod tests {
         ));
         assert!(text.contains("cordon_queries_out_total{outcome=\"error\",partner=\"us\"} 1"));
         assert!(text.contains("cordon_start_time_seconds 1700000000"));
-        let ops = m.operations();
+        let ops = m.operations(Gauges::default());
         assert_eq!(ops.started_at, 1_700_000_000);
         assert_eq!(
             ops.queries_in,
