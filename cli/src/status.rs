@@ -191,10 +191,7 @@ fn render_operations(ops: &Operations, partners: &[String], now: u64) -> String 
             })
             .collect();
         out.push_str("Budgets left today (UTC):\n");
-        out.push_str(&table(
-            &["PARTNER", "COLLECTION", "LEFT", "PER DAY"],
-            &rows,
-        ));
+        out.push_str(&table(&["PARTNER", "COLLECTION", "LEFT", "PER DAY"], &rows));
     }
     let failures: Vec<String> = ops
         .handshake_failures
@@ -271,10 +268,17 @@ mod tests {
             .split_whitespace()
             .collect();
         assert_eq!(us, ["us", "0", "0", "0", "1"]);
-        assert!(text.contains("Refused by this node: jp budget_exhausted ×2"), "{text}");
+        assert!(
+            text.contains("Refused by this node: jp budget_exhausted ×2"),
+            "{text}"
+        );
         assert!(!text.contains("Refused by partners"), "{text}");
-        assert!(text.contains("Handshake failures: tls_unknown_ca ×3"), "{text}");
-        assert!(text.lines().any(|l| l.split_whitespace().collect::<Vec<_>>()
-            == ["jp", "phones", "7", "50"]));
+        assert!(
+            text.contains("Handshake failures: tls_unknown_ca ×3"),
+            "{text}"
+        );
+        assert!(text
+            .lines()
+            .any(|l| l.split_whitespace().collect::<Vec<_>>() == ["jp", "phones", "7", "50"]));
     }
 }

@@ -250,7 +250,9 @@ pub(crate) fn evaluate(
             // Nothing is sent that was not logged.
             shared.budgets.release(reservation);
             tracing::error!(error = %err, "could not log an answer; refusing it");
-            shared.metrics.refused_partner(partner, ErrorCode::Internal, true);
+            shared
+                .metrics
+                .refused_partner(partner, ErrorCode::Internal, true);
             PartnerResponse::Error(RemoteError::new(
                 ErrorCode::Internal,
                 "the holder could not log this answer; nothing was disclosed, try again later",

@@ -463,12 +463,26 @@ signing_key = "signing.key"
         let with = |addr: &str, extra: &str| {
             Config::parse(&format!("{MIN}\n[metrics]\nlisten = \"{addr}\"\n{extra}"))
         };
-        for ok in ["127.0.0.1:9464", "[::1]:9464", "10.1.2.3:9464", "192.168.0.5:1", "[fd00::1]:9"] {
+        for ok in [
+            "127.0.0.1:9464",
+            "[::1]:9464",
+            "10.1.2.3:9464",
+            "192.168.0.5:1",
+            "[fd00::1]:9",
+        ] {
             assert!(with(ok, "").is_ok(), "{ok}");
         }
-        for public in ["0.0.0.0:9464", "[::]:9464", "203.0.113.9:9464", "[2001:db8::1]:9464"] {
+        for public in [
+            "0.0.0.0:9464",
+            "[::]:9464",
+            "203.0.113.9:9464",
+            "[2001:db8::1]:9464",
+        ] {
             let e = with(public, "").unwrap_err();
-            assert!(e.contains("metrics.listen") && e.contains("allow_public"), "{e}");
+            assert!(
+                e.contains("metrics.listen") && e.contains("allow_public"),
+                "{e}"
+            );
             assert!(with(public, "allow_public = true").is_ok(), "{public}");
         }
         assert_eq!(

@@ -50,7 +50,9 @@ pub(crate) async fn accept_loop(
                 Ok(conn) => serve_connection(shared, conn, stop, t2).await,
                 // Refused handshakes (unknown CA, wrong name, expired) end here.
                 Err(e) => {
-                    shared.metrics.handshake_failed(&crate::metrics::handshake_reason(&e));
+                    shared
+                        .metrics
+                        .handshake_failed(&crate::metrics::handshake_reason(&e));
                     tracing::info!(error = %e, "handshake refused or failed")
                 }
             }
@@ -137,7 +139,9 @@ async fn serve_partner_stream(
         Ok(None) => return Ok(()),
         Err(NodeError::Wire(e)) => {
             tracing::info!(partner, error = %e, "malformed request refused");
-            shared.metrics.refused_partner(partner, ErrorCode::BadRequest, false);
+            shared
+                .metrics
+                .refused_partner(partner, ErrorCode::BadRequest, false);
             write_frame(
                 &mut send,
                 &refuse(ErrorCode::BadRequest, format!("malformed request: {e}")),

@@ -90,12 +90,18 @@ fn parse_exposition(text: &str) -> Result<BTreeMap<String, f64>, String> {
             let mut chars = r.char_indices().peekable();
             loop {
                 // label name
-                let start = chars.peek().map(|(i, _)| *i).ok_or_else(|| at("open labels"))?;
+                let start = chars
+                    .peek()
+                    .map(|(i, _)| *i)
+                    .ok_or_else(|| at("open labels"))?;
                 if r[start..].starts_with('}') {
                     chars.next();
                     break;
                 }
-                let eq = r[start..].find("=\"").ok_or_else(|| at("label without value"))? + start;
+                let eq = r[start..]
+                    .find("=\"")
+                    .ok_or_else(|| at("label without value"))?
+                    + start;
                 let lname = &r[start..eq];
                 if !is_name(lname) {
                     return Err(at("bad label name"));
@@ -219,7 +225,10 @@ async fn metrics_follow_queries_refusals_clock_and_handshakes() {
     let age = "cordon_epoch_age_seconds{collection=\"phones\"}";
     assert_eq!(value(&m0, budget), 30.0);
     assert_eq!(
-        value(&m0, "cordon_budget_daily_items{collection=\"phones\",partner=\"th\"}"),
+        value(
+            &m0,
+            "cordon_budget_daily_items{collection=\"phones\",partner=\"th\"}"
+        ),
         30.0
     );
     assert_eq!(value(&m0, age), 0.0);
@@ -246,11 +255,17 @@ async fn metrics_follow_queries_refusals_clock_and_handshakes() {
 
     let m1 = scrape(jp_metrics).await;
     assert_eq!(
-        value(&m1, "cordon_queries_in_total{outcome=\"answered\",partner=\"th\"}"),
+        value(
+            &m1,
+            "cordon_queries_in_total{outcome=\"answered\",partner=\"th\"}"
+        ),
         1.0
     );
     assert_eq!(
-        value(&m1, "cordon_queries_in_total{outcome=\"refused\",partner=\"th\"}"),
+        value(
+            &m1,
+            "cordon_queries_in_total{outcome=\"refused\",partner=\"th\"}"
+        ),
         1.0
     );
     assert_eq!(
@@ -265,11 +280,17 @@ async fn metrics_follow_queries_refusals_clock_and_handshakes() {
 
     let t1 = scrape(th_metrics).await;
     assert_eq!(
-        value(&t1, "cordon_queries_out_total{outcome=\"answered\",partner=\"jp\"}"),
+        value(
+            &t1,
+            "cordon_queries_out_total{outcome=\"answered\",partner=\"jp\"}"
+        ),
         1.0
     );
     assert_eq!(
-        value(&t1, "cordon_queries_out_total{outcome=\"refused\",partner=\"jp\"}"),
+        value(
+            &t1,
+            "cordon_queries_out_total{outcome=\"refused\",partner=\"jp\"}"
+        ),
         1.0
     );
     assert_eq!(
@@ -282,7 +303,10 @@ async fn metrics_follow_queries_refusals_clock_and_handshakes() {
     // Nothing th asked about is in a label or anywhere in the text.
     let text = http(th_metrics, b"GET /metrics HTTP/1.0\r\n\r\n").await;
     for p in phones(0..20) {
-        assert!(!text.contains(&p) && !text.contains(&p[1..]), "{p} in the metrics");
+        assert!(
+            !text.contains(&p) && !text.contains(&p[1..]),
+            "{p} in the metrics"
+        );
     }
 
     // A user certificate of th's CA, presented to jp's control channel, is refused.
@@ -354,18 +378,30 @@ async fn the_metrics_server_answers_bad_requests_and_ignores_silent_clients() {
     for (req, want) in [
         (&b"GET /metrics HTTP/1.1\r\n\r\n"[..], "HTTP/1.1 200 OK"),
         (b"GET / HTTP/1.1\r\n\r\n", "HTTP/1.1 404 Not Found"),
-        (b"POST /metrics HTTP/1.1\r\n\r\n", "HTTP/1.1 405 Method Not Allowed"),
+        (
+            b"POST /metrics HTTP/1.1\r\n\r\n",
+            "HTTP/1.1 405 Method Not Allowed",
+        ),
         (b"hello\r\n\r\n", "HTTP/1.1 400 Bad Request"),
-        (b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03\r\n\r\n", "HTTP/1.1 400 Bad Request"),
+        (
+            b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03\r\n\r\n",
+            "HTTP/1.1 400 Bad Request",
+        ),
     ] {
         let a = http(addr, req).await;
         assert_eq!(status_line(&a), want, "{:?}", String::from_utf8_lossy(req));
     }
     // A head that never ends is cut off at 8 KiB.
     let a = http(addr, &vec![b'A'; cordon_node::metrics::http::MAX_HEAD + 1]).await;
-    assert_eq!(status_line(&a), "HTTP/1.1 431 Request Header Fields Too Large");
+    assert_eq!(
+        status_line(&a),
+        "HTTP/1.1 431 Request Header Fields Too Large"
+    );
     // HEAD: the headers only.
     let a = http(addr, b"HEAD /metrics HTTP/1.1\r\n\r\n").await;
-    assert!(a.starts_with("HTTP/1.1 200 OK") && a.ends_with("\r\n\r\n"), "{a}");
+    assert!(
+        a.starts_with("HTTP/1.1 200 OK") && a.ends_with("\r\n\r\n"),
+        "{a}"
+    );
     f.fed.shutdown().await.unwrap();
 }

@@ -259,7 +259,12 @@ mod tests {
             b"",
             b"\r\n\r\n",
         ] {
-            assert_eq!(parse(bad), Request::Bad, "{:?}", String::from_utf8_lossy(bad));
+            assert_eq!(
+                parse(bad),
+                Request::Bad,
+                "{:?}",
+                String::from_utf8_lossy(bad)
+            );
         }
     }
 }

@@ -82,17 +82,23 @@ impl Metrics {
         let registry = Registry::new();
         let counter = |name: &str, help: &str, labels: &[&str]| {
             let c = IntCounterVec::new(Opts::new(name, help), labels).map_err(metric_error)?;
-            registry.register(Box::new(c.clone())).map_err(metric_error)?;
+            registry
+                .register(Box::new(c.clone()))
+                .map_err(metric_error)?;
             Ok::<_, NodeError>(c)
         };
         let gauges = |name: &str, help: &str, labels: &[&str]| {
             let g = IntGaugeVec::new(Opts::new(name, help), labels).map_err(metric_error)?;
-            registry.register(Box::new(g.clone())).map_err(metric_error)?;
+            registry
+                .register(Box::new(g.clone()))
+                .map_err(metric_error)?;
             Ok::<_, NodeError>(g)
         };
         let gauge = |name: &str, help: &str| {
             let g = IntGauge::new(name, help).map_err(metric_error)?;
-            registry.register(Box::new(g.clone())).map_err(metric_error)?;
+            registry
+                .register(Box::new(g.clone()))
+                .map_err(metric_error)?;
             Ok::<_, NodeError>(g)
         };
         let m = Metrics {
@@ -253,7 +259,9 @@ impl Metrics {
         self.budget_daily.reset();
         for b in &g.budgets {
             let labels = [b.partner.as_str(), b.collection.as_str()];
-            self.budget_left.with_label_values(&labels).set(gauge(b.left));
+            self.budget_left
+                .with_label_values(&labels)
+                .set(gauge(b.left));
             self.budget_daily
                 .with_label_values(&labels)
                 .set(gauge(b.daily_items));
@@ -287,11 +295,7 @@ impl Metrics {
             epoch_ages: gauges.epoch_ages,
             ..Default::default()
         };
-        let seen = self
-            .seen
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone();
+        let seen = self.seen.lock().unwrap_or_else(|p| p.into_inner()).clone();
         for (c, l) in seen {
             let count = self.count(c, &l);
             let at = |i: usize| l.get(i).cloned().unwrap_or_default();
@@ -485,7 +489,10 @@ mod tests {
         );
         m.handshake_failed("tls_unknown_ca");
         let text = m.encode().unwrap();
-        assert!(text.contains("# TYPE cordon_queries_in_total counter"), "{text}");
+        assert!(
+            text.contains("# TYPE cordon_queries_in_total counter"),
+            "{text}"
+        );
         assert!(text.contains("cordon_queries_in_total{outcome=\"answered\",partner=\"jp\"} 2"));
         assert!(text.contains(
             "cordon_refusals_total{direction=\"in\",partner=\"jp\",reason=\"budget_exhausted\"} 1"
