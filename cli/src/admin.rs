@@ -257,14 +257,20 @@ pub fn user(c: UserCmd, profile: Option<PathBuf>) -> anyhow::Result<ExitCode> {
 
 #[derive(Subcommand)]
 pub enum NodeCmd {
-    /// Run the node in the foreground until SIGINT or SIGTERM.
+    /// Run the node in the foreground until SIGINT or SIGTERM (SIGHUP reloads the policy).
     Run {
         /// The node's configuration (node.toml)
         #[arg(long, value_name = "FILE")]
         config: PathBuf,
-        /// Log format
-        #[arg(long, value_enum, default_value_t = LogFormat::Text)]
+        /// Log format on stderr: `text` (for people) or `json` (one object per line, for
+        /// journald and log collectors)
+        #[arg(long, value_enum, env = "CORDON_LOG_FORMAT", default_value_t = LogFormat::Text)]
         log_format: LogFormat,
+        /// What to log: a level (`error`, `warn`, `info`, `debug`, `trace`) or filter
+        /// directives (`info,cordon_node=debug`) [default: $RUST_LOG, else
+        /// `info,quinn=warn,rustls=warn`]
+        #[arg(long, value_name = "FILTER")]
+        log_level: Option<String>,
     },
 }
 
@@ -276,26 +282,51 @@ pub enum LogFormat {
     Json,
 }
 
-/// Sets up `tracing` output on stderr (`RUST_LOG` overrides the level, default `info`).
-pub fn init_logging(format: LogFormat) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,quinn=warn,rustls=warn"));
+/// The filter when neither --log-level nor `RUST_LOG` says otherwise: QUIC and TLS internals
+/// only when something is wrong.
+const DEFAULT_LOG_FILTER: &str = "info,quinn=warn,rustls=warn";
+
+/// Sets up `tracing` output on stderr. `level` (from --log-level) wins over `RUST_LOG`, which
+/// wins over [`DEFAULT_LOG_FILTER`]. No level logs identifiers: the node never passes one to
+/// `tracing` (tests/tests/privacy.rs checks at `trace`).
+pub fn init_logging(format: LogFormat, level: Option<&str>) -> anyhow::Result<()> {
+    use tracing_subscriber::EnvFilter;
+    let filter = match level {
+        Some(l) => EnvFilter::try_new(l).map_err(|e| {
+            anyhow::anyhow!(
+                "--log-level {l:?} is not a log filter ({e}); use e.g. `info`, `debug` or `info,cordon_node=trace`"
+            )
+        })?,
+        None => match std::env::var("RUST_LOG") {
+            Ok(v) if !v.trim().is_empty() => EnvFilter::try_new(&v).map_err(|e| {
+                anyhow::anyhow!(
+                    "RUST_LOG={v:?} is not a log filter ({e}); use e.g. `info` or `debug`, or unset it"
+                )
+            })?,
+            _ => EnvFilter::new(DEFAULT_LOG_FILTER),
+        },
+    };
     use std::io::IsTerminal;
-    // Colours only for a person at a terminal; files and journald get plain text.
     let b = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr);
     let _ = match format {
-        LogFormat::Text => b.try_init(),
-        LogFormat::Json => b.json().try_init(),
+        // Colours only for a person at a terminal; files and journald get plain text.
+        LogFormat::Text => b.with_ansi(std::io::stderr().is_terminal()).try_init(),
+        // Fields at the top level of each object, so collectors index them directly.
+        LogFormat::Json => b.json().flatten_event(true).with_ansi(false).try_init(),
     };
+    Ok(())
 }
 
 pub fn node(c: NodeCmd) -> anyhow::Result<ExitCode> {
     match c {
-        NodeCmd::Run { config, log_format } => {
-            init_logging(log_format);
+        NodeCmd::Run {
+            config,
+            log_format,
+            log_level,
+        } => {
+            init_logging(log_format, log_level.as_deref())?;
             let cfg = Config::load(&config)?;
             let rt = crate::runtime()?;
             rt.block_on(async move {
@@ -304,6 +335,9 @@ pub fn node(c: NodeCmd) -> anyhow::Result<ExitCode> {
                     "cordon node listening on {} (Ctrl-C to stop, SIGHUP to reload the policy)",
                     node.local_addr()?
                 );
+                if let Some(m) = node.metrics_addr() {
+                    eprintln!("metrics at http://{m}/metrics");
+                }
                 reload_on_sighup(node.shared().clone());
                 node.run(shutdown_signal()).await
             })?;

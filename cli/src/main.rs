@@ -15,6 +15,7 @@ use cordon_cli::input;
 mod output;
 mod policy;
 mod query;
+mod status;
 mod synth;
 
 use std::path::PathBuf;
@@ -72,8 +73,9 @@ enum Command {
     Epoch(epoch::EpochCmd),
     /// Ask partners which of your items they hold.
     Query(query::QueryArgs),
-    /// Show the node's collections and partners.
-    Status(query::StatusArgs),
+    /// Show the node's collections, partners and audit log; for operators and supervisors also
+    /// queries and refusals per partner, budgets left and handshake failures since the start.
+    Status(status::StatusArgs),
     /// Follow-up requests: ask a partner for the records behind hits; review partners' requests.
     #[command(subcommand)]
     Followup(followup::FollowupCmd),
@@ -100,7 +102,7 @@ fn main() -> ExitCode {
         Command::Data(c) => data::run(c, cli.profile),
         Command::Epoch(c) => epoch::run(c, cli.profile),
         Command::Query(a) => query::query(a, cli.profile),
-        Command::Status(a) => query::status(a, cli.profile),
+        Command::Status(a) => status::status(a, cli.profile),
         Command::Followup(c) => followup::run(c, cli.profile),
         Command::Ident(c) => data::ident(c),
         Command::Demo(a) => demo::run(a),

@@ -141,6 +141,17 @@ fn offline_commands_and_their_errors() {
         &cordon(&["node", "run", "--config", &d("missing.toml")]),
         "missing.toml",
     );
+    assert_clear_failure(
+        &cordon(&[
+            "node",
+            "run",
+            "--config",
+            &th_cfg,
+            "--log-level",
+            "info,[[nope",
+        ]),
+        "--log-level",
+    );
 
     // Commands that need a node say how to find one.
     assert_clear_failure(&cordon(&["status"]), "--profile");

@@ -41,6 +41,8 @@ impl NodeProc {
             .arg(config)
             .env_remove("CORDON_PROFILE")
             .env("RUST_LOG", "info,quinn=warn,rustls=warn")
+            // Logs as journald gets them from deploy/cordon-node.service.
+            .env("CORDON_LOG_FORMAT", "json")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -88,6 +90,26 @@ fn partner_status_reload_by_sighup_and_by_command_and_revoke() {
         .into_agencies();
     let jp = agencies.iter().find(|a| a.name == "jp").unwrap().clone();
     let mut node = NodeProc::start(&jp.config_path);
+    // CORDON_LOG_FORMAT=json: one JSON object per line, the message at the top level.
+    let started = node.wait_for("node started");
+    let v: serde_json::Value = serde_json::from_str(&started).expect("a JSON log line");
+    assert_eq!(v["message"], "node started", "{started}");
+    assert_eq!(v["level"], "INFO", "{started}");
+
+    // `cordon status`: operators see activity, budgets and handshake failures; investigators not.
+    let o = cordon(&jp.operator, &["status"]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let out = text(&o.stdout);
+    assert!(out.contains("Since the node started"), "{out}");
+    assert!(out.contains("QUERIES IN: ANSWERED"), "{out}");
+    assert!(out.lines().any(|l| l.starts_with("th ")), "{out}");
+    assert!(out.contains("Handshake failures: none"), "{out}");
+    let o = cordon(&jp.operator, &["status", "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(v["operations"]["started_at"].as_u64().unwrap() > 0, "{v}");
+    let o = cordon(&jp.investigator, &["status"]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert!(!text(&o.stdout).contains("Since the node started"));
 
     let o = cordon(&jp.operator, &["partner", "status"]);
     assert!(o.status.success(), "{}", text(&o.stderr));

@@ -216,6 +216,15 @@ shutdown_grace = "10s"
 # Region for phone numbers written in national format (ISO 3166 alpha-2).
 {region}
 
+[metrics]
+# Serve Prometheus metrics at http://ADDRESS/metrics (plain HTTP; partner names, query and
+# refusal counts, budgets left, epoch ages, audit log size, handshake failures; never an
+# identifier). Off unless `listen` is set. A loopback address keeps it on this machine; a
+# private address is allowed with a warning; a public or wildcard one (0.0.0.0, [::]) is
+# refused unless `allow_public = true` [default: false], for a port a firewall guards.
+# listen = "127.0.0.1:9464"
+# allow_public = false
+
 # Key rotation and retention per collection (both optional; the collection need not exist
 # yet). `rotate_every`: a new key and epoch once the current one is this old [default: never
 # on schedule]. `retain`: records imported longer ago than this are deleted, and the key

@@ -80,6 +80,7 @@ pub(crate) fn refuse_sync(
         tracing::error!(error = %le, "could not log a refusal");
     }
     tracing::info!(partner, code = err.code.as_str(), what, "request refused");
+    shared.metrics.refused_partner(partner, err.code, false);
     err
 }
 
@@ -106,6 +107,7 @@ fn refused(
         tracing::error!(error = %le, "could not log a refusal");
     }
     tracing::info!(partner, code = err.code.as_str(), "evaluation refused");
+    shared.metrics.refused_partner(partner, err.code, true);
     PartnerResponse::Error(err)
 }
 
@@ -234,6 +236,7 @@ pub(crate) fn evaluate(
                 exchange_id = %hex::encode(*req.query_id),
                 "query answered"
             );
+            shared.metrics.query_answered(partner);
             PartnerResponse::Evaluated(EvaluateResponse {
                 query_id: req.query_id,
                 epoch: req.epoch,
@@ -247,6 +250,9 @@ pub(crate) fn evaluate(
             // Nothing is sent that was not logged.
             shared.budgets.release(reservation);
             tracing::error!(error = %err, "could not log an answer; refusing it");
+            shared
+                .metrics
+                .refused_partner(partner, ErrorCode::Internal, true);
             PartnerResponse::Error(RemoteError::new(
                 ErrorCode::Internal,
                 "the holder could not log this answer; nothing was disclosed, try again later",

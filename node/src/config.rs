@@ -38,6 +38,9 @@ pub struct Config {
     /// Per-collection key rotation and retention (`crate::maintenance`).
     #[serde(default, rename = "collection")]
     pub collections: Vec<CollectionSettings>,
+    /// The Prometheus `/metrics` endpoint (`crate::metrics`); off unless `listen` is set.
+    #[serde(default)]
+    pub metrics: MetricsSection,
     /// Folder of `node.toml`; not in the file.
     #[serde(skip)]
     pub base_dir: PathBuf,
@@ -184,6 +187,58 @@ pub struct IdentSection {
     pub default_region: Option<String>,
 }
 
+/// `[metrics]`: where `/metrics` is served over plain HTTP.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsSection {
+    /// TCP address of the `/metrics` endpoint (`127.0.0.1:9464`). None: no endpoint.
+    #[serde(default)]
+    pub listen: Option<SocketAddr>,
+    /// Allow a public or wildcard (`0.0.0.0`, `[::]`) address. The metrics name partners and
+    /// show their activity, over plain HTTP: off by default (see [`metrics_exposure`]).
+    #[serde(default)]
+    pub allow_public: bool,
+}
+
+/// Who can reach an address the metrics endpoint listens on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exposure {
+    /// This machine only.
+    Loopback,
+    /// A private network (RFC 1918, IPv6 unique-local, link-local).
+    Private,
+    /// A public address, or every interface (`0.0.0.0`, `[::]`).
+    Public,
+}
+
+/// Classifies a metrics address: the node refuses [`Exposure::Public`] unless the operator
+/// set `allow_public`, and warns at start for anything but loopback.
+pub fn metrics_exposure(addr: &SocketAddr) -> Exposure {
+    use std::net::IpAddr;
+    let ip = match addr.ip() {
+        IpAddr::V6(v6) => v6
+            .to_ipv4_mapped()
+            .map(IpAddr::V4)
+            .unwrap_or(IpAddr::V6(v6)),
+        v4 => v4,
+    };
+    if ip.is_loopback() {
+        return Exposure::Loopback;
+    }
+    let private = match ip {
+        IpAddr::V4(v4) => v4.is_private() || v4.is_link_local(),
+        IpAddr::V6(v6) => {
+            let s = v6.segments()[0];
+            (s & 0xfe00) == 0xfc00 || (s & 0xffc0) == 0xfe80
+        }
+    };
+    if private {
+        Exposure::Private
+    } else {
+        Exposure::Public
+    }
+}
+
 /// One `[[partner]]`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -283,6 +338,13 @@ impl Config {
                 self.limits.max_items_per_query,
                 cordon_protocol::messages::MAX_ITEMS_PER_REQUEST
             ));
+        }
+        if let Some(addr) = self.metrics.listen {
+            if metrics_exposure(&addr) == Exposure::Public && !self.metrics.allow_public {
+                return Err(format!(
+                    "key `metrics.listen` = {addr} would serve the metrics (partner names and their activity) over plain HTTP on a public or every interface; use 127.0.0.1 or a private address, or set `allow_public = true` in [metrics] if a firewall guards the port"
+                ));
+            }
         }
         let mut seen = std::collections::HashSet::new();
         for p in &self.partners {
@@ -393,6 +455,43 @@ signing_key = "signing.key"
         assert!(e.contains("line 14"), "{e}");
         let dup = format!("{MIN}\n[[partner]]\nname=\"jp\"\naddress=\"x:1\"\nca_cert=\"a\"\nsigning_key=\"k\"\nlog_key=\"k\"\nwitness_key=\"k\"\n[[partner]]\nname=\"jp\"\naddress=\"x:1\"\nca_cert=\"a\"\nsigning_key=\"k\"\nlog_key=\"k\"\nwitness_key=\"k\"\n");
         assert!(Config::parse(&dup).unwrap_err().contains("twice"));
+    }
+
+    #[test]
+    fn metrics_address_must_be_local_unless_allowed() {
+        assert_eq!(Config::parse(MIN).unwrap().metrics.listen, None);
+        let with = |addr: &str, extra: &str| {
+            Config::parse(&format!("{MIN}\n[metrics]\nlisten = \"{addr}\"\n{extra}"))
+        };
+        for ok in [
+            "127.0.0.1:9464",
+            "[::1]:9464",
+            "10.1.2.3:9464",
+            "192.168.0.5:1",
+            "[fd00::1]:9",
+        ] {
+            assert!(with(ok, "").is_ok(), "{ok}");
+        }
+        for public in [
+            "0.0.0.0:9464",
+            "[::]:9464",
+            "203.0.113.9:9464",
+            "[2001:db8::1]:9464",
+        ] {
+            let e = with(public, "").unwrap_err();
+            assert!(
+                e.contains("metrics.listen") && e.contains("allow_public"),
+                "{e}"
+            );
+            assert!(with(public, "allow_public = true").is_ok(), "{public}");
+        }
+        assert_eq!(
+            metrics_exposure(&"[::ffff:127.0.0.1]:1".parse().unwrap()),
+            Exposure::Loopback
+        );
+        assert!(with("127.0.0.1:9464", "alow_public = true")
+            .unwrap_err()
+            .contains("alow_public"));
     }
 
     #[test]

@@ -349,6 +349,10 @@ pub struct StatusReply {
     /// Audit log: entries, the log's verifier key, and alerts about partners.
     #[serde(default)]
     pub audit: AuditStatus,
+    /// Activity since the node started, budgets left, epoch ages (the figures `/metrics`
+    /// serves); for roles that may see partner status (operators, supervisors), else None.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub operations: Option<crate::metrics::Operations>,
 }
 
 /// The audit part of [`StatusReply`].
@@ -644,6 +648,22 @@ mod tests {
                 alerts: vec!["ALERT".into()],
                 warnings: vec!["WARNING".into()],
             },
+            operations: Some(crate::metrics::Operations {
+                started_at: 1_700_000_000,
+                metrics_address: Some("127.0.0.1:9464".into()),
+                queries_in: vec![crate::metrics::PartnerCount {
+                    partner: "jp".into(),
+                    outcome: "answered".into(),
+                    count: 4,
+                }],
+                budgets: vec![crate::metrics::BudgetLeft {
+                    partner: "jp".into(),
+                    collection: "phones".into(),
+                    left: 10,
+                    daily_items: 20,
+                }],
+                ..Default::default()
+            }),
         }));
         rt(ControlResponse::Imported(ImportReply {
             rows: 3,

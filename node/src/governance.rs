@@ -83,6 +83,7 @@ impl Shared {
             ("[tls]", section(&old.tls), section(&new.tls)),
             ("[epochs]", section(&old.epochs), section(&new.epochs)),
             ("[limits]", section(&old.limits), section(&new.limits)),
+            ("[metrics]", section(&old.metrics), section(&new.metrics)),
             (
                 "[identifiers]",
                 section(&old.identifiers),

@@ -38,6 +38,7 @@ pub mod governance;
 pub mod import;
 pub mod local;
 pub mod maintenance;
+pub mod metrics;
 #[cfg(feature = "test-util")]
 pub mod misbehave;
 pub mod net;
@@ -118,6 +119,8 @@ pub struct Shared {
     /// Serialises reading, checking and saving partners' audit state (taken before any
     /// database transaction, so it cannot deadlock with the log's own lock).
     pub audit_lock: Mutex<()>,
+    /// Operational metrics (`/metrics`, and the figures of `cordon status`).
+    pub metrics: metrics::Metrics,
     /// Test builds only: how this node corrupts what it serves (see `misbehave`).
     #[cfg(feature = "test-util")]
     pub misbehaviour: misbehave::MisbehaviourCell,
@@ -130,6 +133,8 @@ pub const PARTNER_CONCURRENCY: usize = 4;
 pub struct Node {
     shared: Arc<Shared>,
     endpoint: quinn::Endpoint,
+    /// The `/metrics` socket, bound at [`Node::bind`] so that a taken port fails the start.
+    metrics_listener: Option<std::net::TcpListener>,
 }
 
 fn read(what: &'static str, path: &std::path::Path) -> Result<String, NodeError> {
@@ -389,7 +394,19 @@ impl Node {
             config.grants.clone(),
         )));
         let revoked = RwLock::new(governance::load_revoked(store.db())?);
+        let metrics = metrics::Metrics::new(clock.now_unix())?;
+        let metrics_listener = match config.metrics.listen {
+            Some(addr) => {
+                let l = metrics::http::bind(addr)?;
+                if let Ok(a) = l.local_addr() {
+                    metrics.set_address(a);
+                }
+                Some(l)
+            }
+            None => None,
+        };
         let shared = Arc::new(Shared {
+            metrics,
             revoked,
             reload_lock: Mutex::new(()),
             budgets: budget::Budgets::default(),
@@ -414,7 +431,11 @@ impl Node {
             misbehaviour: Default::default(),
         });
         shared.log_start()?;
-        Ok(Node { shared, endpoint })
+        Ok(Node {
+            shared,
+            endpoint,
+            metrics_listener,
+        })
     }
 
     /// The bound address (useful after binding port 0).
@@ -427,6 +448,11 @@ impl Node {
     /// Shared state, for tests and embedding.
     pub fn shared(&self) -> &Arc<Shared> {
         &self.shared
+    }
+
+    /// Where `/metrics` is served (`[metrics] listen`), if it is.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.shared.metrics.address()
     }
 
     /// Serves until `shutdown` completes, then stops accepting, lets in-flight requests finish
@@ -443,12 +469,18 @@ impl Node {
             tracker.clone(),
         ));
         let maintenance = tokio::spawn(maintenance_loop(self.shared.clone(), stop.clone()));
+        let metrics = self
+            .metrics_listener
+            .and_then(|l| metrics::http::start(l, self.shared.clone(), stop.clone()));
         shutdown.await;
         tracing::info!("shutting down: finishing in-flight requests");
         self.endpoint.set_server_config(None);
         stop.cancel();
         let _ = accept.await;
         let _ = maintenance.await;
+        if let Some(m) = metrics {
+            let _ = m.await;
+        }
         tracker.close();
         let grace = self.shared.config.limits.shutdown_grace;
         if tokio::time::timeout(grace, tracker.wait()).await.is_err() {
@@ -719,6 +751,13 @@ impl Shared {
                 .map(|p| p.name.clone())
                 .collect(),
             audit: self.audit_status()?,
+            // The figures of /metrics, for those who run the node and answer for its use.
+            operations: if role.may(pki::Action::PartnerStatus) {
+                let gauges = self.metrics.refresh(self)?;
+                Some(self.metrics.operations(gauges))
+            } else {
+                None
+            },
         })
     }
 

@@ -327,6 +327,7 @@ pub async fn run_query(
             .map_err(QueryError::Node)?;
     }
     for r in &results {
+        shared.metrics.query_sent(&r.partner, &r.outcome);
         match &r.outcome {
             PartnerOutcome::Answered {
                 hits, epoch, count, ..

@@ -49,7 +49,12 @@ pub(crate) async fn accept_loop(
             match incoming.await {
                 Ok(conn) => serve_connection(shared, conn, stop, t2).await,
                 // Refused handshakes (unknown CA, wrong name, expired) end here.
-                Err(e) => tracing::info!(error = %e, "handshake refused or failed"),
+                Err(e) => {
+                    shared
+                        .metrics
+                        .handshake_failed(&crate::metrics::handshake_reason(&e));
+                    tracing::info!(error = %e, "handshake refused or failed")
+                }
             }
         });
     }
@@ -67,6 +72,7 @@ async fn serve_connection(
         Ok(i) => i,
         Err(e) => {
             tracing::warn!(remote = %conn.remote_address(), error = %e, "peer refused after handshake");
+            shared.metrics.handshake_failed("wrong_role");
             conn.close(
                 CLOSE_WRONG_ROLE.into(),
                 b"certificate does not fit this protocol",
@@ -133,6 +139,9 @@ async fn serve_partner_stream(
         Ok(None) => return Ok(()),
         Err(NodeError::Wire(e)) => {
             tracing::info!(partner, error = %e, "malformed request refused");
+            shared
+                .metrics
+                .refused_partner(partner, ErrorCode::BadRequest, false);
             write_frame(
                 &mut send,
                 &refuse(ErrorCode::BadRequest, format!("malformed request: {e}")),

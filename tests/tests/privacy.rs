@@ -37,6 +37,11 @@ fn files_under(dir: &Path, out: &mut Vec<(String, Vec<u8>)>) {
     }
 }
 
+fn base64(bytes: &[u8]) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
 fn contains(hay: &[u8], needle: &[u8]) -> bool {
     !needle.is_empty() && hay.windows(needle.len()).any(|w| w == needle)
 }
@@ -45,10 +50,24 @@ fn contains(hay: &[u8], needle: &[u8]) -> bool {
 async fn holder_keeps_no_trace_of_the_queried_items() {
     let capture = Capture::default();
     let c2 = capture.clone();
-    tracing_subscriber::fmt()
-        .with_env_filter("trace,quinn=debug,quinn_proto=debug,rustls=debug")
-        .with_writer(move || c2.clone())
-        .init();
+    // Both formats `cordon node run` offers (--log-format text and json), at the most verbose
+    // level of Cordon's own code.
+    use tracing_subscriber::layer::SubscriberExt;
+    let c3 = capture.clone();
+    tracing::subscriber::set_global_default(
+        tracing_subscriber::registry()
+            .with(tracing_subscriber::EnvFilter::new(
+                "trace,quinn=debug,quinn_proto=debug,rustls=debug",
+            ))
+            .with(tracing_subscriber::fmt::layer().with_writer(move || c2.clone()))
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .json()
+                    .flatten_event(true)
+                    .with_writer(move || c3.clone()),
+            ),
+    )
+    .unwrap();
 
     let f = Fed::start(&["th", "jp"], |c| c.to_string());
     import(&f.operator("jp"), "phones", "phone", &phones(0..500))
@@ -118,6 +137,10 @@ async fn holder_keeps_no_trace_of_the_queried_items() {
                 format!("hex SHA-256 of {:?}", String::from_utf8_lossy(&form)),
                 hex::encode(h).into_bytes(),
             ));
+            needles.push((
+                format!("base64 SHA-256 of {:?}", String::from_utf8_lossy(&form)),
+                base64(&h).into_bytes(),
+            ));
         }
         // The national digits alone, as a holder might have logged a fragment.
         let digits: String = canon.value().chars().skip(3).collect();
@@ -149,6 +172,10 @@ async fn holder_keeps_no_trace_of_the_queried_items() {
             format!("hex SHA-256 of person {label:?}"),
             hex::encode(h).into_bytes(),
         ));
+        needles.push((
+            format!("base64 SHA-256 of person {label:?}"),
+            base64(&h).into_bytes(),
+        ));
     }
 
     let mut files = Vec::new();
@@ -167,6 +194,14 @@ async fn holder_keeps_no_trace_of_the_queried_items() {
     assert!(
         contains(&logs, b"query answered"),
         "the holder's log output was captured"
+    );
+    assert!(
+        contains(&logs, b"\"message\":\"query answered\""),
+        "the JSON log output was captured"
+    );
+    assert!(
+        contains(&logs, b"\"level\":\"DEBUG\""),
+        "debug-level events were captured"
     );
     for (what, needle) in &needles {
         for (name, bytes) in &files {

@@ -275,7 +275,7 @@ pub fn run(a: DemoArgs) -> anyhow::Result<ExitCode> {
         }
     };
     if a.serve {
-        crate::admin::init_logging(crate::admin::LogFormat::Text);
+        crate::admin::init_logging(crate::admin::LogFormat::Text, None)?;
     }
     let rt = crate::runtime()?;
     rt.block_on(demo(a, dir))

@@ -54,6 +54,7 @@ pub fn receive(
                 tracing::error!(error = %err, "could not log a refused follow-up request");
             }
             tracing::info!(partner, code = %r.code, "follow-up request refused");
+            shared.metrics.refused_partner(partner, r.code, false);
             PartnerResponse::Error(r)
         }
     }
