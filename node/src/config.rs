@@ -356,7 +356,8 @@ impl Config {
                 ));
             }
         }
-        let least = l.max_items_per_query * cordon_protocol::messages::ELEMENT_LEN + REQUEST_OVERHEAD;
+        let least =
+            l.max_items_per_query * cordon_protocol::messages::ELEMENT_LEN + REQUEST_OVERHEAD;
         let most = cordon_protocol::frame::MAX_PAYLOAD;
         if l.max_request_bytes < least || l.max_request_bytes > most {
             return Err(format!(
@@ -471,10 +472,19 @@ signing_key = "signing.key"
     #[test]
     fn resource_limits_are_range_checked() {
         for (bad, key) in [
-            ("max_connections_per_partner = 0", "max_connections_per_partner"),
-            ("max_streams_per_connection = 5000", "max_streams_per_connection"),
+            (
+                "max_connections_per_partner = 0",
+                "max_connections_per_partner",
+            ),
+            (
+                "max_streams_per_connection = 5000",
+                "max_streams_per_connection",
+            ),
             ("max_requests_per_partner = 0", "max_requests_per_partner"),
-            ("max_pending_followups_per_partner = 0", "max_pending_followups_per_partner"),
+            (
+                "max_pending_followups_per_partner = 0",
+                "max_pending_followups_per_partner",
+            ),
             // 65,536 items of 32 bytes cannot fit 1 MiB.
             ("max_request_bytes = 1048576", "max_request_bytes"),
             ("max_request_bytes = 9000000", "max_request_bytes"),

@@ -128,7 +128,6 @@ pub struct Shared {
     pub misbehaviour: misbehave::MisbehaviourCell,
 }
 
-
 /// A bound, not yet running node.
 pub struct Node {
     shared: Arc<Shared>,

@@ -319,12 +319,7 @@ pub async fn run_query(
             let outcome = match tokio::time::timeout(remaining, work).await {
                 Ok(Ok(o)) => o,
                 Ok(Err(e)) => failed(me, &p, &collection, &e),
-                Err(_) => failed(
-                    me,
-                    &p,
-                    &collection,
-                    &NodeError::Timeout(timeout),
-                ),
+                Err(_) => failed(me, &p, &collection, &NodeError::Timeout(timeout)),
             };
             PartnerResult {
                 partner: p,

@@ -80,7 +80,8 @@ async fn hostile_fields_versions_and_replays_get_coded_refusals() {
     .enumerate()
     {
         for mode in [QueryMode::Match, QueryMode::Count] {
-            let PartnerRequest::Evaluate(mut req) = evaluate(10 + i as u8, "phones", epoch, b.clone())
+            let PartnerRequest::Evaluate(mut req) =
+                evaluate(10 + i as u8, "phones", epoch, b.clone())
             else {
                 unreachable!()
             };
@@ -99,7 +100,12 @@ async fn hostile_fields_versions_and_replays_get_coded_refusals() {
     refused_with(
         ask(
             &conn,
-            &evaluate(21, "phones", epoch, vec![0x5a; 32 * (MAX_ITEMS_PER_REQUEST + 1)]),
+            &evaluate(
+                21,
+                "phones",
+                epoch,
+                vec![0x5a; 32 * (MAX_ITEMS_PER_REQUEST + 1)],
+            ),
         )
         .await,
         ErrorCode::TooManyItems,
@@ -304,7 +310,11 @@ async fn a_partner_that_dies_hangs_or_babbles_fails_alone() {
 
     let asked = phones(40..60);
     let cases = [
-        (Fake::Garbage, "invalid_answer", "jp sent a malformed answer"),
+        (
+            Fake::Garbage,
+            "invalid_answer",
+            "jp sent a malformed answer",
+        ),
         (Fake::Hangs, "timeout", "jp did not answer within 2s"),
         (Fake::Dies, "connection_lost", "jp dropped the exchange"),
     ];

@@ -32,11 +32,11 @@ fn tight(c: &str) -> String {
             "max_streams_per_connection = 64",
             &format!("max_streams_per_connection = {STREAMS}"),
         )
-        .replace("max_requests_per_partner = 4", "max_requests_per_partner = 2")
         .replace(
-            "max_request_bytes = 4194304",
-            "max_request_bytes = 262144",
+            "max_requests_per_partner = 4",
+            "max_requests_per_partner = 2",
         )
+        .replace("max_request_bytes = 4194304", "max_request_bytes = 262144")
         .replace(
             "request_read_timeout = \"20s\"",
             "request_read_timeout = \"1s\"",
@@ -53,8 +53,12 @@ async fn us_is_served(f: &Fed, round: u32) {
     let r = query(&f.investigator("us"), "phones", &asked, &["th"])
         .await
         .unwrap();
-    let hits = hit_items(&r, "th", &asked)
-        .unwrap_or_else(|| panic!("us was not served in round {round}: {:?}", outcome(&r, "th")));
+    let hits = hit_items(&r, "th", &asked).unwrap_or_else(|| {
+        panic!(
+            "us was not served in round {round}: {:?}",
+            outcome(&r, "th")
+        )
+    });
     assert_eq!(hits.len(), 20, "round {round}");
 }
 
@@ -89,7 +93,10 @@ async fn a_flooding_partner_is_limited_while_others_are_served() {
     match &e {
         NodeError::Control { code, message, .. } => {
             assert_eq!(*code, ErrorCode::LimitExceeded, "{message}");
-            assert!(message.contains("max_pending_followups_per_partner"), "{message}");
+            assert!(
+                message.contains("max_pending_followups_per_partner"),
+                "{message}"
+            );
         }
         other => panic!("expected a refusal, got {other}"),
     }
