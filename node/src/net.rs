@@ -81,7 +81,7 @@ pub async fn expect_frame_sized<T: DeserializeOwned>(
 pub async fn write_frame<T: Serialize>(send: &mut SendStream, msg: &T) -> Result<usize, NodeError> {
     let bytes = frame::encode(msg)?;
     send.write_all(&bytes).await.map_err(|e| match e {
-        quinn::WriteError::ConnectionLost(c) => NodeError::Dropped(c.to_string()),
+        quinn::WriteError::ConnectionLost(c) => connection_lost(c),
         other => NodeError::Dropped(other.to_string()),
     })?;
     Ok(bytes.len())
@@ -90,7 +90,22 @@ pub async fn write_frame<T: Serialize>(send: &mut SendStream, msg: &T) -> Result
 /// A stream that failed once the exchange had begun, with quinn's reason (who closed, code).
 fn lost(e: quinn::ReadError) -> NodeError {
     match e {
-        quinn::ReadError::ConnectionLost(c) => NodeError::Dropped(c.to_string()),
+        quinn::ReadError::ConnectionLost(c) => connection_lost(c),
+        other => NodeError::Dropped(other.to_string()),
+    }
+}
+
+/// A connection closed at the transport level (a TLS alert: the peer refused this node's
+/// certificate after the client side of the handshake had completed) never got going: the peer
+/// is unreachable for us. Any other end (the application closed it, a reset, a time-out) came
+/// in the middle of the exchange.
+fn connection_lost(c: quinn::ConnectionError) -> NodeError {
+    match c {
+        quinn::ConnectionError::ConnectionClosed(_)
+        | quinn::ConnectionError::TransportError(_)
+        | quinn::ConnectionError::VersionMismatch => {
+            NodeError::Connection(format!("the peer refused the connection: {c}"))
+        }
         other => NodeError::Dropped(other.to_string()),
     }
 }
