@@ -211,6 +211,19 @@ connect_timeout = "5s"
 max_items_per_query = 65536
 # Time in-flight requests get to finish at shutdown.
 shutdown_grace = "10s"
+# Connections one partner may hold open at once (default 4); more are closed at once.
+max_connections_per_partner = 4
+# Streams a peer may have open on one connection (default 64); more wait their turn.
+max_streams_per_connection = 64
+# Requests of one partner served at once (default 4); its others wait, other partners do not.
+max_requests_per_partner = 4
+# Largest request a partner may send, in bytes (default 4194304 = 4 MiB; at most 8 MiB, and
+# at least max_items_per_query x 32 + 65536).
+max_request_bytes = 4194304
+# Time a partner gets to send one whole request once it is served (default 20s).
+request_read_timeout = "20s"
+# Follow-up requests of one partner that may await review at once (default 1000).
+max_pending_followups_per_partner = 1000
 
 [identifiers]
 # Region for phone numbers written in national format (ISO 3166 alpha-2).

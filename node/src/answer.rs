@@ -187,6 +187,33 @@ pub(crate) fn evaluate(
         return refused(shared, partner, fingerprint, &req, n, r);
     }
     let day = crate::budget::day_of(shared.clock.now_unix());
+    // One answer per query id and partner: a replay would put two receipts with one exchange
+    // id into both logs.
+    let claim = match shared
+        .replay
+        .claim(shared.audit.db(), day, partner, &req.query_id)
+    {
+        Ok(Some(c)) => c,
+        Ok(None) => {
+            let r = RemoteError::new(
+                ErrorCode::ReplayedQuery,
+                format!(
+                    "query id {} was already answered for {partner} by {}; every request needs a fresh random query id",
+                    hex::encode(*req.query_id),
+                    shared.config.node.name
+                ),
+            );
+            return refused(shared, partner, fingerprint, &req, n, r);
+        }
+        Err(err) => {
+            tracing::error!(error = %err, "could not read the answered query ids");
+            let r = RemoteError::new(
+                ErrorCode::Internal,
+                "the holder could not check the query id; nothing was evaluated, try again later",
+            );
+            return refused(shared, partner, fingerprint, &req, n, r);
+        }
+    };
     let reservation = match shared.budgets.reserve(
         shared.audit.db(),
         day,
@@ -225,7 +252,7 @@ pub(crate) fn evaluate(
             return refused(shared, partner, fingerprint, &req, n, r);
         }
     };
-    match finish(shared, partner, fingerprint, &req, n, &reservation) {
+    match finish(shared, partner, fingerprint, &req, n, &reservation, &claim) {
         Ok((receipt, audit)) => {
             tracing::info!(
                 partner,
@@ -270,6 +297,7 @@ fn finish(
     req: &EvaluateRequest,
     n: u64,
     reservation: &crate::budget::Reservation,
+    claim: &crate::replay::Claim<'_>,
 ) -> Result<(String, Option<cordon_protocol::messages::AuditReply>), NodeError> {
     let now = shared.clock.now_unix();
     let receipt = Receipt {
@@ -336,6 +364,7 @@ fn finish(
     witness::save(&txn, partner, &state, alert.as_ref())?;
     // The budget spent commits with the entry: an answer sent is never refunded by a crash.
     shared.budgets.persist(&txn, reservation)?;
+    claim.persist(&txn)?;
     txn.commit()?;
     staged.applied();
     let reply = match (&req.audit, keys) {

@@ -152,6 +152,25 @@ pub struct LimitSection {
     /// How long in-flight requests may take to finish at shutdown.
     #[serde(default = "default_grace", with = "humantime_serde")]
     pub shutdown_grace: Duration,
+    /// Connections one partner may hold open to this node at once; more are closed at once.
+    #[serde(default = "default_max_connections")]
+    pub max_connections_per_partner: usize,
+    /// Streams a peer may have open on one connection at once; further ones wait (QUIC flow
+    /// control), they are not refused.
+    #[serde(default = "default_max_streams")]
+    pub max_streams_per_connection: u32,
+    /// Requests of one partner served at once; its further streams wait their turn.
+    #[serde(default = "default_max_requests")]
+    pub max_requests_per_partner: usize,
+    /// Largest request frame a partner may send, in bytes (the protocol's own limit is 8 MiB).
+    #[serde(default = "default_max_request_bytes")]
+    pub max_request_bytes: usize,
+    /// How long a partner may take to send one whole request once it is being served.
+    #[serde(default = "default_request_read_timeout", with = "humantime_serde")]
+    pub request_read_timeout: Duration,
+    /// Follow-up requests of one partner that may await review at once.
+    #[serde(default = "default_max_pending_followups")]
+    pub max_pending_followups_per_partner: usize,
 }
 
 fn default_query_timeout() -> Duration {
@@ -166,6 +185,28 @@ fn default_max_items() -> usize {
 fn default_grace() -> Duration {
     Duration::from_secs(10)
 }
+fn default_max_connections() -> usize {
+    4
+}
+fn default_max_streams() -> u32 {
+    64
+}
+fn default_max_requests() -> usize {
+    4
+}
+fn default_max_request_bytes() -> usize {
+    4 << 20
+}
+fn default_request_read_timeout() -> Duration {
+    Duration::from_secs(20)
+}
+fn default_max_pending_followups() -> usize {
+    1_000
+}
+
+/// A request of `max_items_per_query` blinded items must fit `max_request_bytes`: the items
+/// plus this much for the rest (collection name, checkpoint exchange).
+const REQUEST_OVERHEAD: usize = 64 << 10;
 
 impl Default for LimitSection {
     fn default() -> Self {
@@ -174,6 +215,12 @@ impl Default for LimitSection {
             connect_timeout: default_connect_timeout(),
             max_items_per_query: default_max_items(),
             shutdown_grace: default_grace(),
+            max_connections_per_partner: default_max_connections(),
+            max_streams_per_connection: default_max_streams(),
+            max_requests_per_partner: default_max_requests(),
+            max_request_bytes: default_max_request_bytes(),
+            request_read_timeout: default_request_read_timeout(),
+            max_pending_followups_per_partner: default_max_pending_followups(),
         }
     }
 }
@@ -346,6 +393,45 @@ impl Config {
                 ));
             }
         }
+        let l = &self.limits;
+        for (key, value, max) in [
+            (
+                "max_connections_per_partner",
+                l.max_connections_per_partner,
+                1024,
+            ),
+            (
+                "max_streams_per_connection",
+                l.max_streams_per_connection as usize,
+                1024,
+            ),
+            ("max_requests_per_partner", l.max_requests_per_partner, 256),
+            (
+                "max_pending_followups_per_partner",
+                l.max_pending_followups_per_partner,
+                1_000_000,
+            ),
+        ] {
+            if value == 0 || value > max {
+                return Err(format!(
+                    "key `limits.{key}` = {value} is out of range; use 1..={max}"
+                ));
+            }
+        }
+        let least =
+            l.max_items_per_query * cordon_protocol::messages::ELEMENT_LEN + REQUEST_OVERHEAD;
+        let most = cordon_protocol::frame::MAX_PAYLOAD;
+        if l.max_request_bytes < least || l.max_request_bytes > most {
+            return Err(format!(
+                "key `limits.max_request_bytes` = {} is out of range; use {least}..={most} (a request of `max_items_per_query` = {} items needs at least {least})",
+                l.max_request_bytes, l.max_items_per_query
+            ));
+        }
+        if l.request_read_timeout.is_zero() {
+            return Err(
+                "key `limits.request_read_timeout` is zero; use a duration such as \"20s\"".into(),
+            );
+        }
         let mut seen = std::collections::HashSet::new();
         for p in &self.partners {
             if p.name == self.node.name {
@@ -440,7 +526,38 @@ signing_key = "signing.key"
         let c = Config::parse(MIN).unwrap();
         assert_eq!(c.epochs.fp_rate, 1e-9);
         assert_eq!(c.limits.query_timeout, Duration::from_secs(30));
+        assert_eq!(c.limits.max_connections_per_partner, 4);
+        assert_eq!(c.limits.max_request_bytes, 4 << 20);
         assert!(c.partners.is_empty());
+    }
+
+    #[test]
+    fn resource_limits_are_range_checked() {
+        for (bad, key) in [
+            (
+                "max_connections_per_partner = 0",
+                "max_connections_per_partner",
+            ),
+            (
+                "max_streams_per_connection = 5000",
+                "max_streams_per_connection",
+            ),
+            ("max_requests_per_partner = 0", "max_requests_per_partner"),
+            (
+                "max_pending_followups_per_partner = 0",
+                "max_pending_followups_per_partner",
+            ),
+            // 65,536 items of 32 bytes cannot fit 1 MiB.
+            ("max_request_bytes = 1048576", "max_request_bytes"),
+            ("max_request_bytes = 9000000", "max_request_bytes"),
+            ("request_read_timeout = \"0s\"", "request_read_timeout"),
+        ] {
+            let e = Config::parse(&format!("{MIN}\n[limits]\n{bad}\n")).unwrap_err();
+            assert!(e.contains(key), "{bad}: {e}");
+        }
+        let ok = "[limits]\nmax_items_per_query = 1000\nmax_request_bytes = 262144\n";
+        let c = Config::parse(&format!("{MIN}\n{ok}")).unwrap();
+        assert_eq!(c.limits.max_request_bytes, 262144);
     }
 
     #[test]

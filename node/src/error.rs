@@ -57,6 +57,13 @@ pub enum NodeError {
     /// The connection or stream failed.
     #[error("connection: {0}")]
     Connection(String),
+    /// The connection or stream failed after the exchange had begun (the peer died, closed
+    /// it, or reset the stream).
+    #[error("the connection dropped during the exchange: {0}")]
+    Dropped(String),
+    /// The peer exceeds one of this node's resource limits (the sentence names it).
+    #[error("{0}")]
+    Limit(String),
     /// The node refused a control request (code, sentence, details such as bad rows).
     #[error("{message}")]
     Control {

@@ -47,6 +47,7 @@ pub mod pki;
 pub mod policy;
 pub mod profile;
 pub mod query;
+pub mod replay;
 mod server;
 pub mod store;
 pub mod tls;
@@ -100,6 +101,10 @@ pub struct Shared {
     pub trust: Arc<tls::PeerVerifier>,
     /// Per partner, how many of its requests may be served at once.
     pub partner_permits: HashMap<String, Arc<tokio::sync::Semaphore>>,
+    /// Per partner, how many connections it may hold open at once.
+    pub partner_connections: HashMap<String, Arc<tokio::sync::Semaphore>>,
+    /// Query ids answered recently, per partner (a replayed one is refused).
+    pub replay: replay::ReplayGuard,
     /// The audit log.
     pub audit: audit::AuditLog,
     /// Signs receipts (the descriptor key, named by the node).
@@ -125,9 +130,6 @@ pub struct Shared {
     #[cfg(feature = "test-util")]
     pub misbehaviour: misbehave::MisbehaviourCell,
 }
-
-/// Requests of one partner served at the same time; more wait their turn.
-pub const PARTNER_CONCURRENCY: usize = 4;
 
 /// A bound, not yet running node.
 pub struct Node {
@@ -327,7 +329,11 @@ impl Node {
             &ca_der,
             &partners,
         )?);
-        let server = tls::quinn_server_config(&identity, trust.clone())?;
+        let mut server = tls::quinn_server_config(&identity, trust.clone())?;
+        // The streams a peer may open on one connection are the server's to grant.
+        let mut transport = tls::transport_config();
+        transport.max_concurrent_bidi_streams(config.limits.max_streams_per_connection.into());
+        server.transport_config(Arc::new(transport));
         let socket = match socket {
             Some(s) => s,
             None => {
@@ -378,16 +384,15 @@ impl Node {
                 );
             }
         }
-        let partner_permits = config
-            .partners
-            .iter()
-            .map(|p| {
-                (
-                    p.name.clone(),
-                    Arc::new(tokio::sync::Semaphore::new(PARTNER_CONCURRENCY)),
-                )
-            })
-            .collect();
+        let per_partner = |n: usize| -> HashMap<String, Arc<tokio::sync::Semaphore>> {
+            config
+                .partners
+                .iter()
+                .map(|p| (p.name.clone(), Arc::new(tokio::sync::Semaphore::new(n))))
+                .collect()
+        };
+        let partner_permits = per_partner(config.limits.max_requests_per_partner);
+        let partner_connections = per_partner(config.limits.max_connections_per_partner);
         let partners = PartnerClient::new(endpoint.clone(), clients, config.limits.connect_timeout);
         let policy = RwLock::new(Arc::new(policy::Policy::new(
             &config.node.name,
@@ -422,6 +427,8 @@ impl Node {
             partner_epochs: Mutex::new(HashMap::new()),
             trust,
             partner_permits,
+            partner_connections,
+            replay: Default::default(),
             audit,
             receipt_signer,
             witness,

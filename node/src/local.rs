@@ -104,6 +104,15 @@ impl LocalFederation {
         self.agencies
     }
 
+    /// Takes the reserved port of an agency that is not running, for a test to serve something
+    /// else there (a fake partner); a later [`LocalFederation::start`] binds the port anew.
+    pub fn take_socket(&mut self, name: &str) -> Option<UdpSocket> {
+        if self.running.contains_key(name) {
+            return None;
+        }
+        self.sockets.remove(name)
+    }
+
     /// An agency by name.
     pub fn agency(&self, name: &str) -> Result<&Agency, NodeError> {
         self.agencies

@@ -21,6 +21,16 @@ pub async fn read_frame<T: DeserializeOwned>(
 pub async fn read_frame_sized<T: DeserializeOwned>(
     recv: &mut RecvStream,
 ) -> Result<Option<(T, usize)>, NodeError> {
+    read_frame_within(recv, frame::MAX_PAYLOAD).await
+}
+
+/// [`read_frame_sized`] with a lower limit of this node's on the payload (`max` bytes): a
+/// larger frame the protocol allows is refused as [`NodeError::Limit`], before its payload is
+/// read or allocated.
+pub async fn read_frame_within<T: DeserializeOwned>(
+    recv: &mut RecvStream,
+    max: usize,
+) -> Result<Option<(T, usize)>, NodeError> {
     let mut header = [0u8; HEADER_LEN];
     match recv.read_exact(&mut header).await {
         Ok(()) => {}
@@ -32,11 +42,14 @@ pub async fn read_frame_sized<T: DeserializeOwned>(
                 },
             )))
         }
-        Err(quinn::ReadExactError::ReadError(e)) => {
-            return Err(NodeError::Connection(e.to_string()))
-        }
+        Err(quinn::ReadExactError::ReadError(e)) => return Err(lost(e)),
     }
     let len = frame::parse_header(&header).map_err(cordon_protocol::WireError::from)?;
+    if len > max {
+        return Err(NodeError::Limit(format!(
+            "a frame of {len} bytes exceeds this node's limit of {max} bytes per request (`limits.max_request_bytes`)"
+        )));
+    }
     let mut payload = vec![0u8; len];
     match recv.read_exact(&mut payload).await {
         Ok(()) => {}
@@ -45,9 +58,7 @@ pub async fn read_frame_sized<T: DeserializeOwned>(
                 frame::FrameError::Incomplete { needed: len - n },
             )))
         }
-        Err(quinn::ReadExactError::ReadError(e)) => {
-            return Err(NodeError::Connection(e.to_string()))
-        }
+        Err(quinn::ReadExactError::ReadError(e)) => return Err(lost(e)),
     }
     Ok(Some((frame::decode(&payload)?, HEADER_LEN + len)))
 }
@@ -63,14 +74,38 @@ pub async fn expect_frame_sized<T: DeserializeOwned>(
 ) -> Result<(T, usize), NodeError> {
     read_frame_sized(recv)
         .await?
-        .ok_or_else(|| NodeError::Connection("the peer closed the stream without answering".into()))
+        .ok_or_else(|| NodeError::Dropped("the peer closed the stream without answering".into()))
 }
 
 /// Writes one frame; returns the bytes written.
 pub async fn write_frame<T: Serialize>(send: &mut SendStream, msg: &T) -> Result<usize, NodeError> {
     let bytes = frame::encode(msg)?;
-    send.write_all(&bytes)
-        .await
-        .map_err(|e| NodeError::Connection(e.to_string()))?;
+    send.write_all(&bytes).await.map_err(|e| match e {
+        quinn::WriteError::ConnectionLost(c) => connection_lost(c),
+        other => NodeError::Dropped(other.to_string()),
+    })?;
     Ok(bytes.len())
+}
+
+/// A stream that failed once the exchange had begun, with quinn's reason (who closed, code).
+fn lost(e: quinn::ReadError) -> NodeError {
+    match e {
+        quinn::ReadError::ConnectionLost(c) => connection_lost(c),
+        other => NodeError::Dropped(other.to_string()),
+    }
+}
+
+/// A connection closed at the transport level (a TLS alert: the peer refused this node's
+/// certificate after the client side of the handshake had completed) never got going: the peer
+/// is unreachable for us. Any other end (the application closed it, a reset, a time-out) came
+/// in the middle of the exchange.
+fn connection_lost(c: quinn::ConnectionError) -> NodeError {
+    match c {
+        quinn::ConnectionError::ConnectionClosed(_)
+        | quinn::ConnectionError::TransportError(_)
+        | quinn::ConnectionError::VersionMismatch => {
+            NodeError::Connection(format!("the peer refused the connection: {c}"))
+        }
+        other => NodeError::Dropped(other.to_string()),
+    }
 }

@@ -11,7 +11,8 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use futures_util::future::join_all;
+use futures_util::future::{join_all, BoxFuture, FutureExt};
+use futures_util::stream::{FuturesUnordered, StreamExt};
 use rand::RngCore;
 use serde_bytes::ByteArray;
 
@@ -58,6 +59,11 @@ fn invalid(message: impl Into<String>) -> QueryError {
 }
 
 /// What every exchange of one query logs about it.
+/// One partner's descriptor, fetched once and awaited by whoever needs it first.
+type SharedDescriptor = futures_util::future::Shared<
+    BoxFuture<'static, Arc<Result<(SignedDescriptor, EpochDescriptor), NodeError>>>,
+>;
+
 struct QueryCtx {
     query_id: String,
     actor: Actor,
@@ -183,17 +189,25 @@ pub async fn run_query(
         sent: Default::default(),
     });
 
-    // Phase 1: descriptors, to learn the kind when the user did not state it.
-    let descriptors = join_all(partners.iter().map(|p| {
-        let shared = shared.clone();
-        let collection = q.collection.clone();
-        let p = p.clone();
-        async move {
-            let r = tokio::time::timeout(timeout, fetch_descriptor(&shared, &p, &collection)).await;
-            r.unwrap_or(Err(NodeError::Timeout(timeout)))
-        }
-    }))
-    .await;
+    // Phase 1: descriptors, fetched for all partners at once. Each partner's exchange goes on
+    // from its own descriptor as soon as it has it: a partner that hangs or dies holds up no
+    // other (only learning the kind, when neither the user nor this node knows it, waits for
+    // the first partner that names one).
+    let descriptors: Vec<SharedDescriptor> = partners
+        .iter()
+        .map(|p| {
+            let shared = shared.clone();
+            let collection = q.collection.clone();
+            let p = p.clone();
+            async move {
+                let r =
+                    tokio::time::timeout(timeout, fetch_descriptor(&shared, &p, &collection)).await;
+                Arc::new(r.unwrap_or(Err(NodeError::Timeout(timeout))))
+            }
+            .boxed()
+            .shared()
+        })
+        .collect();
 
     let kind: Kind = match (&q.kind, shared.local_kind(&q.collection)) {
         (Some(k), _) => k
@@ -204,18 +218,33 @@ pub async fn run_query(
             .map_err(|e: ident::IdentError| invalid(e.to_string()))?,
         // The first partner whose kind this build knows; a newer partner's unknown kind is
         // that partner's problem (it will fail with `kind_mismatch`), not the user's.
-        (None, None) => match descriptors.iter().filter_map(|d| d.as_ref().ok()).find_map(|(_, d)| d.kind.parse::<Kind>().ok()) {
-            Some(k) => k,
-            None => match descriptors.iter().find_map(|d| d.as_ref().ok()) {
-                Some((_, d)) => {
+        (None, None) => {
+            let mut pending: FuturesUnordered<SharedDescriptor> =
+                descriptors.iter().cloned().collect();
+            let mut known = None;
+            let mut unknown = None;
+            while let Some(d) = pending.next().await {
+                if let Ok((_, d)) = d.as_ref() {
+                    match d.kind.parse::<Kind>() {
+                        Ok(k) => {
+                            known = Some(k);
+                            break;
+                        }
+                        Err(_) => unknown = unknown.or(Some(d.kind.clone())),
+                    }
+                }
+            }
+            match (known, unknown) {
+                (Some(k), _) => k,
+                (None, Some(k)) => {
                     return Err(invalid(format!(
-                        "the partners' collection `{}` declares kind `{}`, which this node does not know; pass --kind",
-                        q.collection, d.kind
+                        "the partners' collection `{}` declares kind `{k}`, which this node does not know; pass --kind",
+                        q.collection
                     )))
                 }
-                None => Kind::Text,
-            },
-        },
+                (None, None) => Kind::Text,
+            }
+        }
     };
 
     if q.mode == QueryMode::Count && kind == Kind::Person {
@@ -267,8 +296,13 @@ pub async fn run_query(
         let ctx = ctx.clone();
         async move {
             let remaining = timeout.saturating_sub(started.elapsed());
+            let me = &shared.config.node.name;
             let work = async {
-                let (signed, d) = desc?;
+                let desc = desc.await;
+                let (signed, d) = match desc.as_ref() {
+                    Ok((s, d)) => (s.clone(), d.clone()),
+                    Err(e) => return Ok(failed(me, &p, &collection, e)),
+                };
                 ask_partner(
                     &shared,
                     &ctx,
@@ -284,13 +318,8 @@ pub async fn run_query(
             };
             let outcome = match tokio::time::timeout(remaining, work).await {
                 Ok(Ok(o)) => o,
-                Ok(Err(e)) => failed(&shared.config.node.name, &p, &collection, &e),
-                Err(_) => failed(
-                    &shared.config.node.name,
-                    &p,
-                    &collection,
-                    &NodeError::Timeout(timeout),
-                ),
+                Ok(Err(e)) => failed(me, &p, &collection, &e),
+                Err(_) => failed(me, &p, &collection, &NodeError::Timeout(timeout)),
             };
             PartnerResult {
                 partner: p,
@@ -754,6 +783,10 @@ fn failed(me: &str, partner: &str, collection: &str, e: &NodeError) -> PartnerOu
         NodeError::Connection(m) => (
             "unreachable".to_string(),
             format!("cannot reach {partner}: {m}"),
+        ),
+        NodeError::Dropped(m) => (
+            "connection_lost".to_string(),
+            format!("{partner} dropped the exchange before answering ({m})"),
         ),
         NodeError::Remote(r) => (
             format!("refused:{}", r.code),

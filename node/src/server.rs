@@ -20,7 +20,7 @@ use cordon_protocol::audit::entry::Actor;
 use crate::control::{ControlError, ControlRequest, ControlResponse, ImportFrame};
 use crate::error::NodeError;
 use crate::import::PendingImport;
-use crate::net::{read_frame, write_frame};
+use crate::net::{read_frame, read_frame_within, write_frame};
 use crate::tls::PeerIdentity;
 use crate::Shared;
 
@@ -28,6 +28,9 @@ use crate::Shared;
 const CLOSE_WRONG_ROLE: u32 = 0x10;
 /// QUIC application error code: the node is shutting down.
 pub(crate) const CLOSE_SHUTDOWN: u32 = 0x11;
+/// QUIC application error code: the partner already holds as many connections as
+/// `limits.max_connections_per_partner` allows.
+pub const CLOSE_TOO_MANY_CONNECTIONS: u32 = 0x12;
 
 /// Accepts connections until `stop` is cancelled.
 pub(crate) async fn accept_loop(
@@ -81,6 +84,31 @@ async fn serve_connection(
         }
     };
     tracing::debug!(peer = ?identity, remote = %conn.remote_address(), "connection");
+    // A partner may hold only so many connections at once: one more is closed at once with a
+    // reason, and its other connections (and every other partner) go on being served.
+    let _connection_permit = match &identity {
+        PeerIdentity::Partner { name, .. } => {
+            let Some(slots) = shared.partner_connections.get(name) else {
+                return;
+            };
+            match slots.clone().try_acquire_owned() {
+                Ok(p) => Some(p),
+                Err(_) => {
+                    let most = shared.config.limits.max_connections_per_partner;
+                    tracing::warn!(partner = %name, most, "connection refused: too many from this partner");
+                    shared
+                        .metrics
+                        .refused_partner(name, ErrorCode::LimitExceeded, false);
+                    let reason = format!(
+                        "too many connections from {name}: at most {most} at once (limits.max_connections_per_partner); reuse an open one"
+                    );
+                    conn.close(CLOSE_TOO_MANY_CONNECTIONS.into(), reason.as_bytes());
+                    return;
+                }
+            }
+        }
+        PeerIdentity::User { .. } => None,
+    };
     let identity = Arc::new(identity);
     loop {
         let stream = tokio::select! {
@@ -96,8 +124,9 @@ async fn serve_connection(
         tracker.spawn(async move {
             let r = match identity.as_ref() {
                 PeerIdentity::Partner { name, fingerprint } => {
-                    // At most PARTNER_CONCURRENCY requests of one partner are served at once;
-                    // its further streams wait here, and other partners are not slowed down.
+                    // At most `limits.max_requests_per_partner` requests of one partner are
+                    // served at once; its further streams wait here, and other partners are
+                    // not slowed down.
                     let Some(permits) = shared.partner_permits.get(name).cloned() else {
                         return;
                     };
@@ -123,8 +152,20 @@ fn refuse(code: ErrorCode, message: impl Into<String>) -> PartnerResponse {
     PartnerResponse::Error(RemoteError::new(code, message))
 }
 
-/// How long a peer may take to send its whole request on a stream.
-const REQUEST_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(20);
+/// The request's kind and collection name if that name is not a valid one (evaluations
+/// excepted: `answer::evaluate` checks and logs theirs).
+fn invalid_collection(req: &PartnerRequest) -> Option<(&'static str, String)> {
+    let (what, c) = match req {
+        PartnerRequest::GetDescriptor { collection } => ("get_descriptor", collection),
+        PartnerRequest::GetFilter { collection, .. } => ("get_filter", collection),
+        PartnerRequest::GetDelta { collection, .. } => ("get_delta", collection),
+        PartnerRequest::Followup(f) => ("followup", &f.collection),
+        PartnerRequest::Evaluate(_) | PartnerRequest::FollowupStatus { .. } => return None,
+    };
+    crate::import::validate_collection(c)
+        .is_err()
+        .then(|| (what, c.clone()))
+}
 
 async fn serve_partner_stream(
     shared: &Arc<Shared>,
@@ -133,25 +174,61 @@ async fn serve_partner_stream(
     mut send: SendStream,
     mut recv: RecvStream,
 ) -> Result<(), NodeError> {
-    let read = tokio::time::timeout(REQUEST_READ_TIMEOUT, read_frame(&mut recv)).await;
-    let req: PartnerRequest = match read.unwrap_or(Err(NodeError::Timeout(REQUEST_READ_TIMEOUT))) {
-        Ok(Some(r)) => r,
-        Ok(None) => return Ok(()),
-        Err(NodeError::Wire(e)) => {
-            tracing::info!(partner, error = %e, "malformed request refused");
-            shared
-                .metrics
-                .refused_partner(partner, ErrorCode::BadRequest, false);
-            write_frame(
-                &mut send,
-                &refuse(ErrorCode::BadRequest, format!("malformed request: {e}")),
-            )
-            .await?;
+    let limits = &shared.config.limits;
+    let wait = limits.request_read_timeout;
+    let read = tokio::time::timeout(
+        wait,
+        read_frame_within::<PartnerRequest>(&mut recv, limits.max_request_bytes),
+    )
+    .await;
+    let refusal = match read {
+        Ok(Ok(Some((r, _)))) => Ok(r),
+        Ok(Ok(None)) => return Ok(()),
+        Ok(Err(NodeError::Wire(e))) => {
+            Err((ErrorCode::BadRequest, format!("malformed request: {e}")))
+        }
+        Ok(Err(NodeError::Limit(m))) => Err((ErrorCode::LimitExceeded, m)),
+        Ok(Err(e)) => return Err(e),
+        // A slow sender keeps one of its partner's request slots: time it out, so that it
+        // cannot keep them all forever.
+        Err(_) => Err((
+            ErrorCode::LimitExceeded,
+            format!(
+                "the request did not arrive whole within {} (limits.request_read_timeout)",
+                humantime::format_duration(wait)
+            ),
+        )),
+    };
+    let req: PartnerRequest = match refusal {
+        Ok(r) => r,
+        Err((code, message)) => {
+            tracing::info!(partner, code = code.as_str(), reason = %message, "request refused");
+            shared.metrics.refused_partner(partner, code, false);
+            write_frame(&mut send, &refuse(code, message)).await?;
             let _ = send.finish();
             return Ok(());
         }
-        Err(e) => return Err(e),
     };
+    // A collection name must be a valid one before anything looks it up (an empty or a
+    // 64 KiB name is refused here). Evaluations check and log it themselves (`answer`).
+    if let Some((what, c)) = invalid_collection(&req) {
+        let r = RemoteError::new(
+            ErrorCode::BadRequest,
+            format!(
+                "the collection name ({} bytes) is not a valid collection name: 1 to 64 lower-case letters, digits, '-', '_' or '.', starting with a letter",
+                c.len()
+            ),
+        );
+        let (s, p, f) = (shared.clone(), partner.to_string(), *fingerprint);
+        let r = tokio::task::spawn_blocking(move || {
+            crate::answer::refuse_sync(&s, &p, &f, &c, what, r)
+        })
+        .await
+        .unwrap_or_else(|e| RemoteError::new(ErrorCode::Internal, format!("refusal failed: {e}")));
+        write_frame(&mut send, &PartnerResponse::Error(r)).await?;
+        let _ = send.finish();
+        return Ok(());
+    }
     // Nothing of a collection, not even its descriptor, goes to a partner without a grant.
     let named = match &req {
         PartnerRequest::GetDescriptor { collection }

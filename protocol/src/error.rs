@@ -112,6 +112,12 @@ pub enum ErrorCode {
     UnknownReference,
     /// A follow-up request id the holder does not know (or that belongs to another partner).
     UnknownFollowup,
+    /// An evaluation request reuses a query id this partner already had answered (the holder
+    /// remembers the ids of the current and the previous UTC day); send a fresh random id.
+    ReplayedQuery,
+    /// The peer exceeds one of the holder's resource limits (request size, time to send a
+    /// request, pending follow-ups); the message names the limit. Others are still served.
+    LimitExceeded,
     /// Something failed inside the node; the message says what.
     Internal,
     /// A code this build does not know (sent by a newer peer).
@@ -136,6 +142,8 @@ impl ErrorCode {
             ErrorCode::FollowupNotAllowed => "followup_not_allowed",
             ErrorCode::UnknownReference => "unknown_reference",
             ErrorCode::UnknownFollowup => "unknown_followup",
+            ErrorCode::ReplayedQuery => "replayed_query",
+            ErrorCode::LimitExceeded => "limit_exceeded",
             ErrorCode::Internal => "internal",
             ErrorCode::Unknown => "unknown",
         }

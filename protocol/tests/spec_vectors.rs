@@ -393,6 +393,8 @@ fn error_codes() -> Vec<ErrorCode> {
         ErrorCode::FollowupNotAllowed,
         ErrorCode::UnknownReference,
         ErrorCode::UnknownFollowup,
+        ErrorCode::ReplayedQuery,
+        ErrorCode::LimitExceeded,
         ErrorCode::Internal,
         ErrorCode::Unknown,
     ]

@@ -18,7 +18,7 @@ use cordon_protocol::{ErrorCode, RemoteError};
 use super::store::{self, HeldFollowup};
 use super::{
     DecisionView, FieldView, FollowupCommand, FollowupReply, HeldRecord, HeldReference,
-    HeldSummary, HeldView, MAX_PENDING_PER_PARTNER,
+    HeldSummary, HeldView,
 };
 use crate::epoch::HolderEpoch;
 use crate::error::NodeError;
@@ -222,11 +222,12 @@ fn accept(
             ),
         ));
     }
-    if store::held_pending_of(&txn, partner).map_err(internal)? >= MAX_PENDING_PER_PARTNER {
+    let most = shared.config.limits.max_pending_followups_per_partner;
+    if store::held_pending_of(&txn, partner).map_err(internal)? >= most {
         return Err(refuse(
-            ErrorCode::TooManyItems,
+            ErrorCode::LimitExceeded,
             format!(
-                "{partner} already has {MAX_PENDING_PER_PARTNER} follow-up requests awaiting review at {}; wait for decisions before filing more",
+                "{partner} already has {most} follow-up requests awaiting review at {} (`limits.max_pending_followups_per_partner`); wait for decisions before filing more",
                 shared.config.node.name
             ),
         ));

@@ -29,10 +29,6 @@ use crate::error::NodeError;
 use crate::pki::{Action, Role};
 use crate::Shared;
 
-/// Most pending follow-up requests one partner may have at this node; beyond, new ones are
-/// refused until a supervisor decided some.
-pub const MAX_PENDING_PER_PARTNER: usize = 1_000;
-
 /// A follow-up command from a CLI.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
