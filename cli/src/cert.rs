@@ -30,7 +30,12 @@ pub struct RevokeArgs {
     #[arg(long, value_name = "FILE")]
     config: PathBuf,
     /// The certificate to revoke (PEM file: a user's cert, or a partner's node.pem)
-    #[arg(long, value_name = "FILE", conflicts_with = "fingerprint", required_unless_present = "fingerprint")]
+    #[arg(
+        long,
+        value_name = "FILE",
+        conflicts_with = "fingerprint",
+        required_unless_present = "fingerprint"
+    )]
     cert: Option<PathBuf>,
     /// Its SHA-256 fingerprint instead (64 hex digits, colons allowed), e.g. as a partner reported it
     #[arg(long, value_name = "HEX")]
@@ -72,8 +77,7 @@ pub fn run(c: CertCmd) -> anyhow::Result<ExitCode> {
                 },
                 (None, None) => bail!("pass --cert FILE or --fingerprint HEX"),
             };
-            let added =
-                revocation::revoke_in_config(&a.config, &fp, &a.reason, about.as_deref())?;
+            let added = revocation::revoke_in_config(&a.config, &fp, &a.reason, about.as_deref())?;
             let fp = hex::encode(fp);
             if added {
                 println!("Revoked certificate {fp} in {}.", a.config.display());

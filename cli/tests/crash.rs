@@ -40,17 +40,17 @@
 //! nodes, their output and the bundles.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::time::UNIX_EPOCH;
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::{mpsc, Arc, Condvar, Mutex, MutexGuard};
+use std::time::UNIX_EPOCH;
 use std::time::{Duration, Instant};
 
+use cordon_node::local::{Agency, LocalFederation};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use cordon_node::local::{Agency, LocalFederation};
 
 #[path = "crash/check.rs"]
 mod check;
@@ -430,7 +430,7 @@ impl Harness {
         {
             let mut st = self.lock();
             for n in involves {
-                *st.started.entry(n).or_default() += 1;
+                *st.started.entry(*n).or_default() += 1;
             }
             st.running.insert(op.id, r);
             self.progress.notify_all();
@@ -644,9 +644,10 @@ fn killed_nodes_restart_with_every_acknowledged_action_in_a_verifying_log() {
     let count = |f: &dyn Fn(&Op) -> bool| ops.iter().filter(|o| f(o)).count();
     let answered = count(&|o| o.role == Role::Query && o.stdout.contains("\"answered\""));
     eprintln!(
-        "crash test: {} operations: {} imports acknowledged, {answered} queries answered by jp, {} ended in errors, {} abandoned",
+        "crash test: {} operations: {} imports acknowledged, {} key rotations acknowledged, {answered} queries answered by jp, {} ended in errors, {} abandoned",
         ops.len(),
-        count(&|o| o.role != Role::Query && o.acked()),
+        count(&|o| matches!(o.role, Role::Import(_)) && o.acked()),
+        count(&|o| matches!(o.role, Role::Rotate(_)) && o.acked()),
         count(&|o| o.code.is_some_and(|c| c != 0)),
         count(&|o| o.abandoned)
     );
@@ -654,8 +655,16 @@ fn killed_nodes_restart_with_every_acknowledged_action_in_a_verifying_log() {
         answered > 0,
         "seed {seed}: jp answered no query, so checks 3 and 5 checked nothing"
     );
+    let rotated = count(&|o| matches!(o.role, Role::Rotate(_)) && o.acked());
+    assert!(
+        rotated > 0,
+        "seed {seed}: no key rotation was acknowledged, so check 6 checked none"
+    );
+    assert!(
+        checker.budget.is_some_and(|(_, used)| used > 0),
+        "seed {seed}: jp counted none of th's items, so the budget check checked nothing"
+    );
     if std::env::var("CORDON_CRASH_KEEP").is_ok_and(|v| v == "1") {
         eprintln!("crash test: kept {}", tmp.keep().display());
     }
 }
-

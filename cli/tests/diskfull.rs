@@ -23,7 +23,7 @@ use cordon_protocol::audit::bundle::Bundle;
 use cordon_protocol::audit::entry::EntryKind;
 
 /// Rows per import: enough that the second import needs far more room than the margin.
-const ROWS: usize = 40_000;
+const ROWS: usize = 20_000;
 /// Room left above the largest database file: enough for the node to start (its start entry),
 /// far too little for another import of [`ROWS`] addresses.
 const MARGIN: u64 = 256 * 1024;
@@ -187,7 +187,14 @@ fn an_import_that_fills_the_disk_fails_clearly_and_stores_nothing() {
         "the import past the file size limit did not fail as it should: {}{err}",
         text(&o.stdout)
     );
-    for words in ["disk", "full", "file size limit", "nothing of this", "free disk space"] {
+    eprintln!("disk-full test: the operator sees: {}", err.trim());
+    for words in [
+        "disk",
+        "full",
+        "file size limit",
+        "nothing of this",
+        "free disk space",
+    ] {
         assert!(
             err.contains(words),
             "the operator is not told plainly that the disk is full (no {words:?}): {err}"
@@ -203,7 +210,10 @@ fn an_import_that_fills_the_disk_fails_clearly_and_stores_nothing() {
         "the failed import left records behind, or the first one's were lost"
     );
     let bundle = tmp.path().join("audit.bundle").display().to_string();
-    let o = cordon(Some(&agency.auditor), &["audit", "export", "--out", &bundle]);
+    let o = cordon(
+        Some(&agency.auditor),
+        &["audit", "export", "--out", &bundle],
+    );
     assert!(o.status.success(), "audit export: {}", text(&o.stderr));
     let cfg = agency.config_path.display().to_string();
     let key = text(&cordon(None, &["audit", "key", "--config", &cfg]).stdout);

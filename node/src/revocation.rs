@@ -126,7 +126,11 @@ impl Revocations {
     pub fn refusal(&self, der: &CertificateDer<'_>) -> Option<String> {
         let fp = crate::pki::fingerprint(der);
         self.reason(&fp).map(|why| {
-            let why = if why.is_empty() { "no reason given" } else { &why };
+            let why = if why.is_empty() {
+                "no reason given"
+            } else {
+                &why
+            };
             format!(
                 "certificate {} is revoked by this node's [[revoked]] list ({why})",
                 hex::encode(fp)

@@ -656,7 +656,13 @@ pub fn partner_client_config_checked(
     partner_ca: &CertificateDer<'static>,
     revoked: Arc<Revocations>,
 ) -> Result<rustls::ClientConfig, TlsError> {
-    client_config(node, partner_ca, "the partner's", ALPN_PARTNER, Some(revoked))
+    client_config(
+        node,
+        partner_ca,
+        "the partner's",
+        ALPN_PARTNER,
+        Some(revoked),
+    )
 }
 
 /// Client configuration for a CLI user talking to their own node: trusts our CA only,
@@ -1087,8 +1093,7 @@ mod tests {
         // th as the querier: jp's server presents the revoked node certificate.
         let (_, jp_server) = server_for(&jp, &[th.partner()]);
         let ccfg =
-            partner_client_config_checked(&th.node, &jp.ca_der(), v.revocations().clone())
-                .unwrap();
+            partner_client_config_checked(&th.node, &jp.ca_der(), v.revocations().clone()).unwrap();
         match connect(ccfg, "jp.npa", &jp_server) {
             Err(Failed::Client(e)) => assert!(is_revoked(&e), "{e:?}"),
             other => panic!("th accepted jp's revoked server certificate: {other:?}"),
@@ -1099,8 +1104,7 @@ mod tests {
         let ccfg = control_client_config(&user, &th.ca_der()).unwrap();
         connect(ccfg, "th", &scfg).unwrap();
         let ccfg =
-            partner_client_config_checked(&th.node, &jp.ca_der(), v.revocations().clone())
-                .unwrap();
+            partner_client_config_checked(&th.node, &jp.ca_der(), v.revocations().clone()).unwrap();
         connect(ccfg, "jp.npa", &jp_server).unwrap();
     }
 

@@ -64,7 +64,9 @@ fn alert(e: &quinn::ConnectionError) -> Option<u8> {
         quinn::ConnectionError::TransportError(t) => u64::from(t.code),
         _ => return None,
     };
-    (0x100..0x200).contains(&code).then_some((code & 0xff) as u8)
+    (0x100..0x200)
+        .contains(&code)
+        .then_some((code & 0xff) as u8)
 }
 
 /// Connects with `cfg` to `addr` as `server_name`; returns the alert the handshake ended with,
@@ -130,8 +132,7 @@ async fn as_partner_server(f: &Fed, id: &TlsIdentity, revoked: Arc<Revocations>)
             });
         }
     });
-    let cfg =
-        tls::partner_client_config_checked(&node_identity(th), &ca_der(jp), revoked).unwrap();
+    let cfg = tls::partner_client_config_checked(&node_identity(th), &ca_der(jp), revoked).unwrap();
     let got = handshake_alert(cfg, addr, "jp").await;
     ep.close(0u32.into(), b"");
     got
@@ -169,9 +170,16 @@ async fn an_expired_certificate_is_refused_at_the_handshake() {
     assert_eq!(as_partner(&f, &node).await, Some(CERTIFICATE_EXPIRED));
     let user =
         pki::issue_user_cert(&ca_of(th), "th", "old.laptop", Role::Operator, long_ago).unwrap();
-    assert_eq!(as_user(&f, &identity(&user)).await, Some(CERTIFICATE_EXPIRED));
+    assert_eq!(
+        as_user(&f, &identity(&user)).await,
+        Some(CERTIFICATE_EXPIRED)
+    );
     let alert = as_partner_server(&f, &node, Arc::default()).await;
-    assert_eq!(alert, Some(CERTIFICATE_EXPIRED), "th accepted an expired jp server");
+    assert_eq!(
+        alert,
+        Some(CERTIFICATE_EXPIRED),
+        "th accepted an expired jp server"
+    );
     still_serves(&f).await;
     f.fed.shutdown().await.unwrap();
 }
@@ -186,9 +194,16 @@ async fn a_not_yet_valid_certificate_is_refused_at_the_handshake() {
     assert_eq!(as_partner(&f, &node).await, Some(CERTIFICATE_EXPIRED));
     let user =
         pki::issue_user_cert(&ca_of(th), "th", "early", Role::Investigator, tomorrow).unwrap();
-    assert_eq!(as_user(&f, &identity(&user)).await, Some(CERTIFICATE_EXPIRED));
+    assert_eq!(
+        as_user(&f, &identity(&user)).await,
+        Some(CERTIFICATE_EXPIRED)
+    );
     let alert = as_partner_server(&f, &node, Arc::default()).await;
-    assert_eq!(alert, Some(CERTIFICATE_EXPIRED), "th accepted a future jp server");
+    assert_eq!(
+        alert,
+        Some(CERTIFICATE_EXPIRED),
+        "th accepted a future jp server"
+    );
     still_serves(&f).await;
     f.fed.shutdown().await.unwrap();
 }
@@ -201,7 +216,8 @@ async fn a_self_signed_certificate_is_refused_at_the_handshake() {
         let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
         let mut p = rcgen::CertificateParams::new(dns).unwrap();
         p.distinguished_name = rcgen::DistinguishedName::new();
-        p.distinguished_name.push(rcgen::DnType::OrganizationalUnitName, ou);
+        p.distinguished_name
+            .push(rcgen::DnType::OrganizationalUnitName, ou);
         p.distinguished_name.push(rcgen::DnType::CommonName, cn);
         p.extended_key_usages = vec![
             rcgen::ExtendedKeyUsagePurpose::ServerAuth,
@@ -215,7 +231,11 @@ async fn a_self_signed_certificate_is_refused_at_the_handshake() {
     let user = self_signed("ops", "operator", vec![]);
     assert_eq!(as_user(&f, &user).await, Some(UNKNOWN_CA));
     let alert = as_partner_server(&f, &node, Arc::default()).await;
-    assert_eq!(alert, Some(UNKNOWN_CA), "th accepted a self-signed jp server");
+    assert_eq!(
+        alert,
+        Some(UNKNOWN_CA),
+        "th accepted a self-signed jp server"
+    );
     still_serves(&f).await;
     f.fed.shutdown().await.unwrap();
 }
@@ -230,11 +250,18 @@ async fn a_certificate_from_the_wrong_ca_is_refused_at_the_handshake() {
         assert_eq!(as_partner(&f, &node).await, Some(expected), "CA {ca_name}");
         let user = pki::issue_user_cert(&ca, "th", "ops", Role::Operator, now()).unwrap();
         assert!(
-            matches!(as_user(&f, &identity(&user)).await, Some(UNKNOWN_CA | DECRYPT_ERROR)),
+            matches!(
+                as_user(&f, &identity(&user)).await,
+                Some(UNKNOWN_CA | DECRYPT_ERROR)
+            ),
             "th let in a user certified by CA {ca_name}"
         );
         let alert = as_partner_server(&f, &node, Arc::default()).await;
-        assert_eq!(alert, Some(expected), "th accepted a jp server from CA {ca_name}");
+        assert_eq!(
+            alert,
+            Some(expected),
+            "th accepted a jp server from CA {ca_name}"
+        );
     }
     still_serves(&f).await;
     f.fed.shutdown().await.unwrap();
@@ -243,7 +270,9 @@ async fn a_certificate_from_the_wrong_ca_is_refused_at_the_handshake() {
 /// Applies th's node.toml to the running th, as `cordon policy reload` does.
 async fn reload(f: &Fed) {
     let p = cordon_node::profile::Profile::load(&f.operator("th")).unwrap();
-    let c = cordon_node::client::ControlClient::connect(&p).await.unwrap();
+    let c = cordon_node::client::ControlClient::connect(&p)
+        .await
+        .unwrap();
     let r = c.call(&ControlRequest::PolicyReload).await.unwrap();
     assert!(
         matches!(r, ControlResponse::PolicyReloaded(ref r) if r.changed),
@@ -278,7 +307,9 @@ async fn a_revoked_certificate_is_refused_at_the_handshake_in_both_directions() 
     assert_eq!(as_user(&f, &inv_id).await, None, "a valid user was refused");
     let jp_node = node_identity(jp);
     let jp_fp = pki::fingerprint(jp_node.leaf());
-    assert!(revocation::revoke_in_config(&cfg_path, &jp_fp, "node key leaked", Some("jp")).unwrap());
+    assert!(
+        revocation::revoke_in_config(&cfg_path, &jp_fp, "node key leaked", Some("jp")).unwrap()
+    );
     let inv_fp = pki::fingerprint(inv_id.leaf());
     assert!(revocation::revoke_in_config(&cfg_path, &inv_fp, "laptop stolen", None).unwrap());
     assert!(
@@ -299,7 +330,10 @@ async fn a_revoked_certificate_is_refused_at_the_handshake_in_both_directions() 
     let r = query(&f.investigator("jp"), "phones", &phones(0..3), &["th"])
         .await
         .unwrap();
-    assert!(!answered(&r, "th"), "th answered jp after revoking its certificate");
+    assert!(
+        !answered(&r, "th"),
+        "th answered jp after revoking its certificate"
+    );
 
     // th as the querier: jp's server presents the revoked certificate.
     let list = Config::load(&cfg_path).unwrap().revoked;

@@ -8,7 +8,7 @@ use serde_json::Value;
 use cordon_protocol::audit::bundle::Bundle;
 use cordon_protocol::audit::entry::{Entry, EntryKind};
 
-use super::{cordon, tail, text, Node, Op, Role, COLLECTION};
+use super::{cordon, text, Node, Op, Role, COLLECTION};
 
 /// The checks run after every restart, over every operation so far.
 pub struct Checker {
@@ -66,7 +66,10 @@ impl Checker {
     /// every query it logged as answered and every answer th's CLI printed evaluated, and never
     /// goes down (within one UTC day).
     fn check_budget(&mut self, at: &str, ops: &[Op], jp: &[Entry]) {
-        let o = cordon(Some(&self.operators["jp"]), &["partner", "status", "--json"]);
+        let o = cordon(
+            Some(&self.operators["jp"]),
+            &["partner", "status", "--json"],
+        );
         assert!(
             o.status.success(),
             "{at}: `cordon partner status` on jp: {}",
