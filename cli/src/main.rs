@@ -7,6 +7,7 @@
 mod admin;
 mod audit;
 mod bench;
+mod cert;
 mod data;
 mod demo;
 mod epoch;
@@ -59,6 +60,9 @@ enum Command {
     /// Issue certificates and client profiles to people, or revoke them.
     #[command(subcommand)]
     User(admin::UserCmd),
+    /// Revoke one certificate (a person's, or a partner's node certificate) at the handshake.
+    #[command(subcommand)]
+    Cert(cert::CertCmd),
     /// The federation policy: what is shared with whom ([[grant]] in node.toml).
     #[command(subcommand)]
     Policy(policy::PolicyCmd),
@@ -97,6 +101,7 @@ fn main() -> ExitCode {
         Command::Init(a) => admin::init(a),
         Command::Partner(c) => admin::partner(c, cli.profile),
         Command::User(c) => admin::user(c, cli.profile),
+        Command::Cert(c) => cert::run(c),
         Command::Policy(c) => policy::policy(c, cli.profile),
         Command::Node(c) => admin::node(c),
         Command::Data(c) => data::run(c, cli.profile),

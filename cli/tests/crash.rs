@@ -1,9 +1,11 @@
-//! Crash safety of the audit log, through the `cordon` binary against real node processes.
+//! Crash safety of the database, the audit log and budgets, through the `cordon` binary against
+//! real node processes.
 //!
 //! Two agencies, th and jp, run as `cordon node run` processes. Worker threads keep importing
-//! (operators of th and jp, each file a unique set of e-mail addresses) and querying (th's
-//! investigator asks jp) while the test SIGKILLs th or jp at a seeded pseudo-random moment,
-//! restarts it, and checks after every restart, over every operation so far, that:
+//! (operators of th and jp, each file a unique set of e-mail addresses), querying (th's
+//! investigator asks jp) and rotating the key of the victim's collection (an epoch build) while
+//! the test SIGKILLs th or jp at a seeded pseudo-random moment, restarts it, and checks after
+//! every restart, over every operation so far, that:
 //!
 //! 1. the node starts again on its database and `cordon status` answers;
 //! 2. every import the CLI acknowledged (exit 0) has its `data_imported` entry (matched by its
@@ -16,11 +18,15 @@
 //! 5. every `query_completed` th logged with jp has jp's `query_answered` with the same
 //!    exchange id and receipt, and `cordon audit reconcile` reports neither an exchange th
 //!    completed nor a disagreement (exchanges only one side logged as sent or failed are
-//!    expected when a node dies mid-exchange).
+//!    expected when a node dies mid-exchange);
+//! 6. every key rotation the CLI acknowledged has its `key_rotated` entry, and jp's budget count
+//!    of th's items (`cordon partner status`) is at least what its `query_answered` entries and
+//!    th's answered queries evaluated, and never goes down: a crash refunds no budget.
 //!
-//! A round kills its node right after the CLI got its k-th acknowledgement from it, or the
-//! moment it prints its k-th `import committed`, `query started`, `partner answered` (th) or
-//! `query answered` (jp) line: just after a commit, before the reply leaves. Kills alternate
+//! A round kills its node right after the CLI got its k-th acknowledgement from it, the moment
+//! it prints its k-th `import committed`, `key rotated`, `query started`, `partner answered`
+//! (th) or `query answered` (jp) line (just after a commit, before the reply leaves), or a
+//! random 0-200 ms after the k-th operation involving it started (mid-operation). Kills alternate
 //! between th and jp; in some rounds the restarted node is killed again as soon as it is up.
 //! th keeps its QUIC connection to jp across jp's restarts: the restarted jp resets it with a
 //! stateless reset th accepts (the reset key persists with the node), so th's next query
@@ -29,7 +35,7 @@
 //! Not checked: what an operation the CLI did not acknowledge left behind (it may or may not
 //! be logged), timing, and graceful stops.
 //!
-//! `CORDON_CRASH_ROUNDS` (default 10) sets the number of rounds, `CORDON_CRASH_SEED` replays a
+//! `CORDON_CRASH_ROUNDS` (default 50) sets the number of rounds, `CORDON_CRASH_SEED` replays a
 //! run (every failure message names the seed), `CORDON_CRASH_KEEP=1` keeps the folder with the
 //! nodes, their output and the bundles.
 
@@ -39,15 +45,16 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::{mpsc, Arc, Condvar, Mutex, MutexGuard};
+use std::time::UNIX_EPOCH;
 use std::time::{Duration, Instant};
 
+use cordon_node::local::{Agency, LocalFederation};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use serde_json::Value;
 
-use cordon_node::local::{Agency, LocalFederation};
-use cordon_protocol::audit::bundle::Bundle;
-use cordon_protocol::audit::entry::{Entry, EntryKind};
+#[path = "crash/check.rs"]
+mod check;
+use check::Checker;
 
 const COLLECTION: &str = "mail";
 /// Bounds on waiting for a node or the workers: generous, since only a hang reaches them.
@@ -63,8 +70,11 @@ const QUERY_STARTED: &str = "query started";
 const PARTNER_ANSWERED: &str = "partner answered";
 /// jp: `query_answered` committed; th has no answer yet.
 const QUERY_ANSWERED: &str = "query answered";
-const PRINTED: [&str; 4] = [
+/// A key rotation (new epoch) committed; the CLI has no reply yet.
+const KEY_ROTATED: &str = "key rotated";
+const PRINTED: [&str; 5] = [
     IMPORT_COMMITTED,
+    KEY_ROTATED,
     QUERY_STARTED,
     PARTNER_ANSWERED,
     QUERY_ANSWERED,
@@ -80,6 +90,8 @@ enum Trigger {
     Acked(usize),
     /// The moment the node printed this line this many times in the round.
     Printed(&'static str, usize),
+    /// This many milliseconds after the k-th operation involving the node started.
+    Started(usize, u64),
 }
 
 impl Trigger {
@@ -87,6 +99,7 @@ impl Trigger {
         match *self {
             Trigger::Acked(k) => st.acked.get(victim).is_some_and(|n| *n >= k),
             Trigger::Printed(l, k) => st.printed.get(&(victim, l)).is_some_and(|n| *n >= k),
+            Trigger::Started(k, _) => st.started.get(victim).is_some_and(|n| *n >= k),
         }
     }
 }
@@ -228,6 +241,8 @@ enum Role {
     Import(Node),
     /// th's investigator asks jp.
     Query,
+    /// An operator rotates the key of this node's collection (builds a new epoch).
+    Rotate(Node),
 }
 
 /// One CLI run and what became of it.
@@ -236,7 +251,8 @@ struct Op {
     id: usize,
     round: usize,
     role: Role,
-    /// Import: the file (as the entry's `detail` names it) and its number of addresses.
+    /// Import: the file (as the entry's `detail` names it) and its number of addresses; query:
+    /// its file and number of distinct items.
     file: String,
     rows: u64,
     /// Query: addresses whose import into jp was acknowledged before it started.
@@ -254,6 +270,7 @@ impl Op {
         let what = match self.role {
             Role::Import(n) => format!("import of {} rows from {} into {n}", self.rows, self.file),
             Role::Query => format!("th's query to jp, expecting hits {:?}", self.expect),
+            Role::Rotate(n) => format!("key rotation of {n}'s {COLLECTION}"),
         };
         format!("op #{} of round {} ({what})", self.id, self.round)
     }
@@ -277,6 +294,8 @@ struct State {
     acked: BTreeMap<Node, usize>,
     /// Lines of [`PRINTED`] each node printed in the round.
     printed: BTreeMap<(Node, &'static str), usize>,
+    /// Operations started in the round, per node they involve.
+    started: BTreeMap<Node, usize>,
     next_op: usize,
     running: BTreeMap<usize, Running>,
     ops: Vec<Op>,
@@ -319,6 +338,7 @@ impl Harness {
             let tag = match role {
                 Role::Import(node) => node,
                 Role::Query => "query",
+                Role::Rotate(_) => "rotate",
             };
             let file = self
                 .dir
@@ -352,15 +372,25 @@ impl Harness {
                     let mut lines = op.expect.clone();
                     lines.extend(["a", "b"].map(|x| format!("absent{id}.{x}@nowhere.example")));
                     let args = format!("query --collection {COLLECTION} --partners jp --json --case CRASH-{round} --file");
+                    op.rows = lines.iter().collect::<BTreeSet<_>>().len() as u64;
                     (lines, &self.th_investigator, &["th", "jp"], args)
+                }
+                Role::Rotate(node) => {
+                    let involves: &'static [Node] = if node == "th" { &["th"] } else { &["jp"] };
+                    let args = format!("epoch rotate {COLLECTION}");
+                    (Vec::new(), &self.operators[node], involves, args)
                 }
             };
         std::fs::write(&op.file, lines.join("\n") + "\n").expect("write the operation's file");
         let mut args: Vec<&str> = args.split(' ').collect();
         let file = op.file.clone();
         args.push(&file);
-        if role == Role::Query {
-            args.extend(["--purpose", "crash test"]);
+        match role {
+            Role::Query => args.extend(["--purpose", "crash test"]),
+            Role::Rotate(_) => {
+                args.pop();
+            }
+            Role::Import(_) => {}
         }
         self.run_tracked(&mut op, involves, profile, &args);
         let mut st = self.lock();
@@ -369,7 +399,7 @@ impl Harness {
                 st.jp_acked.extend(lines);
             }
             let node = match role {
-                Role::Import(node) => node,
+                Role::Import(node) | Role::Rotate(node) => node,
                 Role::Query => "th",
             };
             *st.acked.entry(node).or_default() += 1;
@@ -397,7 +427,14 @@ impl Harness {
             involves,
             abandoned: false,
         };
-        self.lock().running.insert(op.id, r);
+        {
+            let mut st = self.lock();
+            for n in involves {
+                *st.started.entry(*n).or_default() += 1;
+            }
+            st.running.insert(op.id, r);
+            self.progress.notify_all();
+        }
         // Ends when the CLI exits or is killed: it starts no process of its own.
         let mut stdout = Vec::new();
         let _ = out.read_to_end(&mut stdout);
@@ -436,7 +473,7 @@ fn env_u64(name: &str) -> Option<u64> {
 
 #[test]
 fn killed_nodes_restart_with_every_acknowledged_action_in_a_verifying_log() {
-    let rounds = env_u64("CORDON_CRASH_ROUNDS").unwrap_or(10) as usize;
+    let rounds = env_u64("CORDON_CRASH_ROUNDS").unwrap_or(50) as usize;
     let seed = env_u64("CORDON_CRASH_SEED").unwrap_or_else(|| {
         let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH);
         now.map_or(1, |d| d.as_nanos() as u64)
@@ -484,6 +521,10 @@ fn killed_nodes_restart_with_every_acknowledged_action_in_a_verifying_log() {
         auditors: names.iter().map(|n| (*n, agency(n).auditor)).collect(),
         operators: h.operators.clone(),
         previous: BTreeMap::new(),
+        budget: None,
+        started: std::time::SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs()),
     };
     for (n, p) in &nodes {
         let cfg = p.agency.config_path.display().to_string();
@@ -507,10 +548,12 @@ fn killed_nodes_restart_with_every_acknowledged_action_in_a_verifying_log() {
 
     for round in 1..=rounds {
         let victim: Node = if round % 2 == 1 { "th" } else { "jp" };
-        let trigger = match (victim, rng.gen_range(0..5)) {
-            (_, 0 | 1) => Trigger::Acked(rng.gen_range(1..=6)),
-            (_, 2) => Trigger::Printed(IMPORT_COMMITTED, rng.gen_range(1..=4)),
-            ("th", 3) => Trigger::Printed(QUERY_STARTED, rng.gen_range(1..=3)),
+        let trigger = match (victim, rng.gen_range(0..8)) {
+            (_, 0) => Trigger::Acked(rng.gen_range(1..=6)),
+            (_, 1 | 2) => Trigger::Started(rng.gen_range(1..=6), rng.gen_range(0..=200)),
+            (_, 3) => Trigger::Printed(IMPORT_COMMITTED, rng.gen_range(1..=4)),
+            (_, 4) => Trigger::Printed(KEY_ROTATED, rng.gen_range(1..=2)),
+            ("th", 5) => Trigger::Printed(QUERY_STARTED, rng.gen_range(1..=3)),
             ("th", _) => Trigger::Printed(PARTNER_ANSWERED, rng.gen_range(1..=3)),
             _ => Trigger::Printed(QUERY_ANSWERED, rng.gen_range(1..=3)),
         };
@@ -523,10 +566,16 @@ fn killed_nodes_restart_with_every_acknowledged_action_in_a_verifying_log() {
             st.round = round;
             st.acked.clear();
             st.printed.clear();
+            st.started.clear();
         }
         let guard = StopGuard(&h);
         let (done_tx, done_rx) = mpsc::channel();
-        let roles = [Role::Import("th"), Role::Import("jp"), Role::Query];
+        let roles = [
+            Role::Import("th"),
+            Role::Import("jp"),
+            Role::Query,
+            Role::Rotate(victim),
+        ];
         for (i, role) in roles.into_iter().enumerate() {
             let (h, tx) = (h.clone(), done_tx.clone());
             let mut rng = StdRng::seed_from_u64(seed ^ ((round as u64) << 8) ^ i as u64);
@@ -554,6 +603,10 @@ fn killed_nodes_restart_with_every_acknowledged_action_in_a_verifying_log() {
                     .0;
             }
             st.stop = true;
+        }
+        if let Trigger::Started(_, ms) = trigger {
+            // The random moment of the kill: mid-operation, whatever the node is doing.
+            std::thread::sleep(Duration::from_millis(ms));
         }
         let node = nodes.get_mut(victim).unwrap();
         node.kill();
@@ -591,9 +644,10 @@ fn killed_nodes_restart_with_every_acknowledged_action_in_a_verifying_log() {
     let count = |f: &dyn Fn(&Op) -> bool| ops.iter().filter(|o| f(o)).count();
     let answered = count(&|o| o.role == Role::Query && o.stdout.contains("\"answered\""));
     eprintln!(
-        "crash test: {} operations: {} imports acknowledged, {answered} queries answered by jp, {} ended in errors, {} abandoned",
+        "crash test: {} operations: {} imports acknowledged, {} key rotations acknowledged, {answered} queries answered by jp, {} ended in errors, {} abandoned",
         ops.len(),
-        count(&|o| o.role != Role::Query && o.acked()),
+        count(&|o| matches!(o.role, Role::Import(_)) && o.acked()),
+        count(&|o| matches!(o.role, Role::Rotate(_)) && o.acked()),
         count(&|o| o.code.is_some_and(|c| c != 0)),
         count(&|o| o.abandoned)
     );
@@ -601,247 +655,16 @@ fn killed_nodes_restart_with_every_acknowledged_action_in_a_verifying_log() {
         answered > 0,
         "seed {seed}: jp answered no query, so checks 3 and 5 checked nothing"
     );
+    let rotated = count(&|o| matches!(o.role, Role::Rotate(_)) && o.acked());
+    assert!(
+        rotated > 0,
+        "seed {seed}: no key rotation was acknowledged, so check 6 checked none"
+    );
+    assert!(
+        checker.budget.is_some_and(|(_, used)| used > 0),
+        "seed {seed}: jp counted none of th's items, so the budget check checked nothing"
+    );
     if std::env::var("CORDON_CRASH_KEEP").is_ok_and(|v| v == "1") {
         eprintln!("crash test: kept {}", tmp.keep().display());
-    }
-}
-
-/// The checks run after every restart, over every operation so far.
-struct Checker {
-    seed: u64,
-    dir: PathBuf,
-    vkeys: BTreeMap<Node, String>,
-    auditors: BTreeMap<Node, PathBuf>,
-    operators: BTreeMap<Node, PathBuf>,
-    /// Each node's entry lines at the previous check.
-    previous: BTreeMap<Node, Vec<Vec<u8>>>,
-}
-
-impl Checker {
-    fn check(&mut self, round: usize, ops: &[Op]) {
-        let at = format!("after round {round} (seed {})", self.seed);
-        let th_bundle = self.bundle_path(round, "th");
-        let jp_bundle = self.bundle_path(round, "jp");
-        let th = self.check_log(&at, "th", &th_bundle, ops);
-        let jp = self.check_log(&at, "jp", &jp_bundle, ops);
-        check_queries(&at, ops, &th);
-        check_exchanges(&at, &th, &jp);
-        let o = cordon(
-            None,
-            &["audit", "reconcile", &th_bundle, &jp_bundle, "--json"],
-        );
-        assert!(
-            matches!(o.status.code(), Some(0 | 1)),
-            "{at}: `cordon audit reconcile` failed: {}",
-            text(&o.stderr)
-        );
-        let r: Value = serde_json::from_slice(&o.stdout).unwrap_or_else(|e| {
-            panic!("{at}: reconcile printed no JSON ({e}): {}", text(&o.stdout))
-        });
-        let completed: BTreeSet<&str> = th
-            .iter()
-            .filter(|e| e.kind == EntryKind::QueryCompleted)
-            .filter_map(|e| e.exchange_id.as_deref())
-            .collect();
-        for d in r["differences"].as_array().into_iter().flatten() {
-            let problem = d["problem"].as_str().unwrap_or_default();
-            let exchange = d["exchange"].as_str().unwrap_or_default();
-            assert!(
-                !completed.contains(exchange) && !problem.contains("disagree"),
-                "{at}: reconcile reports exchange {exchange}: {problem}"
-            );
-        }
-    }
-
-    fn bundle_path(&self, round: usize, node: Node) -> String {
-        let p = self
-            .dir
-            .join("bundles")
-            .join(format!("r{round}-{node}.bundle"));
-        p.display().to_string()
-    }
-
-    /// Checks 1, 2 and 4 on one node; returns its entries.
-    fn check_log(&mut self, at: &str, node: Node, bundle: &str, ops: &[Op]) -> Vec<Entry> {
-        let o = cordon(Some(&self.operators[node]), &["status", "--json"]);
-        assert!(
-            o.status.success(),
-            "{at}: `cordon status` on {node}: {}",
-            text(&o.stderr)
-        );
-        let status: Value = serde_json::from_slice(&o.stdout).expect("status JSON");
-        let alerts = &status["audit"]["alerts"];
-        assert!(
-            alerts.as_array().is_some_and(Vec::is_empty),
-            "{at}: {node} reports audit alerts: {alerts}"
-        );
-        let records = status["collections"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .find(|c| c["name"] == COLLECTION)
-            .and_then(|c| c["records"].as_u64())
-            .unwrap_or(0);
-
-        let o = cordon(
-            Some(&self.auditors[node]),
-            &["audit", "export", "--out", bundle],
-        );
-        assert!(
-            o.status.success(),
-            "{at}: `cordon audit export` on {node}: {}",
-            text(&o.stderr)
-        );
-        let o = cordon(
-            None,
-            &["audit", "verify", bundle, "--key", &self.vkeys[node]],
-        );
-        assert!(
-            o.status.success(),
-            "{at}: {node}'s exported log {bundle} does not verify: {}{}",
-            text(&o.stdout),
-            text(&o.stderr)
-        );
-        let b = Bundle::parse(&std::fs::read(bundle).expect("read bundle")).expect("parse bundle");
-        assert_eq!(
-            b.header.first, 0,
-            "{at}: {node}'s export is not the whole log"
-        );
-        let prev = self.previous.remove(node).unwrap_or_default();
-        assert!(
-            b.entries.len() >= prev.len(),
-            "{at}: {node}'s log went back from {} to {} entries",
-            prev.len(),
-            b.entries.len()
-        );
-        for (i, (old, new)) in prev.iter().zip(&b.entries).enumerate() {
-            assert!(
-                old == new,
-                "{at}: {node}'s entry #{i} changed across the restart: was {}, now {}",
-                text(old),
-                text(new)
-            );
-        }
-        let entries = b.parsed_entries().expect("entries parse");
-        self.previous.insert(node, b.entries);
-
-        let imported: BTreeMap<&str, &Entry> = entries
-            .iter()
-            .filter(|e| e.kind == EntryKind::DataImported)
-            .filter_map(|e| e.detail.as_deref().map(|d| (d, e)))
-            .collect();
-        let mut acked_rows = 0;
-        for op in ops
-            .iter()
-            .filter(|o| o.acked() && o.role == Role::Import(node))
-        {
-            acked_rows += op.rows;
-            let Some(e) = imported.get(op.file.as_str()) else {
-                panic!(
-                    "{at}: {node}'s log has no data_imported entry for the acknowledged {}, whose CLI said: {}",
-                    op.label(),
-                    op.stdout.trim()
-                );
-            };
-            assert!(
-                e.collection.as_deref() == Some(COLLECTION)
-                    && e.added == Some(op.rows)
-                    && e.items == Some(op.rows),
-                "{at}: {node}'s entry for {} says collection {:?}, {:?} rows, {:?} added",
-                op.label(),
-                e.collection,
-                e.items,
-                e.added
-            );
-        }
-        let logged: u64 = imported
-            .values()
-            .filter(|e| e.collection.as_deref() == Some(COLLECTION))
-            .filter_map(|e| e.added)
-            .sum();
-        assert_eq!(
-            records, logged,
-            "{at}: {node} holds {records} records but its data_imported entries add {logged}: records and entries did not commit together"
-        );
-        assert!(
-            records >= acked_rows,
-            "{at}: {node} holds {records} records, fewer than the {acked_rows} acknowledged"
-        );
-        entries
-    }
-}
-
-/// Check 3 and the hits part of check 2, on th's log.
-fn check_queries(at: &str, ops: &[Op], th: &[Entry]) {
-    for op in ops
-        .iter()
-        .filter(|o| o.role == Role::Query && matches!(o.code, Some(0 | 2)))
-    {
-        let v: Value = serde_json::from_str(&op.stdout).unwrap_or_else(|e| {
-            panic!("{at}: {} printed no JSON ({e}): {}", op.label(), op.stdout)
-        });
-        let qid = v["query_id"].as_str().unwrap_or_default();
-        let parts = v["partners"].as_array().cloned().unwrap_or_default();
-        assert!(
-            !parts.is_empty(),
-            "{at}: {} lists no partner: {v}",
-            op.label()
-        );
-        for p in parts {
-            let partner = p["partner"].as_str().unwrap_or_default();
-            let answer = p["outcome"].get("answered");
-            let (kind, outcome) = match answer {
-                Some(_) => (EntryKind::QueryCompleted, "an answer".to_string()),
-                None => (EntryKind::QueryFailed, p["outcome"].to_string()),
-            };
-            assert!(
-                th.iter().any(|e| e.kind == kind
-                    && e.query_id.as_deref() == Some(qid)
-                    && e.partner.as_deref() == Some(partner)),
-                "{at}: th's log has no {kind} entry with query_id {qid:?} and partner {partner}, yet {} (exit {:?}) reported {outcome} from {partner}",
-                op.label(),
-                op.code
-            );
-            let hits: BTreeSet<&str> = answer
-                .and_then(|a| a["hits"].as_array())
-                .into_iter()
-                .flatten()
-                .filter_map(|h| h["item"].as_str())
-                .collect();
-            let missed: Vec<&String> = op
-                .expect
-                .iter()
-                .filter(|x| !hits.contains(x.as_str()))
-                .collect();
-            assert!(
-                answer.is_none() || missed.is_empty(),
-                "{at}: {} (query {qid}) got no hit on {missed:?}, whose import into jp was acknowledged before it started",
-                op.label()
-            );
-        }
-    }
-}
-
-/// Check 5: every answer th logged, jp logged before sending it, with the same receipt.
-fn check_exchanges(at: &str, th: &[Entry], jp: &[Entry]) {
-    let answered: BTreeMap<&str, &Entry> = jp
-        .iter()
-        .filter(|e| e.kind == EntryKind::QueryAnswered && e.partner.as_deref() == Some("th"))
-        .filter_map(|e| e.exchange_id.as_deref().map(|x| (x, e)))
-        .collect();
-    let completed =
-        |e: &&Entry| e.kind == EntryKind::QueryCompleted && e.partner.as_deref() == Some("jp");
-    for c in th.iter().filter(completed) {
-        let x = c.exchange_id.as_deref().unwrap_or_default();
-        let Some(a) = answered.get(x) else {
-            panic!(
-                "{at}: th logged exchange {x:?} of query {:?} as answered by jp, but jp's log has no query_answered for it",
-                c.query_id
-            );
-        };
-        assert_eq!(
-            a.receipt, c.receipt,
-            "{at}: exchange {x}: th logged another receipt than jp"
-        );
     }
 }

@@ -258,6 +258,15 @@ max_pending_followups_per_partner = 1000
 # signing_key = "base64 of their Ed25519 public key"
 # log_key = "base64 of their audit-log public key"
 # witness_key = "base64 of their cosigning public key"
+
+# Certificates refused at the TLS handshake although their CA is trusted (a stolen laptop's
+# user certificate, a partner's leaked node key) [default: none]. `cordon cert revoke
+# --config THIS_FILE --cert FILE --reason WHY` appends one; `cordon policy reload` or SIGHUP
+# applies the list to the running node.
+#
+# [[revoked]]
+# fingerprint = "SHA-256 of the certificate, 64 hex digits (`cordon cert fingerprint FILE`)"
+# reason = "laptop stolen"
 "#,
         name = o.name,
         listen = o.listen,

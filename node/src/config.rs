@@ -41,6 +41,10 @@ pub struct Config {
     /// The Prometheus `/metrics` endpoint (`crate::metrics`); off unless `listen` is set.
     #[serde(default)]
     pub metrics: MetricsSection,
+    /// `[[revoked]]`: certificates refused at the handshake although their CA is trusted
+    /// (applied again by `cordon policy reload` and SIGHUP).
+    #[serde(default, rename = "revoked")]
+    pub revoked: Vec<crate::revocation::RevokedCert>,
     /// Folder of `node.toml`; not in the file.
     #[serde(skip)]
     pub base_dir: PathBuf,
@@ -362,6 +366,10 @@ impl Config {
     }
 
     fn check(&self) -> Result<(), String> {
+        for r in &self.revoked {
+            crate::revocation::parse_fingerprint(&r.fingerprint)
+                .map_err(|m| format!("[[revoked]] fingerprint {:?}: {m}", r.fingerprint))?;
+        }
         if !(self.epochs.fp_rate > 0.0
             && self.epochs.fp_rate <= crate::partner_client::MAX_ACCEPTED_FP_RATE)
         {

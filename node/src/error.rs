@@ -28,6 +28,9 @@ pub enum NodeError {
     /// The database failed.
     #[error("database: {0}")]
     Storage(String),
+    /// A write failed because the disk is full or the process hit its file size limit.
+    #[error("{0}: the disk holding the node's data folder is full, or the node hit its file size limit (`ulimit -f`, systemd LimitFSIZE); nothing of this operation was stored; free disk space or raise the limit, restart the node, then try again")]
+    DiskFull(String),
     /// Certificates, keys or TLS set-up.
     #[error(transparent)]
     Tls(#[from] crate::tls::TlsError),
@@ -82,9 +85,28 @@ pub enum NodeError {
     Timeout(std::time::Duration),
 }
 
+/// Whether an I/O error means "no room": disk full (ENOSPC), quota (EDQUOT) or the file size
+/// limit (EFBIG, with SIGXFSZ ignored).
+pub fn is_disk_full(e: &std::io::Error) -> bool {
+    use std::io::ErrorKind;
+    matches!(
+        e.kind(),
+        ErrorKind::StorageFull | ErrorKind::QuotaExceeded | ErrorKind::FileTooLarge
+    )
+}
+
 impl From<redb::Error> for NodeError {
     fn from(e: redb::Error) -> Self {
-        NodeError::Storage(e.to_string())
+        match e {
+            redb::Error::Io(io) if is_disk_full(&io) => {
+                NodeError::DiskFull(format!("writing the database failed ({io})"))
+            }
+            // redb refuses every write after a failed one, until the database is reopened.
+            redb::Error::PreviousIo => NodeError::Storage(
+                "an earlier write to the database failed (disk full?), so the database refuses writes until the node restarts; check the node's log and free disk space, then restart the node".into(),
+            ),
+            e => NodeError::Storage(e.to_string()),
+        }
     }
 }
 
@@ -92,7 +114,7 @@ macro_rules! storage_from {
     ($($t:ty),*) => {$(
         impl From<$t> for NodeError {
             fn from(e: $t) -> Self {
-                NodeError::Storage(e.to_string())
+                NodeError::from(redb::Error::from(e))
             }
         }
     )*};

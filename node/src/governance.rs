@@ -2,7 +2,8 @@
 //! `cordon policy reload`), showing partners' grants and budgets (`cordon partner status`), and
 //! revoking a person's certificate (`cordon user revoke`, effective on the next request).
 //!
-//! Every change is logged. A reload applies only the `[[grant]]` sections; other changes to
+//! Every change is logged. A reload applies only the `[[grant]]` and `[[revoked]]` sections
+//! (the revocation list is swapped whole, see `crate::revocation`); other changes to
 //! `node.toml` (partners, keys, limits) are reported as needing a restart, because the TLS trust
 //! and connections built from them cannot be swapped safely under running exchanges.
 
@@ -100,11 +101,12 @@ impl Shared {
                 restart_needed.push(name.to_string());
             }
         }
+        let revoked_changed = self.apply_revocations(&new, actor)?;
         let current = self.policy();
         let grants: Vec<String> = new.grants.iter().map(|g| g.summary()).collect();
         if current.grants == new.grants {
             return Ok(PolicyReloadReply {
-                changed: false,
+                changed: revoked_changed,
                 grants,
                 restart_needed,
             });
@@ -129,6 +131,35 @@ impl Shared {
             grants,
             restart_needed,
         })
+    }
+
+    /// Applies `new`'s `[[revoked]]` list; returns whether it changed. In force before it is
+    /// logged, as for `revoke_user`: should the log write fail, the safe side holds.
+    fn apply_revocations(&self, new: &Config, actor: &Actor) -> Result<bool, NodeError> {
+        let changed = self
+            .trust
+            .revocations()
+            .replace(&new.revoked)
+            .map_err(|message| NodeError::Config {
+                path: new.source.clone(),
+                message,
+            })?;
+        if changed {
+            let mut e = self.audit.entry(
+                self.clock.now_unix(),
+                EntryKind::PolicyChanged,
+                actor.clone(),
+            );
+            let list: Vec<String> = new
+                .revoked
+                .iter()
+                .map(|r| format!("{} ({})", r.fingerprint, r.reason))
+                .collect();
+            e.detail = Some(format!("revoked certificates: [{}]", list.join("; ")));
+            self.audit.append(self.audit.db(), &[e])?;
+            tracing::info!(revoked = new.revoked.len(), by = %actor.name, "revocation list reloaded");
+        }
+        Ok(changed)
     }
 
     /// Every partner's grants and today's use, per collection.

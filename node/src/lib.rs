@@ -48,6 +48,7 @@ pub mod policy;
 pub mod profile;
 pub mod query;
 pub mod replay;
+pub mod revocation;
 mod server;
 pub mod store;
 pub mod tls;
@@ -278,6 +279,15 @@ impl Node {
         let log_signer = signer(&config.path(&config.tls.log_key), &audit::origin_of(&name))?;
         let witness = signer(&config.path(&config.tls.witness_key), &name)?;
         let mut partner_log_keys = BTreeMap::new();
+        // Config::parse checked every fingerprint already.
+        let revocations = Arc::new(
+            revocation::Revocations::from_config(&config.revoked).map_err(|message| {
+                NodeError::Config {
+                    path: config.base_dir.join("node.toml"),
+                    message,
+                }
+            })?,
+        );
         let mut partners = Vec::new();
         let mut clients = HashMap::new();
         let mut partner_keys = HashMap::new();
@@ -317,18 +327,21 @@ impl Node {
                     receipt: vkey(&p.name, KeyType::Ed25519, key)?,
                 },
             );
-            let client = tls::quinn_client_config(tls::partner_client_config(&identity, &der)?)?;
+            let client = tls::quinn_client_config(tls::partner_client_config_checked(
+                &identity,
+                &der,
+                revocations.clone(),
+            )?)?;
             clients.insert(p.name.clone(), (client, p.address.clone()));
             partners.push(tls::Partner {
                 name: p.name.clone(),
                 ca_cert: der,
             });
         }
-        let trust = Arc::new(tls::PeerVerifier::new(
-            &config.node.name,
-            &ca_der,
-            &partners,
-        )?);
+        let trust = Arc::new(
+            tls::PeerVerifier::new(&config.node.name, &ca_der, &partners)?
+                .with_revocations(revocations.clone()),
+        );
         let mut server = tls::quinn_server_config(&identity, trust.clone())?;
         // The streams a peer may open on one connection are the server's to grant.
         let mut transport = tls::transport_config();
@@ -393,7 +406,8 @@ impl Node {
         };
         let partner_permits = per_partner(config.limits.max_requests_per_partner);
         let partner_connections = per_partner(config.limits.max_connections_per_partner);
-        let partners = PartnerClient::new(endpoint.clone(), clients, config.limits.connect_timeout);
+        let partners = PartnerClient::new(endpoint.clone(), clients, config.limits.connect_timeout)
+            .with_revocations(revocations);
         let policy = RwLock::new(Arc::new(policy::Policy::new(
             &config.node.name,
             config.grants.clone(),

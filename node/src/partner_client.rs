@@ -46,6 +46,8 @@ pub struct PartnerClient {
     /// holds up the others.
     conns: HashMap<String, Mutex<Option<quinn::Connection>>>,
     connect_timeout: Duration,
+    /// Certificates refused; a connection opened before its partner's revocation is not reused.
+    revoked: Arc<crate::revocation::Revocations>,
 }
 
 /// Counts bytes moved for one partner during one query.
@@ -73,7 +75,14 @@ impl PartnerClient {
             configs,
             conns,
             connect_timeout,
+            revoked: Arc::default(),
         }
+    }
+
+    /// Uses `revoked` (the node's revocation list) to drop connections to revoked partners.
+    pub fn with_revocations(mut self, revoked: Arc<crate::revocation::Revocations>) -> Self {
+        self.revoked = revoked;
+        self
     }
 
     /// Whether a partner is configured.
@@ -90,8 +99,13 @@ impl PartnerClient {
         };
         let mut slot = slot.lock().await;
         if let Some(c) = slot.as_ref() {
-            if c.close_reason().is_none() {
-                return Ok(c.clone());
+            let revoked = crate::tls::peer_chain(c)
+                .and_then(|chain| chain.first().and_then(|leaf| self.revoked.refusal(leaf)));
+            match revoked {
+                None if c.close_reason().is_none() => return Ok(c.clone()),
+                None => {}
+                // Revoked since it connected: close it; the new handshake below is refused.
+                Some(_) => c.close(0u32.into(), b"certificate revoked"),
             }
         }
         let sock = resolve(addr).await?;

@@ -15,8 +15,7 @@
 //! [`parse_cert_pem`] / [`cert_info`] read from a certificate), [`Role`], [`PkiError`].
 //!
 //! What it deliberately does not do: decide who is trusted (that is `crate::tls`), store files, or
-//! revoke certificates (no CRLs yet: removing a partner, or re-issuing from a new CA, is the
-//! remedy). Validity is computed from the caller's `now`, so tests can make expired and
+//! revoke certificates (that is `crate::revocation`, a list of fingerprints in node.toml). Validity is computed from the caller's `now`, so tests can make expired and
 //! not-yet-valid certificates; `not_before` is backdated by [`CLOCK_SKEW`] so that a certificate
 //! issued a moment ago is accepted by a partner whose clock is slightly behind. A leaf never
 //! outlives its CA (its `not_after` is clamped to the CA's), and an expired CA issues nothing.

@@ -119,6 +119,19 @@ async fn serve_connection(
             Ok(s) => s,
             Err(_) => return, // the peer closed the connection
         };
+        // A certificate revoked after this connection's handshake ends the connection here.
+        if shared
+            .trust
+            .revocations()
+            .is_revoked(identity.fingerprint())
+        {
+            tracing::warn!(
+                peer = identity.name(),
+                "closed the connection of a revoked certificate"
+            );
+            conn.close(CLOSE_WRONG_ROLE.into(), b"certificate revoked");
+            return;
+        }
         let shared = shared.clone();
         let identity = identity.clone();
         tracker.spawn(async move {

@@ -19,9 +19,11 @@
 //! [`control_client_config`], and the quinn wrappers [`quinn_server_config`] /
 //! [`quinn_client_config`].
 //!
-//! What it deliberately does not do: read files, decide what a role may do, or revoke
-//! certificates (no CRLs: a partner is cut off by removing it with
-//! [`PeerVerifier::set_partners`]). Only TLS 1.3 with the `ring` provider is used, and session
+//! Revoked certificates (`crate::revocation`, a list of SHA-256 fingerprints) are refused
+//! first, with `CertificateError::Revoked`, by the server's verifier and by the partner client
+//! configurations built with [`partner_client_config_checked`].
+//!
+//! What it deliberately does not do: read files or decide what a role may do. Only TLS 1.3 with the `ring` provider is used, and session
 //! resumption is off, so every connection presents and re-verifies its certificate against the
 //! current partner list.
 
@@ -37,6 +39,7 @@ use rustls::{CertificateError, DigitallySignedStruct, DistinguishedName, RootCer
 use rustls_pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
 
 use crate::pki::{self, CertInfo, CertifiedKey, PkiError, Role};
+use crate::revocation::{CheckedServerVerifier, Revocations};
 
 /// ALPN of the partner channel: node to node.
 pub const ALPN_PARTNER: &[u8] = b"cordon-partner/1";
@@ -218,6 +221,7 @@ pub struct PeerVerifier {
     own: Anchor,
     partners: RwLock<Arc<[Anchor]>>,
     provider: Arc<CryptoProvider>,
+    revoked: Arc<Revocations>,
 }
 
 /// What the verifier decided about an accepted chain.
@@ -257,9 +261,21 @@ impl PeerVerifier {
             own,
             partners: RwLock::new(Arc::from(Vec::new())),
             provider,
+            revoked: Arc::default(),
         };
         v.set_partners(partners)?;
         Ok(v)
+    }
+
+    /// Uses `revoked` (shared with the partner client configurations) as the revocation list.
+    pub fn with_revocations(mut self, revoked: Arc<Revocations>) -> Self {
+        self.revoked = revoked;
+        self
+    }
+
+    /// The revocation list in force; replace its contents to revoke at run time.
+    pub fn revocations(&self) -> &Arc<Revocations> {
+        &self.revoked
     }
 
     /// Replaces the partner list. Either every partner is valid and the new list takes effect
@@ -357,6 +373,12 @@ impl PeerVerifier {
             reason: e.to_string(),
         })?;
         let subject = &info.subject_cn;
+        if let Some(reason) = self.revoked.refusal(leaf) {
+            return Err(Refusal {
+                error: crate::revocation::revoked_error(),
+                reason: format!("{subject:?}: {reason}"),
+            });
+        }
 
         // Errors other than UnknownIssuer mean an anchor recognised the issuer (e.g. the
         // certificate expired); they are more useful to report than "unknown issuer".
@@ -624,7 +646,23 @@ pub fn partner_client_config(
     node: &TlsIdentity,
     partner_ca: &CertificateDer<'static>,
 ) -> Result<rustls::ClientConfig, TlsError> {
-    client_config(node, partner_ca, "the partner's", ALPN_PARTNER)
+    client_config(node, partner_ca, "the partner's", ALPN_PARTNER, None)
+}
+
+/// [`partner_client_config`] that also refuses a partner server whose certificate is in
+/// `revoked` (the node's own list, so a reload applies to later handshakes).
+pub fn partner_client_config_checked(
+    node: &TlsIdentity,
+    partner_ca: &CertificateDer<'static>,
+    revoked: Arc<Revocations>,
+) -> Result<rustls::ClientConfig, TlsError> {
+    client_config(
+        node,
+        partner_ca,
+        "the partner's",
+        ALPN_PARTNER,
+        Some(revoked),
+    )
 }
 
 /// Client configuration for a CLI user talking to their own node: trusts our CA only,
@@ -633,7 +671,7 @@ pub fn control_client_config(
     user: &TlsIdentity,
     own_ca: &CertificateDer<'static>,
 ) -> Result<rustls::ClientConfig, TlsError> {
-    client_config(user, own_ca, "this node's", ALPN_CONTROL)
+    client_config(user, own_ca, "this node's", ALPN_CONTROL, None)
 }
 
 fn client_config(
@@ -641,6 +679,7 @@ fn client_config(
     ca: &CertificateDer<'static>,
     whose: &str,
     alpn: &[u8],
+    revoked: Option<Arc<Revocations>>,
 ) -> Result<rustls::ClientConfig, TlsError> {
     let provider = provider();
     let roots = Arc::new(single_root(ca, whose)?);
@@ -652,10 +691,19 @@ fn client_config(
                 detail: e.to_string(),
             })?;
     let (chain, key) = me.parts();
-    let mut cfg = rustls::ClientConfig::builder_with_provider(provider)
+    let builder = rustls::ClientConfig::builder_with_provider(provider)
         .with_protocol_versions(&[&rustls::version::TLS13])
-        .map_err(TlsError::Config)?
-        .with_webpki_verifier(server_verifier)
+        .map_err(TlsError::Config)?;
+    let builder = match revoked {
+        Some(r) => builder
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(CheckedServerVerifier::new(
+                server_verifier,
+                r,
+            ))),
+        None => builder.with_webpki_verifier(server_verifier),
+    };
+    let mut cfg = builder
         .with_client_auth_cert(chain, key)
         .map_err(TlsError::Config)?;
     cfg.alpn_protocols = vec![alpn.to_vec()];
@@ -1009,6 +1057,55 @@ mod tests {
         let ccfg = partner_client_config(&id, &th.ca_der()).unwrap();
         let e = refused_by_server(connect(ccfg, "th", &scfg));
         assert!(is_unknown_issuer(&e), "{e:?}");
+    }
+
+    #[test]
+    fn revoked_certificates_are_refused_both_ways() {
+        let th = Agency::new("th");
+        let jp = Agency::new("jp.npa");
+        let (v, scfg) = server_for(&th, &[jp.partner()]);
+        let user = th.user("somchai.k", Role::Investigator);
+        let revoke = |ids: &[&TlsIdentity]| {
+            let list: Vec<_> = ids
+                .iter()
+                .map(|i| crate::revocation::RevokedCert {
+                    fingerprint: hex(&pki::fingerprint(i.leaf())),
+                    reason: "key leaked".into(),
+                })
+                .collect();
+            v.revocations().replace(&list).unwrap();
+        };
+        revoke(&[&user, &jp.node]);
+        let is_revoked = |e: &rustls::Error| {
+            matches!(
+                e,
+                rustls::Error::InvalidCertificate(CertificateError::Revoked)
+            )
+        };
+        let ccfg = control_client_config(&user, &th.ca_der()).unwrap();
+        let e = refused_by_server(connect(ccfg, "th", &scfg));
+        assert!(is_revoked(&e), "{e:?}");
+        let e = v.identify(&[user.leaf().clone()]).unwrap_err().to_string();
+        assert!(e.contains("revoked") && e.contains("key leaked"), "{e}");
+        let ccfg = partner_client_config(&jp.node, &th.ca_der()).unwrap();
+        assert!(is_revoked(&refused_by_server(connect(ccfg, "th", &scfg))));
+
+        // th as the querier: jp's server presents the revoked node certificate.
+        let (_, jp_server) = server_for(&jp, &[th.partner()]);
+        let ccfg =
+            partner_client_config_checked(&th.node, &jp.ca_der(), v.revocations().clone()).unwrap();
+        match connect(ccfg, "jp.npa", &jp_server) {
+            Err(Failed::Client(e)) => assert!(is_revoked(&e), "{e:?}"),
+            other => panic!("th accepted jp's revoked server certificate: {other:?}"),
+        }
+
+        // Lifting the revocation lets both in again, on the next handshake.
+        revoke(&[]);
+        let ccfg = control_client_config(&user, &th.ca_der()).unwrap();
+        connect(ccfg, "th", &scfg).unwrap();
+        let ccfg =
+            partner_client_config_checked(&th.node, &jp.ca_der(), v.revocations().clone()).unwrap();
+        connect(ccfg, "jp.npa", &jp_server).unwrap();
     }
 
     #[test]

@@ -38,6 +38,12 @@ impl std::fmt::Debug for Spool {
 }
 
 fn io_error(dir: &Path, source: std::io::Error) -> NodeError {
+    if crate::error::is_disk_full(&source) {
+        return NodeError::DiskFull(format!(
+            "writing the temporary import file in {} failed ({source})",
+            dir.display()
+        ));
+    }
     NodeError::Io {
         what: "temporary import file (is the data folder full?)",
         path: dir.to_path_buf(),
