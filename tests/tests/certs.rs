@@ -139,6 +139,25 @@ async fn as_partner_server(f: &Fed, id: &TlsIdentity, revoked: Arc<Revocations>)
 }
 
 /// th still answers jp's investigator, and serves its own operator.
+/// Presents `node` as jp's client and as jp's server, and `user` as a user of th: each must be
+/// refused in the handshake with `alert`. `what` names the certificate in failure messages.
+async fn refused_three_ways(
+    f: &Fed,
+    node: &TlsIdentity,
+    user: &TlsIdentity,
+    alert: u8,
+    what: &str,
+) {
+    assert_eq!(
+        as_partner(f, node).await,
+        Some(alert),
+        "th let in {what} jp"
+    );
+    assert_eq!(as_user(f, user).await, Some(alert), "th let in {what} user");
+    let got = as_partner_server(f, node, Arc::default()).await;
+    assert_eq!(got, Some(alert), "th accepted {what} jp server");
+}
+
 async fn still_serves(f: &Fed) {
     let r = query(&f.investigator("jp"), "phones", &phones(0..5), &["th"])
         .await
@@ -167,19 +186,16 @@ async fn an_expired_certificate_is_refused_at_the_handshake() {
     let (th, jp) = (f.fed.agency("th").unwrap(), f.fed.agency("jp").unwrap());
     let long_ago = now() - Days::days(800);
     let node = identity(&pki::issue_node_cert(&ca_of(jp), "jp", long_ago).unwrap());
-    assert_eq!(as_partner(&f, &node).await, Some(CERTIFICATE_EXPIRED));
     let user =
         pki::issue_user_cert(&ca_of(th), "th", "old.laptop", Role::Operator, long_ago).unwrap();
-    assert_eq!(
-        as_user(&f, &identity(&user)).await,
-        Some(CERTIFICATE_EXPIRED)
-    );
-    let alert = as_partner_server(&f, &node, Arc::default()).await;
-    assert_eq!(
-        alert,
-        Some(CERTIFICATE_EXPIRED),
-        "th accepted an expired jp server"
-    );
+    refused_three_ways(
+        &f,
+        &node,
+        &identity(&user),
+        CERTIFICATE_EXPIRED,
+        "an expired",
+    )
+    .await;
     still_serves(&f).await;
     f.fed.shutdown().await.unwrap();
 }
@@ -191,19 +207,9 @@ async fn a_not_yet_valid_certificate_is_refused_at_the_handshake() {
     // Beyond the 5 minutes of clock skew a certificate's start is backdated by.
     let tomorrow = now() + Days::days(1);
     let node = identity(&pki::issue_node_cert(&ca_of(jp), "jp", tomorrow).unwrap());
-    assert_eq!(as_partner(&f, &node).await, Some(CERTIFICATE_EXPIRED));
     let user =
         pki::issue_user_cert(&ca_of(th), "th", "early", Role::Investigator, tomorrow).unwrap();
-    assert_eq!(
-        as_user(&f, &identity(&user)).await,
-        Some(CERTIFICATE_EXPIRED)
-    );
-    let alert = as_partner_server(&f, &node, Arc::default()).await;
-    assert_eq!(
-        alert,
-        Some(CERTIFICATE_EXPIRED),
-        "th accepted a future jp server"
-    );
+    refused_three_ways(&f, &node, &identity(&user), CERTIFICATE_EXPIRED, "a future").await;
     still_serves(&f).await;
     f.fed.shutdown().await.unwrap();
 }
@@ -227,15 +233,8 @@ async fn a_self_signed_certificate_is_refused_at_the_handshake() {
         TlsIdentity::from_pem(&cert.pem(), &key.serialize_pem()).unwrap()
     };
     let node = self_signed("jp", "node", vec!["jp".into()]);
-    assert_eq!(as_partner(&f, &node).await, Some(UNKNOWN_CA));
     let user = self_signed("ops", "operator", vec![]);
-    assert_eq!(as_user(&f, &user).await, Some(UNKNOWN_CA));
-    let alert = as_partner_server(&f, &node, Arc::default()).await;
-    assert_eq!(
-        alert,
-        Some(UNKNOWN_CA),
-        "th accepted a self-signed jp server"
-    );
+    refused_three_ways(&f, &node, &user, UNKNOWN_CA, "a self-signed").await;
     still_serves(&f).await;
     f.fed.shutdown().await.unwrap();
 }
