@@ -224,6 +224,9 @@ max_request_bytes = 4194304
 request_read_timeout = "20s"
 # Follow-up requests of one partner that may await review at once (default 1000).
 max_pending_followups_per_partner = 1000
+# Handshakes in progress at once, from anyone, before the peer is identified (default 256);
+# one more is refused at once, so an unauthenticated flood cannot exhaust the node.
+max_handshakes = 256
 
 [identifiers]
 # Region for phone numbers written in national format (ISO 3166 alpha-2).

@@ -175,6 +175,10 @@ pub struct LimitSection {
     /// Follow-up requests of one partner that may await review at once.
     #[serde(default = "default_max_pending_followups")]
     pub max_pending_followups_per_partner: usize,
+    /// Handshakes in progress at once, from anyone (before the peer is identified); one more is
+    /// refused at once, so a flood of unauthenticated handshakes cannot exhaust the node.
+    #[serde(default = "default_max_handshakes")]
+    pub max_handshakes: usize,
 }
 
 fn default_query_timeout() -> Duration {
@@ -207,6 +211,9 @@ fn default_request_read_timeout() -> Duration {
 fn default_max_pending_followups() -> usize {
     1_000
 }
+fn default_max_handshakes() -> usize {
+    256
+}
 
 /// A request of `max_items_per_query` blinded items must fit `max_request_bytes`: the items
 /// plus this much for the rest (collection name, checkpoint exchange).
@@ -225,6 +232,7 @@ impl Default for LimitSection {
             max_request_bytes: default_max_request_bytes(),
             request_read_timeout: default_request_read_timeout(),
             max_pending_followups_per_partner: default_max_pending_followups(),
+            max_handshakes: default_max_handshakes(),
         }
     }
 }
@@ -419,6 +427,7 @@ impl Config {
                 l.max_pending_followups_per_partner,
                 1_000_000,
             ),
+            ("max_handshakes", l.max_handshakes, 65_536),
         ] {
             if value == 0 || value > max {
                 return Err(format!(

@@ -104,6 +104,8 @@ pub struct Shared {
     pub partner_permits: HashMap<String, Arc<tokio::sync::Semaphore>>,
     /// Per partner, how many connections it may hold open at once.
     pub partner_connections: HashMap<String, Arc<tokio::sync::Semaphore>>,
+    /// Handshakes in progress at once, from anyone (`limits.max_handshakes`).
+    pub handshakes: Arc<tokio::sync::Semaphore>,
     /// Query ids answered recently, per partner (a replayed one is refused).
     pub replay: replay::ReplayGuard,
     /// The audit log.
@@ -406,6 +408,7 @@ impl Node {
         };
         let partner_permits = per_partner(config.limits.max_requests_per_partner);
         let partner_connections = per_partner(config.limits.max_connections_per_partner);
+        let handshakes = Arc::new(tokio::sync::Semaphore::new(config.limits.max_handshakes));
         let partners = PartnerClient::new(endpoint.clone(), clients, config.limits.connect_timeout)
             .with_revocations(revocations);
         let policy = RwLock::new(Arc::new(policy::Policy::new(
@@ -442,6 +445,7 @@ impl Node {
             trust,
             partner_permits,
             partner_connections,
+            handshakes,
             replay: Default::default(),
             audit,
             receipt_signer,

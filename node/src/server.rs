@@ -45,11 +45,21 @@ pub(crate) async fn accept_loop(
             _ = stop.cancelled() => break,
         };
         let Some(incoming) = incoming else { break };
+        // Before anything is known of the peer, only so many handshakes run at once: one more
+        // is refused (QUIC CONNECTION_REFUSED) without spending a task or a signature on it.
+        let Ok(permit) = shared.handshakes.clone().try_acquire_owned() else {
+            shared.metrics.handshake_failed("busy");
+            tracing::debug!(remote = %incoming.remote_address(), "handshake refused: too many in progress (limits.max_handshakes)");
+            incoming.refuse();
+            continue;
+        };
         let shared = shared.clone();
         let stop = stop.clone();
         let t2 = tracker.clone();
         tracker.spawn(async move {
-            match incoming.await {
+            let handshake = incoming.await;
+            drop(permit);
+            match handshake {
                 Ok(conn) => serve_connection(shared, conn, stop, t2).await,
                 // Refused handshakes (unknown CA, wrong name, expired) end here.
                 Err(e) => {
