@@ -8,7 +8,9 @@ use std::process::ExitCode;
 use anyhow::{bail, Context};
 use clap::{Args, Subcommand};
 
+use cordon_node::config::Config;
 use cordon_node::pki;
+use cordon_node::profile::Profile;
 use cordon_node::revocation;
 
 #[derive(Subcommand)]
@@ -53,7 +55,73 @@ fn read_cert(path: &PathBuf) -> anyhow::Result<(pki::CertInfo, [u8; 32])> {
     Ok((info, pki::fingerprint(&der)))
 }
 
-pub fn run(c: CertCmd) -> anyhow::Result<ExitCode> {
+/// The fingerprint of a certificate file, or None if it cannot be read (the check it serves is
+/// advisory; a file that cannot be read is reported by whatever needs it).
+fn file_fingerprint(path: &std::path::Path) -> Option<[u8; 32]> {
+    let pem = std::fs::read_to_string(path).ok()?;
+    pki::parse_cert_pem(&pem)
+        .ok()
+        .map(|(der, _)| pki::fingerprint(&der))
+}
+
+/// Refuses revocations that cannot be what the operator meant: this node's own certificate or a
+/// CA certificate (the list is checked against the peer's end-entity certificate only, so either
+/// would do nothing), and the caller's own certificate (it would lock them out of this node's
+/// control channel, `policy reload` included).
+fn refuse_mistakes(
+    cfg_path: &std::path::Path,
+    fp: &[u8; 32],
+    profile: Option<&std::path::Path>,
+) -> anyhow::Result<()> {
+    let cfg = Config::load(cfg_path)?;
+    let hexfp = hex::encode(fp);
+    let own = cfg.path(&cfg.tls.cert);
+    if file_fingerprint(&own).as_ref() == Some(fp) {
+        bail!(
+            "{hexfp} is this node's own certificate ({}): a node never checks its own certificate, \
+             so listing it changes nothing; if its key leaked, give this fingerprint to every \
+             partner to revoke on their nodes",
+            own.display()
+        );
+    }
+    let cas = std::iter::once(("this node's CA", cfg.path(&cfg.tls.ca_cert))).chain(
+        cfg.partners
+            .iter()
+            .map(|p| ("a partner's CA", cfg.path(&p.ca_cert))),
+    );
+    for (whose, path) in cas {
+        if file_fingerprint(&path).as_ref() == Some(fp) {
+            bail!(
+                "{hexfp} is {whose} certificate ({}): [[revoked]] lists the certificates of people \
+                 and partner nodes and is never checked against a CA; revoke the certificates it \
+                 issued, or remove the partner from node.toml",
+                path.display()
+            );
+        }
+    }
+    let profile = profile
+        .map(Profile::load)
+        .or_else(|| {
+            std::env::var_os(cordon_node::profile::PROFILE_ENV)
+                .filter(|p| !p.is_empty())
+                .map(|p| Profile::load(std::path::Path::new(&p)))
+        })
+        .and_then(Result::ok);
+    if let Some(p) = profile {
+        if p.node == cfg.node.name && file_fingerprint(&p.path(&p.cert)).as_ref() == Some(fp) {
+            bail!(
+                "{hexfp} is your own certificate (`{}`, {}): revoking it would lock you out of \
+                 this node, `cordon policy reload` included; revoke it from another operator's \
+                 profile",
+                p.user,
+                p.role
+            );
+        }
+    }
+    Ok(())
+}
+
+pub fn run(c: CertCmd, profile: Option<PathBuf>) -> anyhow::Result<ExitCode> {
     match c {
         CertCmd::Fingerprint { cert } => {
             let (_, fp) = read_cert(&cert)?;
@@ -77,6 +145,7 @@ pub fn run(c: CertCmd) -> anyhow::Result<ExitCode> {
                 },
                 (None, None) => bail!("pass --cert FILE or --fingerprint HEX"),
             };
+            refuse_mistakes(&a.config, &fp, profile.as_deref())?;
             let added = revocation::revoke_in_config(&a.config, &fp, &a.reason, about.as_deref())?;
             let fp = hex::encode(fp);
             if added {

@@ -101,7 +101,7 @@ fn main() -> ExitCode {
         Command::Init(a) => admin::init(a),
         Command::Partner(c) => admin::partner(c, cli.profile),
         Command::User(c) => admin::user(c, cli.profile),
-        Command::Cert(c) => cert::run(c),
+        Command::Cert(c) => cert::run(c, cli.profile),
         Command::Policy(c) => policy::policy(c, cli.profile),
         Command::Node(c) => admin::node(c),
         Command::Data(c) => data::run(c, cli.profile),

@@ -56,13 +56,20 @@ pub fn policy(c: PolicyCmd, profile: Option<PathBuf>) -> anyhow::Result<ExitCode
             if r.changed {
                 println!("Policy reloaded and logged; grants now in force:");
             } else {
-                println!("The grants are unchanged; nothing was applied. Grants in force:");
+                println!(
+                    "The grants and revoked certificates are unchanged; nothing was applied. Grants in force:"
+                );
             }
             if r.grants.is_empty() {
                 println!("  none: nothing is shared with any partner");
             }
             for g in &r.grants {
                 println!("  {g}");
+            }
+            match r.revoked {
+                0 => {}
+                1 => println!("1 certificate is revoked ([[revoked]])."),
+                n => println!("{n} certificates are revoked ([[revoked]])."),
             }
             if !r.restart_needed.is_empty() {
                 println!(

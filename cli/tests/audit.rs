@@ -4,38 +4,15 @@
 //! single-entry proofs and consistency proofs check; roles are enforced; exports hold no
 //! queried identifier.
 
+mod support;
+
+use support::{cordon, ok, text};
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
 use cordon_node::local::LocalFederation;
 use cordon_protocol::audit::checkpoint::Checkpoint;
 use cordon_protocol::audit::note::{sign_note, Signer};
-
-fn cordon(profile: Option<&Path>, args: &[&str]) -> Output {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_cordon"));
-    if let Some(p) = profile {
-        c.arg("--profile").arg(p);
-    }
-    c.args(args)
-        .env_remove("CORDON_PROFILE")
-        .output()
-        .expect("run cordon")
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
-fn ok(o: &Output) -> String {
-    assert!(
-        o.status.success(),
-        "exit {:?}\nstdout: {}\nstderr: {}",
-        o.status.code(),
-        text(&o.stdout),
-        text(&o.stderr)
-    );
-    text(&o.stdout)
-}
 
 fn p(path: &Path) -> String {
     path.display().to_string()

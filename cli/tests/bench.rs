@@ -2,22 +2,19 @@
 //! once, and the scaling series with its charts. Loopback only; no figure is asserted, only
 //! that every query was answered correctly and the files hold what they should.
 
+mod support;
+
+use support::{cordon, text};
+
+/// `cordon bench ARGS`.
+fn bench(args: &[&str]) -> Output {
+    let mut all = vec!["bench"];
+    all.extend_from_slice(args);
+    cordon(None, &all)
+}
+
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
-
-fn cordon(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_cordon"))
-        .arg("bench")
-        .args(args)
-        .env_remove("CORDON_PROFILE")
-        .stdin(Stdio::null())
-        .output()
-        .expect("run cordon")
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
+use std::process::Output;
 
 fn json(out: &Output) -> serde_json::Value {
     assert!(
@@ -31,7 +28,7 @@ fn json(out: &Output) -> serde_json::Value {
 
 #[test]
 fn partners_query_at_once_without_errors() {
-    let out = cordon(&[
+    let out = bench(&[
         "--partners",
         "2",
         "--duration",
@@ -73,7 +70,7 @@ fn scaling_series_draws_its_charts_and_writes_its_section() {
     let charts = dir.path().join("bench");
     let md = dir.path().join("BENCHMARKS.md");
     std::fs::write(&md, "# Benchmarks\n\nkept\n").unwrap();
-    let out = cordon(&[
+    let out = bench(&[
         "--scaling",
         "--records-steps",
         "1000,2000",
@@ -128,7 +125,7 @@ fn load_arguments_are_checked_before_anything_runs() {
         ),
         (&["--partners", "2", "--duration", "0"][..], "--duration"),
     ] {
-        let out = cordon(args);
+        let out = bench(args);
         assert!(!out.status.success(), "{args:?} succeeded");
         let err = text(&out.stderr);
         assert!(err.contains(says), "{args:?}: {err}");

@@ -1,15 +1,11 @@
 //! The `cordon` binary as a person uses it: one clear sentence and a non-zero exit for bad
 //! input, never a panic; the offline commands (`init`, `user add`, `partner add`, `ident`) work.
 
-use std::process::{Command, Output};
+mod support;
 
-fn cordon(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_cordon"))
-        .args(args)
-        .env_remove("CORDON_PROFILE")
-        .output()
-        .expect("run cordon")
-}
+use support::cordon;
+
+use std::process::Output;
 
 fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
@@ -38,92 +34,113 @@ fn offline_commands_and_their_errors() {
     let dir = tempfile::tempdir().unwrap();
     let d = |p: &str| dir.path().join(p).display().to_string();
 
-    let o = cordon(&[
-        "init",
-        "--name",
-        "th",
-        "--dir",
-        &d("th"),
-        "--listen",
-        "127.0.0.1:0",
-        "--region",
-        "TH",
-    ]);
+    let o = cordon(
+        None,
+        &[
+            "init",
+            "--name",
+            "th",
+            "--dir",
+            &d("th"),
+            "--listen",
+            "127.0.0.1:0",
+            "--region",
+            "TH",
+        ],
+    );
     assert!(o.status.success(), "{}", stderr(&o));
-    let o = cordon(&[
-        "init",
-        "--name",
-        "jp",
-        "--dir",
-        &d("jp"),
-        "--listen",
-        "127.0.0.1:0",
-    ]);
+    let o = cordon(
+        None,
+        &[
+            "init",
+            "--name",
+            "jp",
+            "--dir",
+            &d("jp"),
+            "--listen",
+            "127.0.0.1:0",
+        ],
+    );
     assert!(o.status.success(), "{}", stderr(&o));
     // Initialising the same folder twice is refused, naming the file.
     assert_clear_failure(
-        &cordon(&["init", "--name", "th", "--dir", &d("th")]),
+        &cordon(None, &["init", "--name", "th", "--dir", &d("th")]),
         "already exists",
     );
     // A bad node name is quoted with what is allowed.
     assert_clear_failure(
-        &cordon(&["init", "--name", "TH!", "--dir", &d("x")]),
+        &cordon(None, &["init", "--name", "TH!", "--dir", &d("x")]),
         "\"TH!\"",
     );
 
     let th_cfg = d("th/node.toml");
-    let o = cordon(&[
-        "partner",
-        "add",
-        "--config",
-        &th_cfg,
-        "--card",
-        &d("jp/card.toml"),
-    ]);
-    assert!(o.status.success(), "{}", stderr(&o));
-    // Adding it again, or our own card, is refused.
-    assert_clear_failure(
-        &cordon(&[
+    let o = cordon(
+        None,
+        &[
             "partner",
             "add",
             "--config",
             &th_cfg,
             "--card",
             &d("jp/card.toml"),
-        ]),
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    // Adding it again, or our own card, is refused.
+    assert_clear_failure(
+        &cordon(
+            None,
+            &[
+                "partner",
+                "add",
+                "--config",
+                &th_cfg,
+                "--card",
+                &d("jp/card.toml"),
+            ],
+        ),
         "already a partner",
     );
     assert_clear_failure(
-        &cordon(&[
-            "partner",
+        &cordon(
+            None,
+            &[
+                "partner",
+                "add",
+                "--config",
+                &th_cfg,
+                "--card",
+                &d("th/card.toml"),
+            ],
+        ),
+        "own",
+    );
+    let o = cordon(None, &["partner", "list", "--config", &th_cfg]);
+    assert!(String::from_utf8_lossy(&o.stdout).contains("jp"));
+
+    let o = cordon(
+        None,
+        &[
+            "user",
             "add",
             "--config",
             &th_cfg,
-            "--card",
-            &d("th/card.toml"),
-        ]),
-        "own",
+            "--name",
+            "somchai",
+            "--role",
+            "investigator",
+        ],
     );
-    let o = cordon(&["partner", "list", "--config", &th_cfg]);
-    assert!(String::from_utf8_lossy(&o.stdout).contains("jp"));
-
-    let o = cordon(&[
-        "user",
-        "add",
-        "--config",
-        &th_cfg,
-        "--name",
-        "somchai",
-        "--role",
-        "investigator",
-    ]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(String::from_utf8_lossy(&o.stdout).contains("Issued an investigator certificate"));
     assert!(dir.path().join("th/users/somchai/profile.toml").exists());
     assert_clear_failure(
-        &cordon(&[
-            "user", "add", "--config", &th_cfg, "--name", "somchai", "--role", "operator",
-        ]),
+        &cordon(
+            None,
+            &[
+                "user", "add", "--config", &th_cfg, "--name", "somchai", "--role", "operator",
+            ],
+        ),
         "already exists",
     );
 
@@ -136,30 +153,74 @@ fn offline_commands_and_their_errors() {
             .replace("fp_rate = 1e-9", "fp_rate = \"high\""),
     )
     .unwrap();
-    assert_clear_failure(&cordon(&["node", "run", "--config", &bad]), "fp_rate");
+    assert_clear_failure(&cordon(None, &["node", "run", "--config", &bad]), "fp_rate");
     assert_clear_failure(
-        &cordon(&["node", "run", "--config", &d("missing.toml")]),
+        &cordon(None, &["node", "run", "--config", &d("missing.toml")]),
         "missing.toml",
     );
     assert_clear_failure(
-        &cordon(&[
-            "node",
-            "run",
-            "--config",
-            &th_cfg,
-            "--log-level",
-            "info,[[nope",
-        ]),
+        &cordon(
+            None,
+            &[
+                "node",
+                "run",
+                "--config",
+                &th_cfg,
+                "--log-level",
+                "info,[[nope",
+            ],
+        ),
         "--log-level",
     );
 
     // Commands that need a node say how to find one.
-    assert_clear_failure(&cordon(&["status"]), "--profile");
+    assert_clear_failure(&cordon(None, &["status"]), "--profile");
     let items = d("items.txt");
     std::fs::write(&items, "").unwrap();
     let profile = d("th/users/somchai/profile.toml");
     assert_clear_failure(
-        &cordon(&[
+        &cordon(
+            None,
+            &[
+                "--profile",
+                &profile,
+                "query",
+                "--collection",
+                "phones",
+                "--file",
+                &items,
+                "--case",
+                "C-1",
+                "--purpose",
+                "test",
+            ],
+        ),
+        "holds no items",
+    );
+    assert_clear_failure(
+        &cordon(
+            None,
+            &[
+                "--profile",
+                &profile,
+                "query",
+                "--collection",
+                "phones",
+                "--file",
+                &d("nope.txt"),
+                "--case",
+                "C-1",
+                "--purpose",
+                "test",
+            ],
+        ),
+        "nope.txt",
+    );
+    // The node is not running: a clear sentence, after the connect time-out at most.
+    std::fs::write(&items, "+66812345678\n").unwrap();
+    let o = cordon(
+        None,
+        &[
             "--profile",
             &profile,
             "query",
@@ -171,40 +232,8 @@ fn offline_commands_and_their_errors() {
             "C-1",
             "--purpose",
             "test",
-        ]),
-        "holds no items",
+        ],
     );
-    assert_clear_failure(
-        &cordon(&[
-            "--profile",
-            &profile,
-            "query",
-            "--collection",
-            "phones",
-            "--file",
-            &d("nope.txt"),
-            "--case",
-            "C-1",
-            "--purpose",
-            "test",
-        ]),
-        "nope.txt",
-    );
-    // The node is not running: a clear sentence, after the connect time-out at most.
-    std::fs::write(&items, "+66812345678\n").unwrap();
-    let o = cordon(&[
-        "--profile",
-        &profile,
-        "query",
-        "--collection",
-        "phones",
-        "--file",
-        &items,
-        "--case",
-        "C-1",
-        "--purpose",
-        "test",
-    ]);
     assert!(
         !o.status.success() && !stderr(&o).contains("panicked"),
         "{}",
@@ -214,30 +243,36 @@ fn offline_commands_and_their_errors() {
 
 #[test]
 fn ident_normalize() {
-    let o = cordon(&[
-        "ident",
-        "normalize",
-        "--kind",
-        "phone",
-        "--region",
-        "TH",
-        "081-234-5678",
-        "+66 81 234 5678",
-    ]);
+    let o = cordon(
+        None,
+        &[
+            "ident",
+            "normalize",
+            "--kind",
+            "phone",
+            "--region",
+            "TH",
+            "081-234-5678",
+            "+66 81 234 5678",
+        ],
+    );
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(
         String::from_utf8_lossy(&o.stdout),
         "+66812345678\n+66812345678\n"
     );
-    let o = cordon(&[
-        "ident",
-        "normalize",
-        "--kind",
-        "iban",
-        "--json",
-        "GB82 WEST 1234 5698 7654 32",
-        "GB00 0000",
-    ]);
+    let o = cordon(
+        None,
+        &[
+            "ident",
+            "normalize",
+            "--kind",
+            "iban",
+            "--json",
+            "GB82 WEST 1234 5698 7654 32",
+            "GB00 0000",
+        ],
+    );
     assert!(!o.status.success());
     let out = String::from_utf8_lossy(&o.stdout);
     let lines: Vec<serde_json::Value> = out
@@ -247,7 +282,7 @@ fn ident_normalize() {
     assert_eq!(lines[0]["canonical"], "GB82WEST12345698765432");
     assert!(lines[1]["error"].as_str().unwrap().contains("GB00 0000"));
     assert_clear_failure(
-        &cordon(&["ident", "normalize", "--kind", "phon", "1"]),
+        &cordon(None, &["ident", "normalize", "--kind", "phon", "1"]),
         "phone, email",
     );
     // Every kind the war room exchanges, with its options, through the same command.
@@ -319,33 +354,39 @@ fn ident_normalize() {
     for (args, want) in cases {
         let mut full = vec!["ident", "normalize"];
         full.extend_from_slice(args);
-        let o = cordon(&full);
+        let o = cordon(None, &full);
         assert!(o.status.success(), "{args:?}: {}", stderr(&o));
         assert_eq!(String::from_utf8_lossy(&o.stdout).trim(), *want, "{args:?}");
     }
     // A checksum failure is one sentence naming the value and what to do.
     assert_clear_failure(
-        &cordon(&[
-            "ident",
-            "normalize",
-            "--kind",
-            "crypto",
-            "0x52908400098527886E0F7030069857D2E4169Ee7",
-        ]),
+        &cordon(
+            None,
+            &[
+                "ident",
+                "normalize",
+                "--kind",
+                "crypto",
+                "0x52908400098527886E0F7030069857D2E4169Ee7",
+            ],
+        ),
         "EIP-55",
     );
     assert_clear_failure(
-        &cordon(&[
-            "ident",
-            "normalize",
-            "--kind",
-            "national-id",
-            "TH 1101700230709",
-        ]),
+        &cordon(
+            None,
+            &[
+                "ident",
+                "normalize",
+                "--kind",
+                "national-id",
+                "TH 1101700230709",
+            ],
+        ),
         "1101700230709",
     );
     // Unknown flags: clap's own error, non-zero.
-    let o = cordon(&["--bogus"]);
+    let o = cordon(None, &["--bogus"]);
     assert!(!o.status.success() && stderr(&o).contains("--bogus"));
 }
 
@@ -356,22 +397,25 @@ fn compare_without_python_fails_with_the_fix() {
     let dir = tempfile::tempdir().unwrap();
     let venv = dir.path().join("venv").display().to_string();
     let work = dir.path().join("work").display().to_string();
-    let o = cordon(&[
-        "bench",
-        "--compare",
-        "--records",
-        "2000",
-        "--query-items",
-        "100",
-        "--runs",
-        "1",
-        "--venv",
-        &venv,
-        "--python",
-        "/nonexistent/python3",
-        "--keep",
-        &work,
-    ]);
+    let o = cordon(
+        None,
+        &[
+            "bench",
+            "--compare",
+            "--records",
+            "2000",
+            "--query-items",
+            "100",
+            "--runs",
+            "1",
+            "--venv",
+            &venv,
+            "--python",
+            "/nonexistent/python3",
+            "--keep",
+            &work,
+        ],
+    );
     assert_clear_failure(&o, "cannot run `/nonexistent/python3`");
     assert_clear_failure(&o, "--python");
     // It failed before creating anything but its work folder: no environment, no nodes.
@@ -390,16 +434,19 @@ fn compare_without_python_fails_with_the_fix() {
     .unwrap();
     std::fs::set_permissions(bin.join("python"), std::fs::Permissions::from_mode(0o755)).unwrap();
     let broken = dir.path().join("broken").display().to_string();
-    let o = cordon(&[
-        "bench",
-        "--compare",
-        "--records",
-        "2000",
-        "--query-items",
-        "100",
-        "--venv",
-        &broken,
-    ]);
+    let o = cordon(
+        None,
+        &[
+            "bench",
+            "--compare",
+            "--records",
+            "2000",
+            "--query-items",
+            "100",
+            "--venv",
+            &broken,
+        ],
+    );
     assert_clear_failure(&o, "`pip install openmined-psi` into");
     assert_clear_failure(&o, "No matching distribution");
     assert_clear_failure(&o, "-m pip install openmined-psi`");
@@ -438,6 +485,6 @@ fn bench_argument_errors() {
     ] {
         let mut all = vec!["bench"];
         all.extend(args);
-        assert_clear_failure(&cordon(&all), mention);
+        assert_clear_failure(&cordon(None, &all), mention);
     }
 }

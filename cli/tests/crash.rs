@@ -39,11 +39,15 @@
 //! run (every failure message names the seed), `CORDON_CRASH_KEEP=1` keeps the folder with the
 //! nodes, their output and the bundles.
 
+mod support;
+
+use support::{cordon, exe, text};
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::sync::{mpsc, Arc, Condvar, Mutex, MutexGuard};
 use std::time::UNIX_EPOCH;
 use std::time::{Duration, Instant};
@@ -102,28 +106,6 @@ impl Trigger {
             Trigger::Started(k, _) => st.started.get(victim).is_some_and(|n| *n >= k),
         }
     }
-}
-
-fn exe() -> &'static str {
-    env!("CARGO_BIN_EXE_cordon")
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
-/// Runs the CLI to completion (for setup and checks, never against a node being killed).
-fn cordon(profile: Option<&Path>, args: &[&str]) -> Output {
-    let mut c = Command::new(exe());
-    if let Some(p) = profile {
-        c.arg("--profile").arg(p);
-    }
-    let o = c
-        .args(args)
-        .env_remove("CORDON_PROFILE")
-        .stdin(Stdio::null())
-        .output();
-    o.expect("run cordon")
 }
 
 fn tail(path: &Path, lines: usize) -> String {

@@ -10,6 +10,10 @@
 //! same import then succeeds.
 #![cfg(unix)]
 
+mod support;
+
+use support::{cordon, exe, text};
+
 use std::io::{BufRead, BufReader};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
@@ -28,26 +32,6 @@ const ROWS: usize = 20_000;
 /// far too little for another import of [`ROWS`] addresses.
 const MARGIN: u64 = 256 * 1024;
 const UP_WITHIN: Duration = Duration::from_secs(60);
-
-fn exe() -> &'static str {
-    env!("CARGO_BIN_EXE_cordon")
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
-fn cordon(profile: Option<&Path>, args: &[&str]) -> Output {
-    let mut c = Command::new(exe());
-    if let Some(p) = profile {
-        c.arg("--profile").arg(p);
-    }
-    c.args(args)
-        .env_remove("CORDON_PROFILE")
-        .stdin(Stdio::null())
-        .output()
-        .expect("run cordon")
-}
 
 /// A node child process, SIGKILLed when dropped.
 struct NodeProc(Child);

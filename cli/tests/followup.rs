@@ -2,29 +2,11 @@
 //! and `--releasable`, a hit cited by an investigator, reviewed and approved by the holder's
 //! supervisor, and the released fields shown at the querier.
 
-use std::process::{Command, Output};
+mod support;
+
+use support::{cordon, ok, text};
 
 use cordon_node::local::LocalFederation;
-
-fn cordon(profile: &std::path::Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_cordon"))
-        .arg("--profile")
-        .arg(profile)
-        .args(args)
-        .env_remove("CORDON_PROFILE")
-        .output()
-        .expect("run cordon")
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
-fn ok(o: &Output) -> String {
-    let out = text(&o.stdout);
-    assert!(o.status.success(), "{out}{}", text(&o.stderr));
-    out
-}
 
 #[test]
 fn followup_through_the_cli() {
@@ -53,7 +35,7 @@ fn followup_through_the_cli() {
     let h = held.display().to_string();
     let import = |releasable: &str| {
         cordon(
-            &jp.operator,
+            Some(&jp.operator),
             &[
                 "data",
                 "import",
@@ -88,7 +70,7 @@ fn followup_through_the_cli() {
     .unwrap();
     let a = ask.display().to_string();
     let out = ok(&cordon(
-        &th.investigator,
+        Some(&th.investigator),
         &[
             "query",
             "--collection",
@@ -110,7 +92,7 @@ fn followup_through_the_cli() {
     assert!(reference.starts_with("persons:1:"), "{reference}");
 
     let out = ok(&cordon(
-        &th.investigator,
+        Some(&th.investigator),
         &[
             "followup",
             "request",
@@ -135,7 +117,7 @@ fn followup_through_the_cli() {
 
     // A malformed reference is refused before anything is sent.
     let o = cordon(
-        &th.investigator,
+        Some(&th.investigator),
         &[
             "followup",
             "request",
@@ -156,17 +138,17 @@ fn followup_through_the_cli() {
     );
 
     let sup = &jp.supervisor;
-    let out = ok(&cordon(sup, &["followup", "list"]));
+    let out = ok(&cordon(Some(sup), &["followup", "list"]));
     assert!(
         out.contains("pending") && out.contains("1 pending"),
         "{out}"
     );
-    let out = ok(&cordon(sup, &["followup", "show", &id[..8]]));
+    let out = ok(&cordon(Some(sup), &["followup", "show", &id[..8]]));
     assert!(out.contains("* case_no: NPA-2025-118"), "{out}");
     assert!(out.contains("  officer: Sgt. Tanaka"), "{out}");
     assert!(out.contains("identify the suspect"), "{out}");
     let o = cordon(
-        sup,
+        Some(sup),
         &["followup", "approve", &id[..8], "--fields", "officer"],
     );
     assert!(
@@ -175,11 +157,11 @@ fn followup_through_the_cli() {
         text(&o.stderr)
     );
     ok(&cordon(
-        sup,
+        Some(sup),
         &["followup", "approve", &id[..8], "--fields", "case_no"],
     ));
 
-    let out = ok(&cordon(&th.investigator, &["followup", "status"]));
+    let out = ok(&cordon(Some(&th.investigator), &["followup", "status"]));
     assert!(out.contains("APPROVED"), "{out}");
     assert!(out.contains("case_no=NPA-2025-118"), "{out}");
     assert!(!out.contains("W-001") && !out.contains("Tanaka"), "{out}");

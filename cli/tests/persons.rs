@@ -2,23 +2,11 @@
 //! an operator, bad rows reported by line with only their first characters, and a query file
 //! recognised as persons by its field names, with strengths in the table.
 
-use std::process::{Command, Output};
+mod support;
+
+use support::{cordon, text};
 
 use cordon_node::local::LocalFederation;
-
-fn cordon(profile: &std::path::Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_cordon"))
-        .arg("--profile")
-        .arg(profile)
-        .args(args)
-        .env_remove("CORDON_PROFILE")
-        .output()
-        .expect("run cordon")
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
 
 #[test]
 fn person_files_import_and_query_through_the_cli() {
@@ -57,7 +45,7 @@ fn person_files_import_and_query_through_the_cli() {
         args.extend_from_slice(extra);
         let w = wanted.display().to_string();
         args.push(&w);
-        cordon(&jp_ops, &args)
+        cordon(Some(&jp_ops), &args)
     };
     // One bad row: reported by line, only its first characters, nothing imported.
     let o = import(&[]);
@@ -95,7 +83,7 @@ fn person_files_import_and_query_through_the_cli() {
     .unwrap();
     let a = ask.display().to_string();
     let o = cordon(
-        &th_inv,
+        Some(&th_inv),
         &[
             "query",
             "--collection",

@@ -1,32 +1,17 @@
 //! The policy commands through the `cordon` binary against a node running as its own process:
 //! `partner status`, a reload by SIGHUP and by `cordon policy reload`, and `user revoke`.
 
+mod support;
+
+use support::{cordon, exe, fails_saying, text};
+
 use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
-use cordon_node::local::LocalFederation;
-
-fn exe() -> &'static str {
-    env!("CARGO_BIN_EXE_cordon")
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
-fn cordon(profile: &Path, args: &[&str]) -> Output {
-    Command::new(exe())
-        .arg("--profile")
-        .arg(profile)
-        .args(args)
-        .env_remove("CORDON_PROFILE")
-        .stdin(Stdio::null())
-        .output()
-        .expect("run cordon")
-}
+use cordon_node::local::{Agency, LocalFederation};
 
 /// A node process whose stderr lines arrive on a channel; killed when dropped.
 struct NodeProc {
@@ -82,14 +67,20 @@ impl Drop for NodeProc {
     }
 }
 
+/// A federation of th and jp in `dir`, with jp's node running as its own process.
+fn jp_running(dir: &Path) -> (Agency, NodeProc) {
+    let agencies = LocalFederation::create(dir, &["th", "jp"], Some("TH"))
+        .unwrap()
+        .into_agencies();
+    let jp = agencies.into_iter().find(|a| a.name == "jp").unwrap();
+    let node = NodeProc::start(&jp.config_path);
+    (jp, node)
+}
+
 #[test]
 fn partner_status_reload_by_sighup_and_by_command_and_revoke() {
     let tmp = tempfile::tempdir().unwrap();
-    let agencies = LocalFederation::create(tmp.path(), &["th", "jp"], Some("TH"))
-        .unwrap()
-        .into_agencies();
-    let jp = agencies.iter().find(|a| a.name == "jp").unwrap().clone();
-    let mut node = NodeProc::start(&jp.config_path);
+    let (jp, mut node) = jp_running(tmp.path());
     // CORDON_LOG_FORMAT=json: one JSON object per line, the message at the top level.
     let started = node.wait_for("node started");
     let v: serde_json::Value = serde_json::from_str(&started).expect("a JSON log line");
@@ -97,30 +88,30 @@ fn partner_status_reload_by_sighup_and_by_command_and_revoke() {
     assert_eq!(v["level"], "INFO", "{started}");
 
     // `cordon status`: operators see activity, budgets and handshake failures; investigators not.
-    let o = cordon(&jp.operator, &["status"]);
+    let o = cordon(Some(&jp.operator), &["status"]);
     assert!(o.status.success(), "{}", text(&o.stderr));
     let out = text(&o.stdout);
     assert!(out.contains("Since the node started"), "{out}");
     assert!(out.contains("QUERIES IN: ANSWERED"), "{out}");
     assert!(out.lines().any(|l| l.starts_with("th ")), "{out}");
     assert!(out.contains("Handshake failures: none"), "{out}");
-    let o = cordon(&jp.operator, &["status", "--json"]);
+    let o = cordon(Some(&jp.operator), &["status", "--json"]);
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert!(v["operations"]["started_at"].as_u64().unwrap() > 0, "{v}");
-    let o = cordon(&jp.investigator, &["status"]);
+    let o = cordon(Some(&jp.investigator), &["status"]);
     assert!(o.status.success(), "{}", text(&o.stderr));
     assert!(!text(&o.stdout).contains("Since the node started"));
 
-    let o = cordon(&jp.operator, &["partner", "status"]);
+    let o = cordon(Some(&jp.operator), &["partner", "status"]);
     assert!(o.status.success(), "{}", text(&o.stderr));
     let out = text(&o.stdout);
     assert!(out.contains("PARTNER"), "{out}");
     assert!(out.lines().any(|l| l.starts_with("th ")), "{out}");
-    let o = cordon(&jp.operator, &["partner", "status", "--json"]);
+    let o = cordon(Some(&jp.operator), &["partner", "status", "--json"]);
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v["partners"][0]["partner"], "th");
     // An investigator may not read partners' budgets: one sentence, exit 1.
-    let o = cordon(&jp.investigator, &["partner", "status"]);
+    let o = cordon(Some(&jp.investigator), &["partner", "status"]);
     assert_eq!(o.status.code(), Some(1));
     assert!(
         text(&o.stderr).contains("needs the operator or supervisor role"),
@@ -141,7 +132,7 @@ fn partner_status_reload_by_sighup_and_by_command_and_revoke() {
         .unwrap();
     assert!(kill.success());
     node.wait_for("SIGHUP: policy reloaded");
-    let o = cordon(&jp.operator, &["partner", "status", "--json"]);
+    let o = cordon(Some(&jp.operator), &["partner", "status", "--json"]);
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     let cols = v["partners"][0]["collections"].as_array().unwrap().clone();
     // No collection is held and the grant names none: nothing is listed yet. That SIGHUP
@@ -149,7 +140,7 @@ fn partner_status_reload_by_sighup_and_by_command_and_revoke() {
     assert!(cols.is_empty(), "{v}");
 
     // `cordon policy reload`: unchanged grants are said to be unchanged; a narrowed one applies.
-    let o = cordon(&jp.operator, &["policy", "reload"]);
+    let o = cordon(Some(&jp.operator), &["policy", "reload"]);
     assert!(o.status.success(), "{}", text(&o.stderr));
     assert!(text(&o.stdout).contains("unchanged"), "{}", text(&o.stdout));
     assert!(
@@ -163,14 +154,14 @@ fn partner_status_reload_by_sighup_and_by_command_and_revoke() {
         cfg.replace("collections = [\"*\"]", "collections = [\"phones\"]"),
     )
     .unwrap();
-    let o = cordon(&jp.operator, &["policy", "reload"]);
+    let o = cordon(Some(&jp.operator), &["policy", "reload"]);
     assert!(o.status.success(), "{}", text(&o.stderr));
     assert!(
         text(&o.stdout).contains("reloaded and logged"),
         "{}",
         text(&o.stdout)
     );
-    let o = cordon(&jp.operator, &["partner", "status"]);
+    let o = cordon(Some(&jp.operator), &["partner", "status"]);
     let out = text(&o.stdout);
     assert!(out.contains("phones (not held)"), "{out}");
     assert!(out.contains("0 of 777"), "{out}");
@@ -183,7 +174,7 @@ fn partner_status_reload_by_sighup_and_by_command_and_revoke() {
         ),
     )
     .unwrap();
-    let o = cordon(&jp.operator, &["policy", "reload"]);
+    let o = cordon(Some(&jp.operator), &["policy", "reload"]);
     assert_eq!(o.status.code(), Some(1));
     assert!(
         text(&o.stderr).contains("`xx` is not a configured [[partner]]"),
@@ -193,7 +184,7 @@ fn partner_status_reload_by_sighup_and_by_command_and_revoke() {
 
     // Revocation through the CLI: the investigator's next command is refused.
     let o = cordon(
-        &jp.operator,
+        Some(&jp.operator),
         &[
             "user",
             "revoke",
@@ -203,11 +194,117 @@ fn partner_status_reload_by_sighup_and_by_command_and_revoke() {
         ],
     );
     assert!(o.status.success(), "{}", text(&o.stderr));
-    let o = cordon(&jp.investigator, &["status"]);
+    let o = cordon(Some(&jp.investigator), &["status"]);
     assert_eq!(o.status.code(), Some(1));
     assert!(
         text(&o.stderr).contains("was revoked"),
         "{}",
         text(&o.stderr)
     );
+}
+
+#[test]
+fn cert_revoke_refuses_mistakes_and_a_reload_applies_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (jp, _node) = jp_running(tmp.path());
+    let cert_of = |profile: &Path| {
+        let p = cordon_node::profile::Profile::load(profile).unwrap();
+        p.path(&p.cert)
+    };
+    let config = jp.config_path.to_str().unwrap();
+    let revoke = |profile: &Path, what: &[&str]| {
+        let mut args = vec![
+            "cert",
+            "revoke",
+            "--config",
+            config,
+            "--reason",
+            "laptop lost",
+        ];
+        args.extend_from_slice(what);
+        cordon(Some(profile), &args)
+    };
+    let investigator = cert_of(&jp.investigator);
+    let investigator = investigator.to_str().unwrap();
+
+    let o = cordon(Some(&jp.operator), &["cert", "fingerprint", investigator]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let fp = text(&o.stdout).trim().to_string();
+    assert_eq!(fp.len(), 64, "{fp}");
+
+    // Mistakes, each one sentence and exit 1, node.toml untouched.
+    let before = std::fs::read_to_string(&jp.config_path).unwrap();
+    let o = revoke(&jp.operator, &["--fingerprint", "zz"]);
+    fails_saying(&o, "--fingerprint \"zz\"");
+    let own = cert_of(&jp.operator);
+    let o = revoke(&jp.operator, &["--cert", own.to_str().unwrap()]);
+    fails_saying(&o, "is your own certificate");
+    let node_cert = jp.dir.join("node.pem");
+    assert!(
+        node_cert.exists(),
+        "the node's certificate is {}",
+        node_cert.display()
+    );
+    let o = revoke(&jp.operator, &["--cert", node_cert.to_str().unwrap()]);
+    fails_saying(&o, "this node's own certificate");
+    let ca = jp.dir.join("ca.pem");
+    let o = revoke(&jp.operator, &["--cert", ca.to_str().unwrap()]);
+    fails_saying(&o, "is this node's CA certificate");
+    let o = cordon(
+        Some(&jp.operator),
+        &[
+            "cert",
+            "revoke",
+            "--config",
+            config,
+            "--cert",
+            investigator,
+            "--reason",
+            " ",
+        ],
+    );
+    fails_saying(&o, "a reason is required");
+    assert_eq!(std::fs::read_to_string(&jp.config_path).unwrap(), before);
+
+    // The investigator's certificate: listed, then applied by a reload.
+    let o = revoke(&jp.operator, &["--cert", investigator]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert!(
+        text(&o.stdout).contains(&format!("Revoked certificate {fp}")),
+        "{}",
+        text(&o.stdout)
+    );
+    assert!(std::fs::read_to_string(&jp.config_path)
+        .unwrap()
+        .contains(&fp));
+    let o = revoke(&jp.operator, &["--fingerprint", &fp]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert!(
+        text(&o.stdout).contains("already revoked"),
+        "{}",
+        text(&o.stdout)
+    );
+    // Listed is not yet in force: the running node still serves the investigator.
+    let o = cordon(Some(&jp.investigator), &["status"]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let o = cordon(Some(&jp.operator), &["policy", "reload"]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert!(
+        text(&o.stdout).contains("reloaded and logged"),
+        "{}",
+        text(&o.stdout)
+    );
+    assert!(
+        text(&o.stdout).contains("1 certificate is revoked"),
+        "{}",
+        text(&o.stdout)
+    );
+    let o = cordon(Some(&jp.investigator), &["status"]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = text(&o.stderr);
+    assert!(err.contains("lists our certificate as revoked"), "{err}");
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    // The operator, whose certificate is not listed, still is served.
+    let o = cordon(Some(&jp.operator), &["status"]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
 }

@@ -69,7 +69,7 @@ impl ControlClient {
         let conn = tokio::time::timeout(Duration::from_secs(10), connecting)
             .await
             .map_err(|_| NodeError::Connection(format!("node `{}` at {} did not answer within 10 s; is it running (`cordon node run`)?", profile.node, profile.address)))?
-            .map_err(|e| NodeError::Connection(format!("cannot connect to node `{}` at {}: {e}", profile.node, profile.address)))?;
+            .map_err(|e| NodeError::Connection(format!("cannot connect to node `{}` at {}: {}", profile.node, profile.address, crate::net::explain(&e))))?;
         Ok(ControlClient { endpoint, conn })
     }
 
@@ -78,7 +78,7 @@ impl ControlClient {
             .conn
             .open_bi()
             .await
-            .map_err(|e| NodeError::Connection(e.to_string()))?;
+            .map_err(|e| NodeError::Connection(crate::net::explain(&e)))?;
         write_frame(&mut send, req).await?;
         Ok((send, recv))
     }

@@ -279,6 +279,9 @@ pub struct PolicyReloadReply {
     pub grants: Vec<String>,
     /// Sections of `node.toml` that changed too but apply only after a restart.
     pub restart_needed: Vec<String>,
+    /// How many certificates `[[revoked]]` now refuses (absent from older nodes: 0).
+    #[serde(default)]
+    pub revoked: u64,
 }
 
 /// Partners' grants and budgets.
@@ -598,6 +601,7 @@ mod tests {
             changed: true,
             grants: vec!["jp → *".into()],
             restart_needed: vec!["[limits]".into()],
+            revoked: 2,
         }));
         rt(ControlResponse::UserRevoked {
             name: "k.tanaka".into(),

@@ -109,6 +109,7 @@ impl Shared {
                 changed: revoked_changed,
                 grants,
                 restart_needed,
+                revoked: new.revoked.len() as u64,
             });
         }
         // Logged before it applies: no request is ever served under a policy the log lacks.
@@ -130,6 +131,7 @@ impl Shared {
             changed: true,
             grants,
             restart_needed,
+            revoked: new.revoked.len() as u64,
         })
     }
 

@@ -104,8 +104,35 @@ fn connection_lost(c: quinn::ConnectionError) -> NodeError {
         quinn::ConnectionError::ConnectionClosed(_)
         | quinn::ConnectionError::TransportError(_)
         | quinn::ConnectionError::VersionMismatch => {
-            NodeError::Connection(format!("the peer refused the connection: {c}"))
+            NodeError::Connection(format!("the peer refused the connection: {}", explain(&c)))
         }
         other => NodeError::Dropped(other.to_string()),
     }
+}
+
+/// A connection error for a person: what a refusal of our certificate means, then quinn's own
+/// words (who closed, the code).
+pub fn explain(c: &quinn::ConnectionError) -> String {
+    match refused_certificate(c) {
+        Some(why) => format!("{why} ({c})"),
+        None => c.to_string(),
+    }
+}
+
+/// What a TLS alert closing the connection says about our certificate, in words (QUIC carries
+/// TLS alerts as transport errors 0x100 + alert, RFC 9001 §4.8).
+fn refused_certificate(c: &quinn::ConnectionError) -> Option<&'static str> {
+    let quinn::ConnectionError::ConnectionClosed(close) = c else {
+        return None;
+    };
+    let code = u64::from(close.error_code);
+    let alert = code.checked_sub(0x100).filter(|a| *a < 0x100)?;
+    Some(match alert {
+        44 => "it lists our certificate as revoked; ask its operator for a new one",
+        45 => "it finds our certificate expired; ask for a new one",
+        48 => "it does not trust the CA that issued our certificate",
+        42 | 43 | 46 => "it did not accept our certificate",
+        49 => "our certificate does not give access to it",
+        _ => return None,
+    })
 }

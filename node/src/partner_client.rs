@@ -116,7 +116,7 @@ impl PartnerClient {
         let conn = tokio::time::timeout(self.connect_timeout, connecting)
             .await
             .map_err(|_| NodeError::Timeout(self.connect_timeout))?
-            .map_err(|e| NodeError::Connection(format!("{addr}: {e}")))?;
+            .map_err(|e| NodeError::Connection(format!("{addr}: {}", crate::net::explain(&e))))?;
         *slot = Some(conn.clone());
         Ok(conn)
     }
@@ -132,7 +132,7 @@ impl PartnerClient {
         let (mut send, mut recv) = conn
             .open_bi()
             .await
-            .map_err(|e| NodeError::Connection(e.to_string()))?;
+            .map_err(|e| NodeError::Connection(crate::net::explain(&e)))?;
         t.sent += write_frame(&mut send, req).await? as u64;
         let _ = send.finish();
         let (resp, len): (PartnerResponse, usize) = expect_frame_sized(&mut recv).await?;

@@ -35,7 +35,11 @@ pub enum FrameError {
         needed: usize,
     },
     /// The first byte names a frame version this build does not speak.
-    #[error("unsupported frame version {0} (this node speaks version {FRAME_VERSION}); upgrade the older side")]
+    // Garbage looks the same as a newer version here, so the message names both causes.
+    #[error(
+        "unsupported frame version {0} (this node speaks version {FRAME_VERSION}): the peer runs \
+         another protocol version or is not speaking the Cordon protocol"
+    )]
     UnsupportedVersion(u8),
     /// The announced payload is larger than [`MAX_PAYLOAD`].
     #[error("frame of {len} bytes exceeds the {MAX_PAYLOAD}-byte limit")]
