@@ -2,7 +2,7 @@
 //! listing its SHA-256 fingerprint under `[[revoked]]` in node.toml (see
 //! `cordon_node::revocation` for why a fingerprint list rather than CRLs).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{bail, Context};
@@ -47,7 +47,7 @@ pub struct RevokeArgs {
     reason: String,
 }
 
-fn read_cert(path: &PathBuf) -> anyhow::Result<(pki::CertInfo, [u8; 32])> {
+fn read_cert(path: &Path) -> anyhow::Result<(pki::CertInfo, [u8; 32])> {
     let pem = std::fs::read_to_string(path)
         .with_context(|| format!("cannot read the certificate {}", path.display()))?;
     let (der, info) =
@@ -57,22 +57,15 @@ fn read_cert(path: &PathBuf) -> anyhow::Result<(pki::CertInfo, [u8; 32])> {
 
 /// The fingerprint of a certificate file, or None if it cannot be read (the check it serves is
 /// advisory; a file that cannot be read is reported by whatever needs it).
-fn file_fingerprint(path: &std::path::Path) -> Option<[u8; 32]> {
-    let pem = std::fs::read_to_string(path).ok()?;
-    pki::parse_cert_pem(&pem)
-        .ok()
-        .map(|(der, _)| pki::fingerprint(&der))
+fn file_fingerprint(path: &Path) -> Option<[u8; 32]> {
+    read_cert(path).ok().map(|(_, fp)| fp)
 }
 
 /// Refuses revocations that cannot be what the operator meant: this node's own certificate or a
 /// CA certificate (the list is checked against the peer's end-entity certificate only, so either
 /// would do nothing), and the caller's own certificate (it would lock them out of this node's
 /// control channel, `policy reload` included).
-fn refuse_mistakes(
-    cfg_path: &std::path::Path,
-    fp: &[u8; 32],
-    profile: Option<&std::path::Path>,
-) -> anyhow::Result<()> {
+fn refuse_mistakes(cfg_path: &Path, fp: &[u8; 32], profile: Option<&Path>) -> anyhow::Result<()> {
     let cfg = Config::load(cfg_path)?;
     let hexfp = hex::encode(fp);
     let own = cfg.path(&cfg.tls.cert);
@@ -99,15 +92,8 @@ fn refuse_mistakes(
             );
         }
     }
-    let profile = profile
-        .map(Profile::load)
-        .or_else(|| {
-            std::env::var_os(cordon_node::profile::PROFILE_ENV)
-                .filter(|p| !p.is_empty())
-                .map(|p| Profile::load(std::path::Path::new(&p)))
-        })
-        .and_then(Result::ok);
-    if let Some(p) = profile {
+    // No profile (or one that does not load) means no caller to protect.
+    if let Ok(p) = Profile::locate(profile) {
         if p.node == cfg.node.name && file_fingerprint(&p.path(&p.cert)).as_ref() == Some(fp) {
             bail!(
                 "{hexfp} is your own certificate (`{}`, {}): revoking it would lock you out of \

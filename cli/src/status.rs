@@ -50,17 +50,19 @@ pub fn status(a: StatusArgs, profile: Option<PathBuf>) -> anyhow::Result<ExitCod
     })
 }
 
+/// `a, b, c`, or `none`.
+fn list_or_none(items: &[String]) -> String {
+    if items.is_empty() {
+        "none".to_string()
+    } else {
+        items.join(", ")
+    }
+}
+
 /// The status for a person, as of `now` (Unix seconds).
 fn render(s: &StatusReply, now: u64) -> String {
     let mut out = format!("Node `{}` · you are `{}` ({})\n", s.node, s.user, s.role);
-    out.push_str(&format!(
-        "Partners: {}\n",
-        if s.partners.is_empty() {
-            "none".to_string()
-        } else {
-            s.partners.join(", ")
-        }
-    ));
+    out.push_str(&format!("Partners: {}\n", list_or_none(&s.partners)));
     if s.collections.is_empty() {
         out.push_str("No collections yet; import one with `cordon data import`.\n");
     } else {
@@ -201,11 +203,7 @@ fn render_operations(ops: &Operations, partners: &[String], now: u64) -> String 
         .collect();
     out.push_str(&format!(
         "Handshake failures: {}\n",
-        if failures.is_empty() {
-            "none".to_string()
-        } else {
-            failures.join(", ")
-        }
+        list_or_none(&failures)
     ));
     out
 }

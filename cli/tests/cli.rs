@@ -3,18 +3,14 @@
 
 mod support;
 
-use support::cordon;
+use support::{cordon, text};
 
 use std::process::Output;
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
 
 /// A failure is one `error:` line (plus optional indented details), a non-zero status, no panic.
 /// `cordon bench` may print progress lines (`[bench] ...`) before it.
 fn assert_clear_failure(o: &Output, must_mention: &str) {
-    let all = stderr(o);
+    let all = text(&o.stderr);
     let e: String = all
         .lines()
         .skip_while(|l| l.starts_with("[bench] "))
@@ -48,7 +44,7 @@ fn offline_commands_and_their_errors() {
             "TH",
         ],
     );
-    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(o.status.success(), "{}", text(&o.stderr));
     let o = cordon(
         None,
         &[
@@ -61,7 +57,7 @@ fn offline_commands_and_their_errors() {
             "127.0.0.1:0",
         ],
     );
-    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(o.status.success(), "{}", text(&o.stderr));
     // Initialising the same folder twice is refused, naming the file.
     assert_clear_failure(
         &cordon(None, &["init", "--name", "th", "--dir", &d("th")]),
@@ -85,7 +81,7 @@ fn offline_commands_and_their_errors() {
             &d("jp/card.toml"),
         ],
     );
-    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(o.status.success(), "{}", text(&o.stderr));
     // Adding it again, or our own card, is refused.
     assert_clear_failure(
         &cordon(
@@ -116,7 +112,7 @@ fn offline_commands_and_their_errors() {
         "own",
     );
     let o = cordon(None, &["partner", "list", "--config", &th_cfg]);
-    assert!(String::from_utf8_lossy(&o.stdout).contains("jp"));
+    assert!(text(&o.stdout).contains("jp"));
 
     let o = cordon(
         None,
@@ -131,8 +127,8 @@ fn offline_commands_and_their_errors() {
             "investigator",
         ],
     );
-    assert!(o.status.success(), "{}", stderr(&o));
-    assert!(String::from_utf8_lossy(&o.stdout).contains("Issued an investigator certificate"));
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert!(text(&o.stdout).contains("Issued an investigator certificate"));
     assert!(dir.path().join("th/users/somchai/profile.toml").exists());
     assert_clear_failure(
         &cordon(
@@ -235,9 +231,9 @@ fn offline_commands_and_their_errors() {
         ],
     );
     assert!(
-        !o.status.success() && !stderr(&o).contains("panicked"),
+        !o.status.success() && !text(&o.stderr).contains("panicked"),
         "{}",
-        stderr(&o)
+        text(&o.stderr)
     );
 }
 
@@ -256,11 +252,8 @@ fn ident_normalize() {
             "+66 81 234 5678",
         ],
     );
-    assert!(o.status.success(), "{}", stderr(&o));
-    assert_eq!(
-        String::from_utf8_lossy(&o.stdout),
-        "+66812345678\n+66812345678\n"
-    );
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert_eq!(text(&o.stdout), "+66812345678\n+66812345678\n");
     let o = cordon(
         None,
         &[
@@ -274,7 +267,7 @@ fn ident_normalize() {
         ],
     );
     assert!(!o.status.success());
-    let out = String::from_utf8_lossy(&o.stdout);
+    let out = text(&o.stdout);
     let lines: Vec<serde_json::Value> = out
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
@@ -355,8 +348,8 @@ fn ident_normalize() {
         let mut full = vec!["ident", "normalize"];
         full.extend_from_slice(args);
         let o = cordon(None, &full);
-        assert!(o.status.success(), "{args:?}: {}", stderr(&o));
-        assert_eq!(String::from_utf8_lossy(&o.stdout).trim(), *want, "{args:?}");
+        assert!(o.status.success(), "{args:?}: {}", text(&o.stderr));
+        assert_eq!(text(&o.stdout).trim(), *want, "{args:?}");
     }
     // A checksum failure is one sentence naming the value and what to do.
     assert_clear_failure(
@@ -387,7 +380,7 @@ fn ident_normalize() {
     );
     // Unknown flags: clap's own error, non-zero.
     let o = cordon(None, &["--bogus"]);
-    assert!(!o.status.success() && stderr(&o).contains("--bogus"));
+    assert!(!o.status.success() && text(&o.stderr).contains("--bogus"));
 }
 
 /// `cordon bench --compare` without a usable Python fails with the fix, before any node starts.

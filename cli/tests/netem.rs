@@ -485,7 +485,7 @@ fn queries_succeed_across_netem_between_namespaces() {
     let th_addr: SocketAddr = "10.77.0.1:7400".parse().unwrap();
     let jp_addr: SocketAddr = "10.77.0.2:7400".parse().unwrap();
     let agencies =
-        LocalFederation::create_at(dir.path(), &[("th", th_addr), ("jp", jp_addr)], Some("TH"))
+        cordon_node::local::create_at(dir.path(), &[("th", th_addr), ("jp", jp_addr)], Some("TH"))
             .unwrap();
     let (th, jp) = (&agencies[0], &agencies[1]);
     let data = write_data(dir.path());

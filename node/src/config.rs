@@ -375,8 +375,7 @@ impl Config {
 
     fn check(&self) -> Result<(), String> {
         for r in &self.revoked {
-            crate::revocation::parse_fingerprint(&r.fingerprint)
-                .map_err(|m| format!("[[revoked]] fingerprint {:?}: {m}", r.fingerprint))?;
+            r.fingerprint_bytes()?;
         }
         if !(self.epochs.fp_rate > 0.0
             && self.epochs.fp_rate <= crate::partner_client::MAX_ACCEPTED_FP_RATE)
@@ -393,24 +392,13 @@ impl Config {
                 self.epochs.rebuild_delta_fraction
             ));
         }
-        if self.limits.max_items_per_query == 0
-            || self.limits.max_items_per_query > cordon_protocol::messages::MAX_ITEMS_PER_REQUEST
-        {
-            return Err(format!(
-                "key `limits.max_items_per_query` = {} is out of range; use 1..={}",
-                self.limits.max_items_per_query,
-                cordon_protocol::messages::MAX_ITEMS_PER_REQUEST
-            ));
-        }
-        if let Some(addr) = self.metrics.listen {
-            if metrics_exposure(&addr) == Exposure::Public && !self.metrics.allow_public {
-                return Err(format!(
-                    "key `metrics.listen` = {addr} would serve the metrics (partner names and their activity) over plain HTTP on a public or every interface; use 127.0.0.1 or a private address, or set `allow_public = true` in [metrics] if a firewall guards the port"
-                ));
-            }
-        }
         let l = &self.limits;
         for (key, value, max) in [
+            (
+                "max_items_per_query",
+                l.max_items_per_query,
+                cordon_protocol::messages::MAX_ITEMS_PER_REQUEST,
+            ),
             (
                 "max_connections_per_partner",
                 l.max_connections_per_partner,
@@ -432,6 +420,13 @@ impl Config {
             if value == 0 || value > max {
                 return Err(format!(
                     "key `limits.{key}` = {value} is out of range; use 1..={max}"
+                ));
+            }
+        }
+        if let Some(addr) = self.metrics.listen {
+            if metrics_exposure(&addr) == Exposure::Public && !self.metrics.allow_public {
+                return Err(format!(
+                    "key `metrics.listen` = {addr} would serve the metrics (partner names and their activity) over plain HTTP on a public or every interface; use 127.0.0.1 or a private address, or set `allow_public = true` in [metrics] if a firewall guards the port"
                 ));
             }
         }

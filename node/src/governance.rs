@@ -232,11 +232,7 @@ impl Shared {
                 "`{user}` is your own user; another operator must revoke it"
             )));
         }
-        if reason.trim().is_empty() {
-            return Err(NodeError::Misuse(
-                "a reason is required; pass --reason stating why the certificate is revoked".into(),
-            ));
-        }
+        crate::revocation::require_reason(reason)?;
         if let Some(r) = self.revoked(user) {
             return Err(NodeError::Misuse(format!(
                 "`{user}` was already revoked by {} ({})",

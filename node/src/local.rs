@@ -80,22 +80,11 @@ impl LocalFederation {
             at.push((*name, addr));
         }
         Ok(LocalFederation {
-            agencies: create_agencies(dir, &at, region)?,
+            agencies: create_at(dir, &at, region)?,
             sockets,
             running: HashMap::new(),
             clock,
         })
-    }
-
-    /// Creates agencies that listen on the given addresses (each trusting all others), for
-    /// callers that run each node in its own process somewhere else than this machine's
-    /// loopback, e.g. in a network namespace of a test. Nothing is bound here.
-    pub fn create_at(
-        dir: &Path,
-        at: &[(&str, SocketAddr)],
-        region: Option<&str>,
-    ) -> Result<Vec<Agency>, NodeError> {
-        create_agencies(dir, at, region)
     }
 
     /// Gives up the reserved ports and returns the agencies, for callers that run each node in
@@ -201,8 +190,10 @@ impl LocalFederation {
 }
 
 /// Creates one agency per `(name, address)` under `dir`: node, users, and every other agency
-/// as a partner.
-fn create_agencies(
+/// as a partner. Nothing is bound here: callers that run each node in its own process
+/// somewhere else than this machine's loopback (e.g. in a network namespace of a test) use it
+/// directly.
+pub fn create_at(
     dir: &Path,
     at: &[(&str, SocketAddr)],
     region: Option<&str>,

@@ -119,15 +119,19 @@ pub fn explain(c: &quinn::ConnectionError) -> String {
     }
 }
 
-/// What a TLS alert closing the connection says about our certificate, in words (QUIC carries
-/// TLS alerts as transport errors 0x100 + alert, RFC 9001 §4.8).
+/// The TLS alert a QUIC transport error carries, if it is one (0x100 + alert, RFC 9001 §4.8).
+pub fn tls_alert(code: quinn::TransportErrorCode) -> Option<u8> {
+    u64::from(code)
+        .checked_sub(0x100)
+        .and_then(|a| u8::try_from(a).ok())
+}
+
+/// What a TLS alert closing the connection says about our certificate, in words.
 fn refused_certificate(c: &quinn::ConnectionError) -> Option<&'static str> {
     let quinn::ConnectionError::ConnectionClosed(close) = c else {
         return None;
     };
-    let code = u64::from(close.error_code);
-    let alert = code.checked_sub(0x100).filter(|a| *a < 0x100)?;
-    Some(match alert {
+    Some(match tls_alert(close.error_code)? {
         44 => "it lists our certificate as revoked; ask its operator for a new one",
         45 => "it finds our certificate expired; ask for a new one",
         48 => "it does not trust the CA that issued our certificate",

@@ -43,8 +43,9 @@ pub struct PartnerClient {
     endpoint: quinn::Endpoint,
     configs: HashMap<String, (quinn::ClientConfig, String)>,
     /// One slot per partner, each behind its own lock, so connecting to a slow partner never
-    /// holds up the others.
-    conns: HashMap<String, Mutex<Option<quinn::Connection>>>,
+    /// holds up the others: the open connection and its server certificate's fingerprint
+    /// (taken once, at connection, for the revocation check on every reuse).
+    conns: HashMap<String, Mutex<Option<OpenConnection>>>,
     connect_timeout: Duration,
     /// Certificates refused; a connection opened before its partner's revocation is not reused.
     revoked: Arc<crate::revocation::Revocations>,
@@ -58,6 +59,9 @@ pub struct Traffic {
     /// Bytes received.
     pub received: u64,
 }
+
+/// A connection to a partner and its server certificate's fingerprint (None if it showed none).
+type OpenConnection = (quinn::Connection, Option<[u8; 32]>);
 
 impl PartnerClient {
     /// A client for the given partners: `name → (client config, address)`.
@@ -98,14 +102,12 @@ impl PartnerClient {
             )));
         };
         let mut slot = slot.lock().await;
-        if let Some(c) = slot.as_ref() {
-            let revoked = crate::tls::peer_chain(c)
-                .and_then(|chain| chain.first().and_then(|leaf| self.revoked.refusal(leaf)));
-            match revoked {
-                None if c.close_reason().is_none() => return Ok(c.clone()),
-                None => {}
+        if let Some((c, fingerprint)) = slot.as_ref() {
+            if fingerprint.is_some_and(|fp| self.revoked.is_revoked(&fp)) {
                 // Revoked since it connected: close it; the new handshake below is refused.
-                Some(_) => c.close(0u32.into(), b"certificate revoked"),
+                c.close(0u32.into(), b"certificate revoked");
+            } else if c.close_reason().is_none() {
+                return Ok(c.clone());
             }
         }
         let sock = resolve(addr).await?;
@@ -117,7 +119,9 @@ impl PartnerClient {
             .await
             .map_err(|_| NodeError::Timeout(self.connect_timeout))?
             .map_err(|e| NodeError::Connection(format!("{addr}: {}", crate::net::explain(&e))))?;
-        *slot = Some(conn.clone());
+        let fingerprint = crate::tls::peer_chain(&conn)
+            .and_then(|chain| chain.first().map(crate::pki::fingerprint));
+        *slot = Some((conn.clone(), fingerprint));
         Ok(conn)
     }
 
@@ -367,7 +371,7 @@ impl PartnerClient {
     /// Closes every connection (at shutdown).
     pub async fn close_all(&self) {
         for slot in self.conns.values() {
-            if let Some(c) = slot.lock().await.take() {
+            if let Some((c, _)) = slot.lock().await.take() {
                 c.close(0u32.into(), b"bye");
             }
         }

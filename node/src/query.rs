@@ -58,12 +58,12 @@ fn invalid(message: impl Into<String>) -> QueryError {
     }
 }
 
-/// What every exchange of one query logs about it.
 /// One partner's descriptor, fetched once and awaited by whoever needs it first.
 type SharedDescriptor = futures_util::future::Shared<
     BoxFuture<'static, Arc<Result<(SignedDescriptor, EpochDescriptor), NodeError>>>,
 >;
 
+/// What every exchange of one query logs about it.
 struct QueryCtx {
     query_id: String,
     actor: Actor,

@@ -37,8 +37,8 @@ pub struct ReplayGuard {
 /// A query id claimed for one request; dropping it frees the id again unless it was persisted.
 pub struct Claim<'a> {
     guard: &'a ReplayGuard,
-    partner: String,
-    qid: [u8; 16],
+    /// (partner, query id), as in [`ReplayGuard::in_flight`].
+    id: (String, [u8; 16]),
     day: u64,
 }
 
@@ -52,11 +52,23 @@ impl ReplayGuard {
         partner: &str,
         qid: &[u8; 16],
     ) -> Result<Option<Claim<'_>>, NodeError> {
-        let mut flying = self.in_flight.lock().unwrap_or_else(|p| p.into_inner());
         let id = (partner.to_string(), *qid);
-        if flying.contains(&id) {
+        // Claimed in memory first, so the table is read outside the lock: a concurrent request
+        // with the same id finds it in flight, and an answer persisted before its claim was
+        // dropped is in the table read below. A claim found answered is dropped (freed) here.
+        if !self
+            .in_flight
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(id.clone())
+        {
             return Ok(None);
         }
+        let claim = Claim {
+            guard: self,
+            id,
+            day,
+        };
         let txn = db.begin_read()?;
         match txn.open_table(SEEN) {
             Ok(t) => {
@@ -69,13 +81,7 @@ impl ReplayGuard {
             Err(redb::TableError::TableDoesNotExist(_)) => {}
             Err(e) => return Err(e.into()),
         }
-        flying.insert(id);
-        Ok(Some(Claim {
-            guard: self,
-            partner: partner.to_string(),
-            qid: *qid,
-            day,
-        }))
+        Ok(Some(claim))
     }
 }
 
@@ -83,8 +89,9 @@ impl Claim<'_> {
     /// Records the id as answered in `txn` (the answer's transaction) and forgets ids of days
     /// before the previous one.
     pub fn persist(&self, txn: &WriteTransaction) -> Result<(), NodeError> {
+        let (partner, qid) = &self.id;
         let mut t = txn.open_table(SEEN)?;
-        t.insert(key(self.day, &self.partner, &self.qid).as_str(), ())?;
+        t.insert(key(self.day, partner, qid).as_str(), ())?;
         let first_kept = format!("{:016x}", self.day.saturating_sub(1));
         t.retain_in(..first_kept.as_str(), |_, _| false)?;
         Ok(())
@@ -94,12 +101,11 @@ impl Claim<'_> {
 impl Drop for Claim<'_> {
     fn drop(&mut self) {
         // Persisted or not, the table now answers for this id.
-        let mut flying = self
-            .guard
+        self.guard
             .in_flight
             .lock()
-            .unwrap_or_else(|p| p.into_inner());
-        flying.remove(&(std::mem::take(&mut self.partner), self.qid));
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&self.id);
     }
 }
 

@@ -52,6 +52,24 @@ pub struct RevokedCert {
     pub reason: String,
 }
 
+impl RevokedCert {
+    /// The fingerprint as bytes, or the sentence saying which entry is wrong and why.
+    pub fn fingerprint_bytes(&self) -> Result<[u8; 32], String> {
+        parse_fingerprint(&self.fingerprint)
+            .map_err(|m| format!("[[revoked]] fingerprint {:?}: {m}", self.fingerprint))
+    }
+}
+
+/// Refuses a revocation without a reason (a certificate's, or a person's).
+pub fn require_reason(reason: &str) -> Result<(), NodeError> {
+    if reason.trim().is_empty() {
+        return Err(NodeError::Misuse(
+            "a reason is required; pass --reason stating why the certificate is revoked".into(),
+        ));
+    }
+    Ok(())
+}
+
 /// Parses a SHA-256 fingerprint: 64 hex digits, upper or lower case, `:` separators allowed.
 pub fn parse_fingerprint(s: &str) -> Result<[u8; 32], String> {
     let digits: String = s.chars().filter(|c| *c != ':').collect();
@@ -86,9 +104,7 @@ impl Revocations {
     pub fn replace(&self, list: &[RevokedCert]) -> Result<bool, String> {
         let mut new = BTreeMap::new();
         for r in list {
-            let fp = parse_fingerprint(&r.fingerprint)
-                .map_err(|m| format!("[[revoked]] fingerprint {:?}: {m}", r.fingerprint))?;
-            new.insert(fp, r.reason.clone());
+            new.insert(r.fingerprint_bytes()?, r.reason.clone());
         }
         let mut slot = self.set.write().unwrap_or_else(|p| p.into_inner());
         if **slot == new {
@@ -216,20 +232,15 @@ pub fn revoke_in_config(
     reason: &str,
     about: Option<&str>,
 ) -> Result<bool, NodeError> {
-    let misuse = |m: &str| NodeError::Misuse(m.to_string());
-    if reason.trim().is_empty() {
-        return Err(misuse(
-            "a reason is required; pass --reason stating why the certificate is revoked",
-        ));
-    }
+    require_reason(reason)?;
     if reason.contains(['\n', '\r']) {
-        return Err(misuse("the reason must be one line"));
+        return Err(NodeError::Misuse("the reason must be one line".into()));
     }
     let cfg = Config::load(cfg_path)?;
     let listed = cfg
         .revoked
         .iter()
-        .any(|r| parse_fingerprint(&r.fingerprint).ok().as_ref() == Some(fingerprint));
+        .any(|r| r.fingerprint_bytes().ok().as_ref() == Some(fingerprint));
     if listed {
         return Ok(false);
     }

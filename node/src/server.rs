@@ -177,17 +177,37 @@ fn refuse(code: ErrorCode, message: impl Into<String>) -> PartnerResponse {
 
 /// The request's kind and collection name if that name is not a valid one (evaluations
 /// excepted: `answer::evaluate` checks and logs theirs).
-fn invalid_collection(req: &PartnerRequest) -> Option<(&'static str, String)> {
-    let (what, c) = match req {
-        PartnerRequest::GetDescriptor { collection } => ("get_descriptor", collection),
-        PartnerRequest::GetFilter { collection, .. } => ("get_filter", collection),
-        PartnerRequest::GetDelta { collection, .. } => ("get_delta", collection),
-        PartnerRequest::Followup(f) => ("followup", &f.collection),
-        PartnerRequest::Evaluate(_) | PartnerRequest::FollowupStatus { .. } => return None,
-    };
-    crate::import::validate_collection(c)
-        .is_err()
-        .then(|| (what, c.clone()))
+/// The collection a descriptor, filter, delta or follow-up request names, with the request's
+/// kind as logged.
+fn named_collection(req: &PartnerRequest) -> Option<(&'static str, &String)> {
+    match req {
+        PartnerRequest::GetDescriptor { collection } => Some(("get_descriptor", collection)),
+        PartnerRequest::GetFilter { collection, .. } => Some(("get_filter", collection)),
+        PartnerRequest::GetDelta { collection, .. } => Some(("get_delta", collection)),
+        PartnerRequest::Followup(f) => Some(("followup", &f.collection)),
+        PartnerRequest::Evaluate(_) | PartnerRequest::FollowupStatus { .. } => None,
+    }
+}
+
+/// Logs the refusal `r` of a `what` request for `collection` (off the async threads: it writes
+/// the audit log), then sends it and ends the stream.
+async fn send_logged_refusal(
+    shared: &Arc<Shared>,
+    partner: &str,
+    fingerprint: &[u8; 32],
+    send: &mut SendStream,
+    (what, collection): (&'static str, String),
+    r: RemoteError,
+) -> Result<(), NodeError> {
+    let (s, p, f) = (shared.clone(), partner.to_string(), *fingerprint);
+    let r = tokio::task::spawn_blocking(move || {
+        crate::answer::refuse_sync(&s, &p, &f, &collection, what, r)
+    })
+    .await
+    .unwrap_or_else(|e| RemoteError::new(ErrorCode::Internal, format!("refusal failed: {e}")));
+    write_frame(send, &PartnerResponse::Error(r)).await?;
+    let _ = send.finish();
+    Ok(())
 }
 
 async fn serve_partner_stream(
@@ -232,51 +252,25 @@ async fn serve_partner_stream(
             return Ok(());
         }
     };
-    // A collection name must be a valid one before anything looks it up (an empty or a
-    // 64 KiB name is refused here). Evaluations check and log it themselves (`answer`).
-    if let Some((what, c)) = invalid_collection(&req) {
-        let r = RemoteError::new(
-            ErrorCode::BadRequest,
-            format!(
-                "the collection name ({} bytes) is not a valid collection name: 1 to 64 lower-case letters, digits, '-', '_' or '.', starting with a letter",
-                c.len()
-            ),
-        );
-        let (s, p, f) = (shared.clone(), partner.to_string(), *fingerprint);
-        let r = tokio::task::spawn_blocking(move || {
-            crate::answer::refuse_sync(&s, &p, &f, &c, what, r)
-        })
-        .await
-        .unwrap_or_else(|e| RemoteError::new(ErrorCode::Internal, format!("refusal failed: {e}")));
-        write_frame(&mut send, &PartnerResponse::Error(r)).await?;
-        let _ = send.finish();
-        return Ok(());
-    }
-    // Nothing of a collection, not even its descriptor, goes to a partner without a grant.
-    let named = match &req {
-        PartnerRequest::GetDescriptor { collection }
-        | PartnerRequest::GetFilter { collection, .. }
-        | PartnerRequest::GetDelta { collection, .. } => Some(collection.clone()),
-        _ => None,
-    };
-    if let Some(c) = named {
-        if let Err(r) = shared.policy().check_shared(partner, &c) {
-            let what = match &req {
-                PartnerRequest::GetDescriptor { .. } => "get_descriptor",
-                PartnerRequest::GetFilter { .. } => "get_filter",
-                _ => "get_delta",
-            };
-            let (s, p, f) = (shared.clone(), partner.to_string(), *fingerprint);
-            let r = tokio::task::spawn_blocking(move || {
-                crate::answer::refuse_sync(&s, &p, &f, &c, what, r)
-            })
-            .await
-            .unwrap_or_else(|e| {
-                RemoteError::new(ErrorCode::Internal, format!("refusal failed: {e}"))
-            });
-            write_frame(&mut send, &PartnerResponse::Error(r)).await?;
-            let _ = send.finish();
-            return Ok(());
+    if let Some((what, c)) = named_collection(&req) {
+        // A collection name must be a valid one before anything looks it up (an empty or a
+        // 64 KiB name is refused here). Evaluations check and log it themselves (`answer`).
+        let refusal = match crate::import::validate_collection(c) {
+            Err(_) => Some(RemoteError::new(
+                ErrorCode::BadRequest,
+                format!(
+                    "the collection name ({} bytes) is not a valid collection name: 1 to 64 lower-case letters, digits, '-', '_' or '.', starting with a letter",
+                    c.len()
+                ),
+            )),
+            // Nothing of a collection, not even its descriptor, goes to a partner without a
+            // grant. Follow-ups are checked by their own rules.
+            Ok(()) if what != "followup" => shared.policy().check_shared(partner, c).err(),
+            Ok(()) => None,
+        };
+        if let Some(r) = refusal {
+            let named = (what, c.clone());
+            return send_logged_refusal(shared, partner, fingerprint, &mut send, named, r).await;
         }
     }
     match req {

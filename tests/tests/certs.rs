@@ -59,14 +59,11 @@ fn identity(ck: &CertifiedKey) -> TlsIdentity {
 
 /// The TLS alert a QUIC connection was closed with, if it was a handshake failure.
 fn alert(e: &quinn::ConnectionError) -> Option<u8> {
-    let code = match e {
-        quinn::ConnectionError::ConnectionClosed(c) => u64::from(c.error_code),
-        quinn::ConnectionError::TransportError(t) => u64::from(t.code),
-        _ => return None,
-    };
-    (0x100..0x200)
-        .contains(&code)
-        .then_some((code & 0xff) as u8)
+    match e {
+        quinn::ConnectionError::ConnectionClosed(c) => cordon_node::net::tls_alert(c.error_code),
+        quinn::ConnectionError::TransportError(t) => cordon_node::net::tls_alert(t.code),
+        _ => None,
+    }
 }
 
 /// Connects with `cfg` to `addr` as `server_name`; returns the alert the handshake ended with,
@@ -138,7 +135,6 @@ async fn as_partner_server(f: &Fed, id: &TlsIdentity, revoked: Arc<Revocations>)
     got
 }
 
-/// th still answers jp's investigator, and serves its own operator.
 /// Presents `node` as jp's client and as jp's server, and `user` as a user of th: each must be
 /// refused in the handshake with `alert`. `what` names the certificate in failure messages.
 async fn refused_three_ways(
@@ -158,6 +154,7 @@ async fn refused_three_ways(
     assert_eq!(got, Some(alert), "th accepted {what} jp server");
 }
 
+/// th still answers jp's investigator.
 async fn still_serves(f: &Fed) {
     let r = query(&f.investigator("jp"), "phones", &phones(0..5), &["th"])
         .await

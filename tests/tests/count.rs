@@ -1,6 +1,8 @@
 //! Count mode between real nodes: the querier learns how many of its items a partner holds,
 //! the holder answers in an order of its own, and a partner's grant decides whether it may ask.
 
+mod support;
+
 use cordon_node::control::{PartnerOutcome, QueryRequest};
 use cordon_node::profile::Profile;
 use cordon_protocol::audit::entry::EntryKind;
@@ -8,8 +10,9 @@ use cordon_protocol::count::CountBatch;
 use cordon_protocol::exchange::HashedInputs;
 use cordon_protocol::ident::{self, Kind};
 use cordon_protocol::messages::{EvaluateRequest, PartnerRequest, PartnerResponse, QueryMode};
-use cordon_protocol::{frame, oprf};
+use cordon_protocol::oprf;
 use cordon_tests::{import, outcome, phones, query, query_mode, Fed};
+use support::{ask, connect};
 
 fn count_of(r: &cordon_node::control::QueryReply, partner: &str) -> u64 {
     match outcome(r, partner) {
@@ -103,47 +106,21 @@ async fn export(f: &Fed, node: &str) -> Vec<cordon_protocol::audit::entry::Entry
         .unwrap()
 }
 
-/// A raw partner connection from jp to th, as jp's node would open it.
-async fn raw_partner(f: &Fed) -> (quinn::Endpoint, quinn::Connection) {
-    use cordon_node::{pki, tls};
-    let th = f.fed.agency("th").unwrap();
-    let jp = f.fed.agency("jp").unwrap();
-    let id = tls::TlsIdentity::from_pem(
-        &std::fs::read_to_string(jp.dir.join("node.pem")).unwrap(),
-        &std::fs::read_to_string(jp.dir.join("node.key")).unwrap(),
-    )
-    .unwrap();
-    let (ca, _) =
-        pki::parse_cert_pem(&std::fs::read_to_string(th.dir.join("ca.pem")).unwrap()).unwrap();
-    let cfg = tls::quinn_client_config(tls::partner_client_config(&id, &ca).unwrap()).unwrap();
-    let ep = quinn::Endpoint::client("127.0.0.1:0".parse().unwrap()).unwrap();
-    let conn = ep.connect_with(cfg, th.addr, "th").unwrap().await.unwrap();
-    (ep, conn)
-}
-
-async fn exchange(conn: &quinn::Connection, req: &PartnerRequest) -> PartnerResponse {
-    let (mut send, mut recv) = conn.open_bi().await.unwrap();
-    send.write_all(&frame::encode(req).unwrap()).await.unwrap();
-    let _ = send.finish();
-    let buf = recv.read_to_end(16 << 20).await.unwrap();
-    frame::decode_frame(&buf).unwrap()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_holder_answers_a_count_in_its_own_order() {
     let f = Fed::start(&["th", "jp"], |c| c.to_string());
     import(&f.operator("th"), "phones", "phone", &phones(0..50))
         .await
         .unwrap();
-    let (_ep, conn) = raw_partner(&f).await;
-    let PartnerResponse::Descriptor(d) = exchange(
+    let (_ep, conn) = connect(&f.fed, "jp", "th").await;
+    let PartnerResponse::Descriptor(d) = ask(
         &conn,
         &PartnerRequest::GetDescriptor {
             collection: "phones".into(),
         },
     )
     .await
-    else {
+    .unwrap() else {
         panic!("no descriptor")
     };
     let d = d.descriptor_unverified().unwrap();
@@ -166,7 +143,7 @@ async fn the_holder_answers_a_count_in_its_own_order() {
         mode: QueryMode::Count,
         audit: None,
     });
-    let PartnerResponse::Evaluated(ev) = exchange(&conn, &req).await else {
+    let PartnerResponse::Evaluated(ev) = ask(&conn, &req).await.unwrap() else {
         panic!("no evaluation")
     };
     // What an in-order answer would have been, from th's own key.

@@ -31,12 +31,22 @@ fn blinded(n: usize) -> Vec<u8> {
 }
 
 fn evaluate(qid: u8, collection: &str, epoch: u64, blinded: Vec<u8>) -> PartnerRequest {
+    evaluate_as(QueryMode::Match, qid, collection, epoch, blinded)
+}
+
+fn evaluate_as(
+    mode: QueryMode,
+    qid: u8,
+    collection: &str,
+    epoch: u64,
+    blinded: Vec<u8>,
+) -> PartnerRequest {
     PartnerRequest::Evaluate(EvaluateRequest {
         query_id: ByteArray::new([qid; 16]),
         collection: collection.into(),
         epoch,
         blinded,
-        mode: QueryMode::Match,
+        mode,
         audit: None,
     })
 }
@@ -80,13 +90,8 @@ async fn hostile_fields_versions_and_replays_get_coded_refusals() {
     .enumerate()
     {
         for mode in [QueryMode::Match, QueryMode::Count] {
-            let PartnerRequest::Evaluate(mut req) =
-                evaluate(10 + i as u8, "phones", epoch, b.clone())
-            else {
-                unreachable!()
-            };
-            req.mode = mode;
-            let r = ask(&conn, &PartnerRequest::Evaluate(req)).await;
+            let req = evaluate_as(mode, 10 + i as u8, "phones", epoch, b.clone());
+            let r = ask(&conn, &req).await;
             refused_with(r, ErrorCode::BadRequest);
         }
     }

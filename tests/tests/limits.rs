@@ -279,14 +279,13 @@ async fn handshakes_beyond_the_limit_are_refused_and_open_sessions_go_on() {
 
     // Two handshakes begun and never finished take every slot.
     let th = f.fed.agency("th").unwrap().addr;
-    let (_, cfg) = partner_endpoint(&f.fed, "jp", "th");
+    let (ep, cfg) = partner_endpoint(&f.fed, "jp", "th");
     let half: Vec<HalfOpen> = (0..2)
         .map(|_| HalfOpen::start(cfg.clone(), th, "th"))
         .collect();
     // A third is refused at once, even from a partner. The half-open ones may still be in
     // flight to the server, so a connection accepted before they arrive is closed and tried
     // again: what must happen is a refusal, promptly.
-    let (ep, cfg) = partner_endpoint(&f.fed, "jp", "th");
     let mut refused = None;
     for _ in 0..50 {
         match ep.connect_with(cfg.clone(), th, "th").unwrap().await {

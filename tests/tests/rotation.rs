@@ -2,6 +2,8 @@
 //! expired record is found nowhere afterwards, the old epoch is refused, scheduled rotation
 //! fires when due and not before, and a querier re-fetches the whole new filter.
 
+mod support;
+
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
@@ -13,8 +15,9 @@ use cordon_node::{ManualClock, NodeError, Shared};
 use cordon_protocol::audit::bundle::Bundle;
 use cordon_protocol::audit::entry::{Entry, EntryKind};
 use cordon_protocol::messages::{EvaluateRequest, PartnerRequest, PartnerResponse};
-use cordon_protocol::{frame, ErrorCode};
+use cordon_protocol::ErrorCode;
 use cordon_tests::{hit_items, import, outcome, phones, query};
+use support::{ask, connect};
 
 const HOUR: u64 = 3600;
 
@@ -97,32 +100,6 @@ fn header(collection: &str) -> ImportHeader {
     }
 }
 
-/// A raw partner connection from th to jp, as th's node (or a hostile th) could open it.
-async fn raw_partner(fed: &LocalFederation) -> (quinn::Endpoint, quinn::Connection) {
-    use cordon_node::{pki, tls};
-    let jp = fed.agency("jp").unwrap();
-    let th = fed.agency("th").unwrap();
-    let id = tls::TlsIdentity::from_pem(
-        &std::fs::read_to_string(th.dir.join("node.pem")).unwrap(),
-        &std::fs::read_to_string(th.dir.join("node.key")).unwrap(),
-    )
-    .unwrap();
-    let (ca, _) =
-        pki::parse_cert_pem(&std::fs::read_to_string(jp.dir.join("ca.pem")).unwrap()).unwrap();
-    let cfg = tls::quinn_client_config(tls::partner_client_config(&id, &ca).unwrap()).unwrap();
-    let ep = quinn::Endpoint::client("127.0.0.1:0".parse().unwrap()).unwrap();
-    let conn = ep.connect_with(cfg, jp.addr, "jp").unwrap().await.unwrap();
-    (ep, conn)
-}
-
-async fn exchange(conn: &quinn::Connection, req: &PartnerRequest) -> PartnerResponse {
-    let (mut send, mut recv) = conn.open_bi().await.unwrap();
-    send.write_all(&frame::encode(req).unwrap()).await.unwrap();
-    let _ = send.finish();
-    let buf = recv.read_to_end(16 << 20).await.unwrap();
-    frame::decode_frame(&buf).unwrap()
-}
-
 fn stale(r: PartnerResponse) {
     match r {
         PartnerResponse::Error(e) => assert_eq!(e.code, ErrorCode::StaleEpoch, "{e}"),
@@ -191,7 +168,7 @@ async fn deletion_rotates_and_the_old_epoch_is_refused() {
 
     // A querier still holding the old epoch's filter cannot use it: jp refuses to evaluate,
     // or send the filter or delta, under the old epoch.
-    let (_ep, conn) = raw_partner(&f.fed).await;
+    let (_ep, conn) = connect(&f.fed, "th", "jp").await;
     let blinded = {
         use cordon_protocol::exchange::{BlindedBatch, HashedInputs};
         let h = HashedInputs::new(&[b"phone:+66810000003".to_vec()]);
@@ -205,19 +182,20 @@ async fn deletion_rotates_and_the_old_epoch_is_refused() {
         mode: Default::default(),
         audit: None,
     });
-    stale(exchange(&conn, &ev).await);
+    stale(ask(&conn, &ev).await.unwrap());
     stale(
-        exchange(
+        ask(
             &conn,
             &PartnerRequest::GetFilter {
                 collection: "phones".into(),
                 epoch: old,
             },
         )
-        .await,
+        .await
+        .unwrap(),
     );
     stale(
-        exchange(
+        ask(
             &conn,
             &PartnerRequest::GetDelta {
                 collection: "phones".into(),
@@ -225,7 +203,8 @@ async fn deletion_rotates_and_the_old_epoch_is_refused() {
                 from: 0,
             },
         )
-        .await,
+        .await
+        .unwrap(),
     );
 
     // Logged: counts and epochs, never the values.

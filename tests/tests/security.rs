@@ -1,17 +1,19 @@
 //! Who may connect, and what a malformed or hostile peer can do (nothing but get an error).
 
+mod support;
+
 use std::sync::Arc;
 
 use cordon_node::admin::{self, InitOptions};
 use cordon_node::control::PartnerOutcome;
-use cordon_node::local::LocalFederation;
-use cordon_node::pki::{self, Role};
+use cordon_node::pki::Role;
 use cordon_node::profile::Profile;
-use cordon_node::{tls, Config, Node, SystemClock};
+use cordon_node::{Config, Node, SystemClock};
 use cordon_protocol::frame;
 use cordon_protocol::messages::{PartnerRequest, PartnerResponse};
 use cordon_protocol::ErrorCode;
 use cordon_tests::{outcome, phones, query, Fed};
+use support::{connect, exchange, refused_with};
 
 fn now() -> time::OffsetDateTime {
     time::OffsetDateTime::now_utc()
@@ -97,45 +99,13 @@ fn tokio_util_stop() -> Arc<tokio::sync::Notify> {
     Arc::new(tokio::sync::Notify::new())
 }
 
-/// A raw partner connection from jp to th, as a hostile jp could open it.
-async fn raw_partner(fed: &LocalFederation) -> (quinn::Endpoint, quinn::Connection) {
-    let th = fed.agency("th").unwrap();
-    let jp = fed.agency("jp").unwrap();
-    let id = tls::TlsIdentity::from_pem(
-        &std::fs::read_to_string(jp.dir.join("node.pem")).unwrap(),
-        &std::fs::read_to_string(jp.dir.join("node.key")).unwrap(),
-    )
-    .unwrap();
-    let (ca, _) =
-        pki::parse_cert_pem(&std::fs::read_to_string(th.dir.join("ca.pem")).unwrap()).unwrap();
-    let cfg = tls::quinn_client_config(tls::partner_client_config(&id, &ca).unwrap()).unwrap();
-    let ep = quinn::Endpoint::client("127.0.0.1:0".parse().unwrap()).unwrap();
-    let conn = ep.connect_with(cfg, th.addr, "th").unwrap().await.unwrap();
-    (ep, conn)
-}
-
-async fn exchange(conn: &quinn::Connection, bytes: &[u8]) -> Option<PartnerResponse> {
-    let (mut send, mut recv) = conn.open_bi().await.ok()?;
-    send.write_all(bytes).await.ok()?;
-    let _ = send.finish();
-    let buf = recv.read_to_end(16 << 20).await.ok()?;
-    frame::decode_frame(&buf).ok()
-}
-
-fn refused_with(r: Option<PartnerResponse>, code: ErrorCode) {
-    match r {
-        Some(PartnerResponse::Error(e)) => assert_eq!(e.code, code, "{e}"),
-        other => panic!("expected a {code} refusal, got {other:?}"),
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn malformed_and_hostile_requests_only_end_their_stream() {
     let f = Fed::start(&["th", "jp"], |c| c.to_string());
     cordon_tests::import(&f.operator("th"), "phones", "phone", &phones(0..100))
         .await
         .unwrap();
-    let (_ep, conn) = raw_partner(&f.fed).await;
+    let (_ep, conn) = connect(&f.fed, "jp", "th").await;
 
     // Garbage CBOR in a well-formed frame.
     let mut garbage = frame::header(6).unwrap().to_vec();

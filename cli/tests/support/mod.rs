@@ -31,6 +31,7 @@ pub fn cordon(profile: Option<&Path>, args: &[&str]) -> Output {
 
 /// The standard output of a command that must have succeeded; otherwise fails the test showing
 /// the exit code and both streams.
+#[track_caller]
 pub fn ok(o: &Output) -> String {
     assert!(
         o.status.success(),

@@ -8,9 +8,8 @@
 
 pub mod http;
 
-use std::collections::BTreeSet;
 use std::net::SocketAddr;
-use std::sync::{Mutex, OnceLock};
+use std::sync::OnceLock;
 
 use prometheus::{IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry};
 use serde::{Deserialize, Serialize};
@@ -58,18 +57,6 @@ pub struct Metrics {
     start_time: IntGauge,
     /// Where `/metrics` is served, once bound.
     address: OnceLock<SocketAddr>,
-    /// Every counter series touched so far, to list them for `status` (read back with the
-    /// counters' own `get`).
-    seen: Mutex<BTreeSet<(Counter, Vec<String>)>>,
-}
-
-/// The counters, for [`Metrics::seen`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-enum Counter {
-    QueriesIn,
-    QueriesOut,
-    Refusals,
-    HandshakeFailures,
 }
 
 fn metric_error(e: prometheus::Error) -> NodeError {
@@ -144,7 +131,6 @@ impl Metrics {
             start_time: gauge(names::START_TIME, "When the node started, in Unix seconds.")?,
             registry,
             address: OnceLock::new(),
-            seen: Mutex::new(BTreeSet::new()),
         };
         m.start_time.set(started as i64);
         Ok(m)
@@ -159,43 +145,24 @@ impl Metrics {
         let _ = self.address.set(a);
     }
 
-    fn vec(&self, c: Counter) -> &IntCounterVec {
-        match c {
-            Counter::QueriesIn => &self.queries_in,
-            Counter::QueriesOut => &self.queries_out,
-            Counter::Refusals => &self.refusals,
-            Counter::HandshakeFailures => &self.handshake_failures,
-        }
-    }
-
-    fn inc(&self, c: Counter, labels: &[&str]) {
-        self.vec(c).with_label_values(labels).inc();
-        let key = (c, labels.iter().map(|l| l.to_string()).collect());
-        self.seen
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(key);
-    }
-
-    fn count(&self, c: Counter, labels: &[String]) -> u64 {
-        let labels: Vec<&str> = labels.iter().map(String::as_str).collect();
-        self.vec(c)
-            .get_metric_with_label_values(&labels)
-            .map_or(0, |m| m.get())
-    }
-
     /// A partner's evaluation request was answered.
     pub fn query_answered(&self, partner: &str) {
-        self.inc(Counter::QueriesIn, &[partner, "answered"]);
+        self.queries_in
+            .with_label_values(&[partner, "answered"])
+            .inc();
     }
 
     /// This node refused a partner's request. `evaluation`: it was an evaluation (a query),
     /// not a descriptor, filter or follow-up request.
     pub fn refused_partner(&self, partner: &str, code: ErrorCode, evaluation: bool) {
         if evaluation {
-            self.inc(Counter::QueriesIn, &[partner, "refused"]);
+            self.queries_in
+                .with_label_values(&[partner, "refused"])
+                .inc();
         }
-        self.inc(Counter::Refusals, &["in", partner, code.as_str()]);
+        self.refusals
+            .with_label_values(&["in", partner, code.as_str()])
+            .inc();
     }
 
     /// The outcome of one query this node sent to `partner`.
@@ -214,15 +181,15 @@ impl Metrics {
                 ),
             },
         };
-        self.inc(Counter::QueriesOut, &[partner, what]);
+        self.queries_out.with_label_values(&[partner, what]).inc();
         if let Some(r) = reason {
-            self.inc(Counter::Refusals, &["out", partner, r]);
+            self.refusals.with_label_values(&["out", partner, r]).inc();
         }
     }
 
     /// An incoming connection failed its handshake (or was refused right after it).
     pub fn handshake_failed(&self, reason: &str) {
-        self.inc(Counter::HandshakeFailures, &[reason]);
+        self.handshake_failures.with_label_values(&[reason]).inc();
     }
 
     /// Reads the gauges (budgets, epoch ages, audit size) from the node's state, sets them,
@@ -295,37 +262,56 @@ impl Metrics {
             epoch_ages: gauges.epoch_ages,
             ..Default::default()
         };
-        let seen = self.seen.lock().unwrap_or_else(|p| p.into_inner()).clone();
-        for (c, l) in seen {
-            let count = self.count(c, &l);
-            let at = |i: usize| l.get(i).cloned().unwrap_or_default();
-            match c {
-                Counter::QueriesIn | Counter::QueriesOut => {
-                    let row = PartnerCount {
-                        partner: at(0),
-                        outcome: at(1),
-                        count,
-                    };
-                    if c == Counter::QueriesIn {
-                        ops.queries_in.push(row)
-                    } else {
-                        ops.queries_out.push(row)
-                    }
-                }
-                Counter::Refusals => ops.refusals.push(RefusalCount {
-                    direction: at(0),
-                    partner: at(1),
-                    reason: at(2),
+        for (counter, rows) in [
+            (&self.queries_in, &mut ops.queries_in),
+            (&self.queries_out, &mut ops.queries_out),
+        ] {
+            for ([partner, outcome], count) in series(counter, &["partner", "outcome"]) {
+                rows.push(PartnerCount {
+                    partner,
+                    outcome,
                     count,
-                }),
-                Counter::HandshakeFailures => ops.handshake_failures.push(ReasonCount {
-                    reason: at(0),
-                    count,
-                }),
+                });
             }
+        }
+        for ([direction, partner, reason], count) in
+            series(&self.refusals, &["direction", "partner", "reason"])
+        {
+            ops.refusals.push(RefusalCount {
+                direction,
+                partner,
+                reason,
+                count,
+            });
+        }
+        for ([reason], count) in series(&self.handshake_failures, &["reason"]) {
+            ops.handshake_failures.push(ReasonCount { reason, count });
         }
         ops
     }
+}
+
+/// Every series of counter `c` counted so far (the registry holds exactly those): the values of
+/// its `labels`, in that order, and its count, sorted by the label values.
+fn series<const N: usize>(c: &IntCounterVec, labels: &[&str; N]) -> Vec<([String; N], u64)> {
+    use prometheus::core::Collector;
+    let mut rows: Vec<([String; N], u64)> = c
+        .collect()
+        .iter()
+        .flat_map(|family| family.get_metric())
+        .map(|m| {
+            let value = |name: &str| {
+                m.get_label()
+                    .iter()
+                    .find(|p| p.name() == name)
+                    .map(|p| p.value().to_string())
+                    .unwrap_or_default()
+            };
+            (labels.map(value), m.get_counter().get_value() as u64)
+        })
+        .collect();
+    rows.sort();
+    rows
 }
 
 /// The gauges of one [`Metrics::refresh`].
@@ -345,8 +331,8 @@ pub struct Gauges {
 pub fn handshake_reason(e: &quinn::ConnectionError) -> String {
     use quinn::ConnectionError as E;
     let code = match e {
-        E::TransportError(t) => Some(u64::from(t.code)),
-        E::ConnectionClosed(c) => Some(u64::from(c.error_code)),
+        E::TransportError(t) => t.code,
+        E::ConnectionClosed(c) => c.error_code,
         E::VersionMismatch => return "version_mismatch".into(),
         E::ApplicationClosed(_) => return "closed_by_peer".into(),
         E::Reset => return "reset".into(),
@@ -354,10 +340,9 @@ pub fn handshake_reason(e: &quinn::ConnectionError) -> String {
         E::LocallyClosed => return "closed".into(),
         E::CidsExhausted => return "cids_exhausted".into(),
     };
-    match code {
-        // QUIC carries TLS alerts as transport errors 0x100 + alert (RFC 9001 §4.8).
-        Some(c) if (0x100..0x200).contains(&c) => tls_alert_name((c - 0x100) as u8),
-        _ => "transport_error".into(),
+    match crate::net::tls_alert(code) {
+        Some(alert) => tls_alert_name(alert),
+        None => "transport_error".into(),
     }
 }
 
