@@ -10,6 +10,7 @@
 //! - [`frame`]: the versioned, length-prefixed frame with one hard size limit, and CBOR
 //!   (ciborium) encoding that rejects trailing bytes.
 //! - [`messages`]: requests and responses between nodes.
+//! - [`collection`]: collection names, parsed once where they enter.
 //! - [`followup`]: follow-up requests on hits, and the hit reference format.
 //! - [`oprf`]: RFC 9497 OPRF/VOPRF over ristretto255-SHA512, batched DLEQ proofs, and tag
 //!   derivation.
@@ -37,6 +38,7 @@
 #![warn(missing_docs)]
 
 pub mod audit;
+pub mod collection;
 pub mod count;
 pub mod descriptor;
 pub mod error;

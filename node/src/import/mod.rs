@@ -25,21 +25,12 @@ use crate::Shared;
 /// Most rejected rows listed in a reply (the count is always exact).
 const MAX_LISTED_REJECTIONS: usize = 100;
 
-/// Checks a collection name: it appears in table names and on the wire.
+/// Checks a collection name: it appears in table names and on the wire
+/// ([`cordon_protocol::collection::CollectionName`] says what is allowed).
 pub fn validate_collection(name: &str) -> Result<(), NodeError> {
-    let ok = !name.is_empty()
-        && name.len() <= 64
-        && name.chars().all(|c| {
-            c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_' || c == '.'
-        })
-        && name.chars().next().is_some_and(|c| c.is_ascii_lowercase());
-    if ok {
-        Ok(())
-    } else {
-        Err(NodeError::Misuse(format!(
-            "collection name {name:?} is not valid; use 1 to 64 lower-case letters, digits, '-', '_' or '.', starting with a letter"
-        )))
-    }
+    cordon_protocol::collection::CollectionName::parse(name)
+        .map(|_| ())
+        .map_err(|e| NodeError::Misuse(e.to_string()))
 }
 
 mod spool;
