@@ -136,7 +136,16 @@ mod tests {
         for ok in ["phones", "a", "p2.v-1_x", &"a".repeat(64)] {
             assert_eq!(CollectionName::parse(ok).unwrap().as_str(), ok);
         }
-        for bad in ["", "Phones", "1abc", "-x", "a b", "é", &"a".repeat(65), "a/b"] {
+        for bad in [
+            "",
+            "Phones",
+            "1abc",
+            "-x",
+            "a b",
+            "é",
+            &"a".repeat(65),
+            "a/b",
+        ] {
             let e = CollectionName::parse(bad).unwrap_err();
             assert_eq!(e.len(), bad.len());
             assert!(e.to_string().contains("is not valid"), "{e}");
