@@ -26,9 +26,11 @@
 //! - [`audit`]: the audit log's Merkle tree (RFC 6962) and C2SP signed notes, checkpoints and
 //!   cosignatures.
 //! - [`error`]: errors split by who is at fault, and the wire error codes.
+//! - [`session`]: both sides of every exchange as sans-I/O state machines and pure functions
+//!   (the querier's sync and evaluation, the holder's admission, the checkpoint witness).
 //!
-//! What is deliberately not here: storage, networking, configuration, policy and audit
-//! logging. Those live in `cordon-node`.
+//! What is deliberately not here: storage, networking, configuration and audit logging. Those
+//! live in `cordon-node`, which drives the sessions.
 //!
 //! Key types: [`messages::PartnerRequest`], [`messages::PartnerResponse`],
 //! [`descriptor::SignedDescriptor`], [`filter::EpochFilter`], [`exchange::BlindedBatch`],
@@ -50,5 +52,6 @@ pub mod ident;
 pub mod messages;
 pub mod oprf;
 pub mod person;
+pub mod session;
 
 pub use error::{ErrorCode, RemoteError, VerifyError, WireError};
