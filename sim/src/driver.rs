@@ -106,7 +106,8 @@ impl Federation {
             .enumerate()
             .map(|(i, v)| (i as u64 + 1, v.clone()))
             .collect();
-        let (hashed, map) = prepare(q.kind, &rows, &Options::default()).map_err(|bad| bad.join("; "))?;
+        let (hashed, map) =
+            prepare(q.kind, &rows, &Options::default()).map_err(|bad| bad.join("; "))?;
         let (hashed, map) = (Arc::new(hashed), Arc::new(map));
         let start = self.clock.ms();
         let node = self.node(from)?;
@@ -155,7 +156,10 @@ impl Federation {
                 }
                 _ => {
                     self.clock.set(deadline);
-                    for s in slots.iter_mut().filter(|s| s.done.is_none() && s.deadline <= deadline) {
+                    for s in slots
+                        .iter_mut()
+                        .filter(|s| s.done.is_none() && s.deadline <= deadline)
+                    {
                         s.ex.fail(ExchangeError::Timeout(Duration::from_millis(timeout)));
                     }
                 }
@@ -193,7 +197,10 @@ impl Federation {
                 }
                 Step::LoadCache => {
                     let key = (slot.partner.clone(), q.collection.clone());
-                    let cached = self.nodes.get(from).and_then(|n| n.cache.get(&key).cloned());
+                    let cached = self
+                        .nodes
+                        .get(from)
+                        .and_then(|n| n.cache.get(&key).cloned());
                     slot.ex.load_cache(cached);
                 }
                 Step::Persist(e) => {
@@ -252,7 +259,11 @@ impl Federation {
             return;
         };
         let key = (partner.to_string(), collection.to_string());
-        if node.cache.get(&key).is_some_and(|known| known.version() > e.version()) {
+        if node
+            .cache
+            .get(&key)
+            .is_some_and(|known| known.version() > e.version())
+        {
             return;
         }
         node.cache.insert(key, e);
@@ -287,10 +298,16 @@ impl Federation {
         let state = node.audit_of(partner);
         let keys = node.partners.get(partner).map(|k| k.log.clone());
         let seen = match (&a.reply, keys) {
-            (Some(r), Some(k)) => {
-                witness::on_reply(partner, state.clone(), &a.hello, r, &k, &node.keys.witness, now)
-                    .ok()
-            }
+            (Some(r), Some(k)) => witness::on_reply(
+                partner,
+                state.clone(),
+                &a.hello,
+                r,
+                &k,
+                &node.keys.witness,
+                now,
+            )
+            .ok(),
             _ => None,
         };
         let mut done = node.entry(now, EntryKind::QueryCompleted, partner, "investigator");
@@ -366,7 +383,9 @@ impl Federation {
         to: &str,
         bytes: Vec<u8>,
     ) -> Result<Vec<PartnerResponse>, ExchangeError> {
-        let timeout = self.node(from).map_or(30_000, |n| n.limits.query_timeout_ms);
+        let timeout = self
+            .node(from)
+            .map_or(30_000, |n| n.limits.query_timeout_ms);
         let deadline = self.clock.ms() + timeout;
         let stream = self.open(from, to, bytes);
         let mut out = Vec::new();

@@ -277,7 +277,11 @@ impl HeldCollection {
 
     /// Per wanted tag, the records whose tag under `epoch`'s key it is (a follow-up's
     /// resolution: every record's tag recomputed).
-    pub fn resolve(&self, epoch: &HeldEpoch, wanted: &[Tag]) -> Result<Vec<Vec<String>>, EpochError> {
+    pub fn resolve(
+        &self,
+        epoch: &HeldEpoch,
+        wanted: &[Tag],
+    ) -> Result<Vec<Vec<String>>, EpochError> {
         let tags = tags_of(&epoch.sk, self.kind, &self.records)?;
         Ok(wanted
             .iter()
@@ -346,5 +350,4 @@ impl Shape<'_> {
             signed,
         })
     }
-
 }

@@ -148,7 +148,12 @@ impl Federation {
     }
 
     /// Deletes `values` from `collection` at `node` (rotating if any was held).
-    pub fn delete(&mut self, node: &str, collection: &str, values: &[String]) -> Result<usize, String> {
+    pub fn delete(
+        &mut self,
+        node: &str,
+        collection: &str,
+        values: &[String],
+    ) -> Result<usize, String> {
         let now = self.clock.unix();
         let n = self.nodes.get_mut(node).ok_or_else(|| unknown(node))?;
         let c = n

@@ -26,7 +26,11 @@ impl SimNode {
         e.items = Some((req.references.len() / 32) as u64);
         match self.accept_followup(partner, req) {
             Ok(a) => {
-                e.detail = Some(format!("followup={} records={}", hex::encode(*a.id), a.records));
+                e.detail = Some(format!(
+                    "followup={} records={}",
+                    hex::encode(*a.id),
+                    a.records
+                ));
                 self.log_entries(vec![e]);
                 PartnerResponse::FollowupAccepted(a)
             }
@@ -44,10 +48,12 @@ impl SimNode {
         req: &FollowupRequest,
     ) -> Result<FollowupAccepted, RemoteError> {
         let admitted = admit_followup(&View(self), partner, req)?;
-        let internal = |e: crate::epoch::EpochError| RemoteError::new(ErrorCode::Internal, e.to_string());
-        let c = self.collections.get(&req.collection).ok_or_else(|| {
-            RemoteError::new(ErrorCode::Internal, "the collection vanished")
-        })?;
+        let internal =
+            |e: crate::epoch::EpochError| RemoteError::new(ErrorCode::Internal, e.to_string());
+        let c = self
+            .collections
+            .get(&req.collection)
+            .ok_or_else(|| RemoteError::new(ErrorCode::Internal, "the collection vanished"))?;
         let resolved = c.resolve(c.epoch(), &admitted.tags).map_err(internal)?;
         check_resolved(req, &admitted.tags, &resolved)?;
         let used = self.followups.iter().any(|f| f.id == *req.id);

@@ -162,10 +162,8 @@ impl SimNode {
                 collection,
                 epoch,
                 from,
-            } => one(
-                holder::epoch_at(&View(self), &collection, epoch)
-                    .and_then(|e| holder::delta_answer(epoch, from, &e.epoch.delta)),
-            ),
+            } => one(holder::epoch_at(&View(self), &collection, epoch)
+                .and_then(|e| holder::delta_answer(epoch, from, &e.epoch.delta))),
             PartnerRequest::Evaluate(r) => vec![self.evaluate(partner, r, now, rng)],
             PartnerRequest::Followup(f) => vec![self.receive_followup(partner, &f, now)],
             PartnerRequest::FollowupStatus { ids } => {
@@ -290,16 +288,10 @@ impl SimNode {
         let keys = self.partners.get(partner).map(|k| k.log.clone());
         let state = self.audit_of(partner);
         let seen = match (&req.audit, &keys) {
-            (Some(h), Some(k)) => witness::on_hello(
-                &self.log,
-                partner,
-                state,
-                h,
-                k,
-                &self.keys.witness,
-                now,
-            )
-            .map_err(|e| e.to_string())?,
+            (Some(h), Some(k)) => {
+                witness::on_hello(&self.log, partner, state, h, k, &self.keys.witness, now)
+                    .map_err(|e| e.to_string())?
+            }
             _ => witness::Witnessed {
                 state,
                 cosignature: None,
@@ -311,7 +303,8 @@ impl SimNode {
         entry.receipt = Some(receipt.clone());
         let mut entries = vec![entry];
         if let Some(a) = &seen.alert {
-            let mut flag = self.evaluation_entry(EntryKind::PartnerInconsistent, partner, req, n, now);
+            let mut flag =
+                self.evaluation_entry(EntryKind::PartnerInconsistent, partner, req, n, now);
             flag.reason = Some(a.reason.clone());
             entries.push(flag);
         }

@@ -54,36 +54,47 @@ impl Lie<'_> {
     pub fn rotate(&mut self, collection: &str) -> Result<(), String> {
         self.holder.rotate(collection, self.now, self.rng)
     }
-
-    /// Whether the request is an evaluation.
-    pub fn is_evaluate(&self) -> bool {
-        matches!(self.request, Some(PartnerRequest::Evaluate(_)))
-    }
-
-    /// Whether the request asks for a descriptor.
-    pub fn is_descriptor(&self) -> bool {
-        matches!(self.request, Some(PartnerRequest::GetDescriptor { .. }))
-    }
-
-    /// Whether the request asks for a filter.
-    pub fn is_filter(&self) -> bool {
-        matches!(self.request, Some(PartnerRequest::GetFilter { .. }))
-    }
-
-    /// Whether the request asks for delta tags.
-    pub fn is_delta(&self) -> bool {
-        matches!(self.request, Some(PartnerRequest::GetDelta { .. }))
-    }
 }
 
 /// A lying holder's script.
 pub type Script = Box<dyn FnMut(Lie<'_>) -> Reply>;
 
 /// A script that lies with `lie` about the requests `which` selects and answers the others
-/// honestly.
+/// (and bytes that are no request) honestly.
 pub fn about(
-    which: impl Fn(&Lie<'_>) -> bool + 'static,
+    which: impl Fn(&PartnerRequest) -> bool + 'static,
     mut lie: impl FnMut(Lie<'_>) -> Reply + 'static,
 ) -> Script {
-    Box::new(move |l: Lie<'_>| if which(&l) { lie(l) } else { l.honest() })
+    Box::new(move |l: Lie<'_>| match l.request {
+        Some(r) if which(r) => lie(l),
+        _ => l.honest(),
+    })
+}
+
+/// A script that answers the requests `which` selects with `frames`, always.
+pub fn always(
+    which: impl Fn(&PartnerRequest) -> bool + 'static,
+    frames: Vec<PartnerResponse>,
+) -> Script {
+    about(which, move |_| Reply::Frames(frames.clone()))
+}
+
+/// Whether a request asks for a descriptor.
+pub fn descriptor(r: &PartnerRequest) -> bool {
+    matches!(r, PartnerRequest::GetDescriptor { .. })
+}
+
+/// Whether a request asks for a filter.
+pub fn filter(r: &PartnerRequest) -> bool {
+    matches!(r, PartnerRequest::GetFilter { .. })
+}
+
+/// Whether a request asks for delta tags.
+pub fn delta(r: &PartnerRequest) -> bool {
+    matches!(r, PartnerRequest::GetDelta { .. })
+}
+
+/// Whether a request is an evaluation.
+pub fn evaluate(r: &PartnerRequest) -> bool {
+    matches!(r, PartnerRequest::Evaluate(_))
 }

@@ -70,6 +70,6 @@ pub mod node;
 
 pub use driver::{PartnerOutcome, QueryOutcome, QueryRequest};
 pub use federation::Federation;
-pub use liar::{about, Lie, Script};
+pub use liar::{about, always, Lie, Script};
 pub use net::{Link, Reply};
 pub use node::{Limits, SimNode};

@@ -43,7 +43,11 @@ impl MemoryLog {
 
     /// Appends an entry and signs the checkpoint of the new size; returns that size.
     pub fn append(&mut self, e: Entry) -> Result<u64, LogError> {
-        let size = self.tree.push(leaf_hash(&e.to_line())).map_err(LogError::Tree)? + 1;
+        let size = self
+            .tree
+            .push(leaf_hash(&e.to_line()))
+            .map_err(LogError::Tree)?
+            + 1;
         let c = Checkpoint {
             origin: self.signer.name().to_string(),
             size,

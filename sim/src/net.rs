@@ -169,9 +169,11 @@ impl Inbox {
                 Some(Ok(payload))
             }
             Err(FrameError::Incomplete { .. }) if !self.finished => None,
-            Err(FrameError::Incomplete { .. }) if buf.is_empty() => Some(Err(
-                ExchangeError::ConnectionLost("the peer closed the stream without answering".into()),
-            )),
+            Err(FrameError::Incomplete { .. }) if buf.is_empty() => {
+                Some(Err(ExchangeError::ConnectionLost(
+                    "the peer closed the stream without answering".into(),
+                )))
+            }
             Err(e) => Some(Err(ExchangeError::Malformed(WireError::Frame(e)))),
         }
     }

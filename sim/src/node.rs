@@ -121,7 +121,11 @@ impl SimNode {
 
     /// Entries of one kind, oldest first.
     pub fn entries(&self, kind: EntryKind) -> Vec<&Entry> {
-        self.log.entries().iter().filter(|e| e.kind == kind).collect()
+        self.log
+            .entries()
+            .iter()
+            .filter(|e| e.kind == kind)
+            .collect()
     }
 
     /// Its audit state of a partner.
@@ -217,7 +221,8 @@ impl SimNode {
 
     /// Its cached epoch of a partner's collection.
     pub fn cached(&self, partner: &str, collection: &str) -> Option<&Arc<PartnerEpoch>> {
-        self.cache.get(&(partner.to_string(), collection.to_string()))
+        self.cache
+            .get(&(partner.to_string(), collection.to_string()))
     }
 
     /// Forgets every cached epoch (a querier starting afresh).

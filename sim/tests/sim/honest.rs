@@ -11,12 +11,23 @@ use crate::support::*;
 #[test]
 fn hits_are_exact_for_every_partner() {
     let mut fed = federation(1);
-    let out = fed.query("th", &query(emails(3, 10), &["jp", "us"])).unwrap();
+    let out = fed
+        .query("th", &query(emails(3, 10), &["jp", "us"]))
+        .unwrap();
     // Items 3..13: jp holds 3..10 (lines 1..7), us holds 5..13 (lines 3..10).
-    assert_eq!(hit_lines(answered(out.of("jp").unwrap())), vec![1, 2, 3, 4, 5, 6, 7]);
-    assert_eq!(hit_lines(answered(out.of("us").unwrap())), (3..=10).collect::<Vec<u64>>());
+    assert_eq!(
+        hit_lines(answered(out.of("jp").unwrap())),
+        vec![1, 2, 3, 4, 5, 6, 7]
+    );
+    assert_eq!(
+        hit_lines(answered(out.of("us").unwrap())),
+        (3..=10).collect::<Vec<u64>>()
+    );
     let a = answered(out.of("jp").unwrap());
-    assert_eq!((a.filter, a.epoch, a.partner_records), (FilterSource::Full, 1, 10));
+    assert_eq!(
+        (a.filter, a.epoch, a.partner_records),
+        (FilterSource::Full, 1, 10)
+    );
     assert_eq!(a.hits[0].reference.collection, "emails");
 }
 
@@ -35,14 +46,18 @@ fn the_cache_is_reused_extended_and_replaced() {
     let mut fed = federation(3);
     assert_eq!(answered(&ask_jp(&mut fed)).filter, FilterSource::Full);
     assert_eq!(answered(&ask_jp(&mut fed)).filter, FilterSource::Cached);
-    fed.import("jp", "emails", Kind::Email, &emails(10, 2)).unwrap();
+    fed.import("jp", "emails", Kind::Email, &emails(10, 2))
+        .unwrap();
     let a = ask_jp(&mut fed);
     assert_eq!(answered(&a).filter, FilterSource::Delta);
     // Users 8..12: now 8, 9, 10, 11 are held (10 and 11 in the delta).
     assert_eq!(hit_lines(answered(&a)), vec![1, 2, 3, 4]);
     fed.rotate("jp", "emails").unwrap();
     let a = ask_jp(&mut fed);
-    assert_eq!((answered(&a).filter, answered(&a).epoch), (FilterSource::Full, 2));
+    assert_eq!(
+        (answered(&a).filter, answered(&a).epoch),
+        (FilterSource::Full, 2)
+    );
     assert_eq!(hit_lines(answered(&a)), vec![1, 2, 3, 4]);
     let cached = fed.node("th").unwrap().cached("jp", "emails").unwrap();
     assert_eq!(cached.version(), (2, 0));

@@ -2,15 +2,20 @@
 //! `emails` collection.
 
 use cordon_protocol::descriptor::{EpochDescriptor, SignedDescriptor};
+use serde_bytes::ByteArray;
+
+use cordon_protocol::exchange::{BlindedBatch, HashedInputs};
 use cordon_protocol::ident::Kind;
-use cordon_protocol::messages::{PartnerResponse, QueryMode};
+use cordon_protocol::messages::{EvaluateRequest, PartnerResponse, QueryMode};
 use cordon_protocol::session::policy::Grant;
 use cordon_protocol::session::querier::{Answer, FailureCode};
 use cordon_sim::{Federation, PartnerOutcome, QueryRequest};
 
 /// `n` e-mail addresses starting at `from`.
 pub fn emails(from: usize, n: usize) -> Vec<String> {
-    (from..from + n).map(|i| format!("user{i}@example.org")).collect()
+    (from..from + n)
+        .map(|i| format!("user{i}@example.org"))
+        .collect()
 }
 
 /// A grant of `emails` to `partner` in `modes`.
@@ -35,8 +40,11 @@ pub fn federation(seed: u64) -> Federation {
     fed.connect("th", "us").unwrap();
     for (h, from) in [("jp", 0), ("us", 5)] {
         let modes = [QueryMode::Match, QueryMode::Count];
-        fed.node_mut(h).unwrap().grant(grant("th", &modes, 1_000_000));
-        fed.import(h, "emails", Kind::Email, &emails(from, 10)).unwrap();
+        fed.node_mut(h)
+            .unwrap()
+            .grant(grant("th", &modes, 1_000_000));
+        fed.import(h, "emails", Kind::Email, &emails(from, 10))
+            .unwrap();
     }
     fed
 }
@@ -76,20 +84,34 @@ pub fn assert_failed(o: &PartnerOutcome, code: &str, needle: &str) {
         .as_ref()
         .unwrap_or_else(|| panic!("{} answered; expected {code}", o.partner));
     assert_eq!(f.code.to_string(), code, "{}", f.message);
-    assert!(f.message.contains(needle), "{:?} lacks {needle:?}", f.message);
+    assert!(
+        f.message.contains(needle),
+        "{:?} lacks {needle:?}",
+        f.message
+    );
 }
 
 /// Asserts the failure is a refusal with `code`.
 #[track_caller]
 pub fn assert_refused(o: &PartnerOutcome, code: &str) {
     let f = o.failure.as_ref().expect("a refusal");
-    assert_eq!(f.code.to_string(), format!("refused:{code}"), "{}", f.message);
+    assert_eq!(
+        f.code.to_string(),
+        format!("refused:{code}"),
+        "{}",
+        f.message
+    );
     assert!(matches!(f.code, FailureCode::Refused(_)));
 }
 
 /// The holder's current signed descriptor of `emails`.
 pub fn signed(fed: &Federation, holder: &str) -> (SignedDescriptor, EpochDescriptor) {
-    let e = fed.node(holder).unwrap().collection("emails").unwrap().epoch();
+    let e = fed
+        .node(holder)
+        .unwrap()
+        .collection("emails")
+        .unwrap()
+        .epoch();
     (e.signed.clone(), e.descriptor.clone())
 }
 
@@ -97,4 +119,25 @@ pub fn signed(fed: &Federation, holder: &str) -> (SignedDescriptor, EpochDescrip
 pub fn resign(fed: &Federation, holder: &str, d: &EpochDescriptor) -> PartnerResponse {
     let key = fed.node(holder).unwrap().keys().descriptor();
     PartnerResponse::Descriptor(SignedDescriptor::sign(d, key).unwrap())
+}
+
+/// A lying querier's evaluation: `n` valid blinded elements about `collection`, epoch `epoch`,
+/// query id `[id; 16]`.
+pub fn evaluation(
+    fed: &mut Federation,
+    collection: &str,
+    epoch: u64,
+    n: usize,
+    id: u8,
+) -> EvaluateRequest {
+    let inputs: Vec<Vec<u8>> = emails(100, n).into_iter().map(String::into_bytes).collect();
+    let batch = BlindedBatch::new(&HashedInputs::new(&inputs), fed.rng());
+    EvaluateRequest {
+        query_id: ByteArray::new([id; 16]),
+        collection: collection.into(),
+        epoch,
+        blinded: batch.request_bytes(),
+        mode: QueryMode::Match,
+        audit: None,
+    }
 }
