@@ -21,6 +21,37 @@
 //!
 //! What is not here: transport, storage, audit logging, metrics. A session says when the
 //! driver must persist or log (and waits until it did) but never does it itself.
+//!
+//! ## Why sessions, and how to drive one
+//!
+//! The rules that keep a federation honest — a holder cannot roll a querier back, a partner
+//! cannot exceed its grant, hits are exact — are decided here, on values, so that each can be
+//! attacked in a test without a network: a lying peer is a function from the request (and the
+//! honest answer) to any other answer. A driver does only what a session cannot:
+//!
+//! ```text
+//! querier (one partner)                         holder (one request)
+//! ───────────────────────────────────────       ─────────────────────────────────────────────
+//! ex = Exchange::new(params, cache)             read a frame      → holder::unreadable on error
+//! loop { match ex.poll() {                      holder::gate(policy, partner, &req)?
+//!   Send(r)    → new stream, write r            descriptor: holder::current, descriptor_fresh
+//!   Receive    → ex.handle(frame, now)          filter/delta: holder::epoch_at, filter_frames,
+//!   LoadCache  → ex.load_cache(cache)                         delta_answer
+//!   Persist(e) → store e; ex.persisted()        evaluate: holder::admit_evaluate(view, replay,
+//!   Blind      → ex.blind(rng)                            budgets, partner, &req, now)?
+//!   LogSent(s) → log; ex.logged(witness::hello)           evaluate::evaluate, receipt, sign,
+//!   Verify     → ex.verify()                              witness::on_hello, log + persist in
+//!   Done(a)    → log a.receipt; witness::on_reply         one transaction, witness::reply,
+//!   Failed(e)  → log e.failure(me, partner, c)            evaluate::answer
+//! }}                                            follow-up: holder::followup::*
+//! ```
+//!
+//! Errors say who is at fault: the peer ([`querier::ExchangeError::Refused`], `Malformed`,
+//! `Invalid`, `Rollback`, `KindMismatch`), the transport (`Timeout`, `Unreachable`,
+//! `ConnectionLost`: the driver's to report) or this node (`Local`), with one mapping to the
+//! code and sentence an investigator sees ([`querier::ExchangeError::failure`]). A holder's
+//! refusals are [`crate::RemoteError`]s whose codes and sentences are part of the contract
+//! (spec/PROTOCOL.md §7).
 
 pub mod holder;
 pub mod partner_epoch;

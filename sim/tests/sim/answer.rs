@@ -185,6 +185,25 @@ fn a_proof_that_does_not_verify_is_refused() {
 }
 
 #[test]
+fn an_answer_computed_with_another_key_is_refused() {
+    // Evaluated and proved correctly, but with a key that is not the descriptor's: the proof is
+    // checked against the signed key only, never one the answer brings.
+    let o = matching(|req, mut ev, _| {
+        let mut rng = rand::rngs::OsRng;
+        let (sk, pk) = oprf::generate_key_pair(&mut rng);
+        let (evaluated, proof) =
+            cordon_protocol::session::holder::evaluate::evaluate(&sk, &pk, req, &mut rng).unwrap();
+        ev.evaluated = evaluated;
+        ev.proof = serde_bytes::ByteArray::new(proof);
+        PartnerResponse::Evaluated(ev)
+    });
+    assert!(matches!(
+        o.result,
+        Err(ExchangeError::Invalid(VerifyError::Proof))
+    ));
+}
+
+#[test]
 fn answers_of_another_count_or_that_do_not_decode_are_refused() {
     let o = matching(|_, mut ev, _| {
         ev.evaluated.truncate(ev.evaluated.len() - 32);

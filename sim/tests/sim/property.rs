@@ -89,8 +89,11 @@ fn federation(s: &Scenario) -> (Federation, Vec<BTreeSet<u16>>) {
         fed.add_node(h).unwrap();
         fed.connect("th", h).unwrap();
         let modes = [QueryMode::Match, QueryMode::Count];
-        fed.node_mut(h).unwrap().grant(grant("th", &modes, u64::MAX));
-        fed.import(h, "emails", Kind::Email, &items(records)).unwrap();
+        fed.node_mut(h)
+            .unwrap()
+            .grant(grant("th", &modes, u64::MAX));
+        fed.import(h, "emails", Kind::Email, &items(records))
+            .unwrap();
         sets.push(records.iter().copied().collect());
     }
     (fed, sets)
@@ -104,7 +107,8 @@ fn check(s: &Scenario) -> Result<(), TestCaseError> {
             let (h, set) = (h % n, &mut sets[h % n]);
             match change {
                 Change::Add(ids) => {
-                    fed.import(HOLDERS[h], "emails", Kind::Email, &items(ids)).unwrap();
+                    fed.import(HOLDERS[h], "emails", Kind::Email, &items(ids))
+                        .unwrap();
                     set.extend(ids);
                 }
                 Change::Rotate => fed.rotate(HOLDERS[h], "emails").unwrap(),

@@ -8,7 +8,9 @@ use cordon_protocol::audit::entry::EntryKind;
 use cordon_protocol::error::{ErrorCode, RemoteError};
 use cordon_protocol::followup::{FollowupRequest, FollowupState};
 use cordon_protocol::frame;
-use cordon_protocol::messages::{pack, PartnerRequest, PartnerResponse, QueryMode};
+use cordon_protocol::messages::{
+    pack, EvaluateRequest, PartnerRequest, PartnerResponse, QueryMode,
+};
 use cordon_protocol::oprf::Tag;
 use cordon_protocol::session::policy::Grant;
 use cordon_sim::Federation;
@@ -486,4 +488,56 @@ fn followup_status_tells_a_partner_of_its_own_requests_only() {
         ErrorCode::FollowupNotAllowed,
         "does not accept follow-up requests",
     );
+}
+
+#[test]
+fn admission_checks_come_in_their_order() {
+    // Each request fails two checks; the earlier one is the refusal (spec §6.6, §4.5).
+    let mut fed = federation(115);
+    let mut g = grant("th", &[QueryMode::Match], 4);
+    g.max_items_per_query = Some(3);
+    fed.node_mut("jp").unwrap().set_grants(vec![g]);
+    fed.rotate("jp", "emails").unwrap();
+    let mut req = |collection: &str, epoch, n, id, change: fn(&mut EvaluateRequest)| {
+        let mut r = evaluation(&mut fed, collection, epoch, n, id);
+        change(&mut r);
+        PartnerRequest::Evaluate(r)
+    };
+    let cases = [
+        // An invalid name and no grant for it.
+        (req("No Such", 2, 2, 1, |_| {}), ErrorCode::BadRequest),
+        // No grant, and no such collection.
+        (req("nothing", 2, 2, 2, |_| {}), ErrorCode::NotShared),
+        // A mode not granted, at a stale epoch.
+        (
+            req("emails", 1, 2, 3, |r| r.mode = QueryMode::Count),
+            ErrorCode::ModeNotAllowed,
+        ),
+        // A stale epoch, with too many items.
+        (req("emails", 1, 5, 4, |_| {}), ErrorCode::StaleEpoch),
+        // Too many items, ragged.
+        (
+            req("emails", 2, 5, 5, |r| r.blinded.push(0)),
+            ErrorCode::TooManyItems,
+        ),
+    ];
+    for (r, code) in &cases {
+        assert_eq!(refusal(&mut fed, r).code, *code);
+    }
+    // 3 of the 4 items of the day spent.
+    let first = PartnerRequest::Evaluate(evaluation(&mut fed, "emails", 2, 3, 7));
+    assert!(matches!(
+        fed.send("th", "jp", &first).unwrap()[..],
+        [PartnerResponse::Evaluated(_)]
+    ));
+    // Ragged, and more than the budget left: the elements first.
+    let mut ragged = evaluation(&mut fed, "emails", 2, 3, 6);
+    ragged.blinded.push(0);
+    let e = refusal(&mut fed, &PartnerRequest::Evaluate(ragged));
+    assert_eq!(e.code, ErrorCode::BadRequest);
+    // Replayed, and over the budget: the replay first.
+    let replayed = PartnerRequest::Evaluate(evaluation(&mut fed, "emails", 2, 3, 7));
+    assert_eq!(refusal(&mut fed, &replayed).code, ErrorCode::ReplayedQuery);
+    let fresh = PartnerRequest::Evaluate(evaluation(&mut fed, "emails", 2, 3, 8));
+    assert_eq!(refusal(&mut fed, &fresh).code, ErrorCode::BudgetExhausted);
 }

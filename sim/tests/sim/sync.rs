@@ -71,6 +71,57 @@ fn a_rotation_during_the_sync_is_retried_too() {
 }
 
 #[test]
+fn the_retry_blinds_afresh_and_its_descriptor_refusal_is_reported() {
+    // The blinded elements of both attempts, as jp received them.
+    let seen = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
+    let mut fed = federation(24);
+    answered(&ask_jp(&mut fed));
+    let log = seen.clone();
+    fed.lie(
+        "jp",
+        about(
+            |_| true,
+            move |mut l| {
+                if let Some(PartnerRequest::Evaluate(r)) = l.request {
+                    log.borrow_mut().push(r.blinded.clone());
+                }
+                let frames = l.honest.clone();
+                if matches!(l.request, Some(PartnerRequest::GetDescriptor { .. })) && l.seen == 0 {
+                    l.rotate("emails").unwrap();
+                }
+                Reply::Frames(frames)
+            },
+        ),
+    );
+    assert_eq!(ask_jp(&mut fed).attempts, 2);
+    let seen = seen.borrow();
+    assert_eq!(seen.len(), 2);
+    assert_ne!(seen[0], seen[1], "fresh blinds per attempt");
+    // The retry's descriptor refused: reported with its code.
+    let mut fed = federation(25);
+    answered(&ask_jp(&mut fed));
+    fed.lie(
+        "jp",
+        about(liar::descriptor, |mut l| {
+            if l.seen == 0 {
+                let frames = l.honest.clone();
+                l.rotate("emails").unwrap();
+                return Reply::Frames(frames);
+            }
+            Reply::Frames(vec![PartnerResponse::Error(
+                cordon_protocol::RemoteError::new(
+                    cordon_protocol::ErrorCode::Internal,
+                    "re-signing failed",
+                ),
+            )])
+        }),
+    );
+    let o = ask_jp(&mut fed);
+    assert_eq!(o.attempts, 2);
+    assert_failed(&o, "refused:internal", "jp refused: re-signing failed");
+}
+
+#[test]
 fn a_second_stale_epoch_is_reported() {
     let mut fed = federation(23);
     rotate_after_first_descriptor(&mut fed, true);
@@ -357,6 +408,16 @@ fn another_message_instead_of_the_filter_is_malformed() {
         "invalid_answer",
         "expected a `filter_chunk` answer, got `delta`",
     );
+    // A refusal in the middle of the chunks.
+    let o = filter_lie(59, |mut f| {
+        f.truncate(1);
+        f.push(PartnerResponse::Error(cordon_protocol::RemoteError::new(
+            cordon_protocol::ErrorCode::Internal,
+            "disk",
+        )));
+        f
+    });
+    assert_failed(&o, "refused:internal", "jp refused: disk");
     // A stream that ends before the whole filter arrived.
     let o = filter_lie(58, |mut f| {
         f.truncate(1);
