@@ -17,6 +17,7 @@ use cordon_protocol::session::partner_epoch::PartnerEpoch;
 use cordon_protocol::session::querier::{
     prepare, Answer, Exchange, ExchangeError, ExchangeParams, Failure, SentExchange, Step,
 };
+use cordon_protocol::session::sync::{self, Rollback};
 use cordon_protocol::session::witness;
 
 use crate::federation::Federation;
@@ -203,10 +204,10 @@ impl Federation {
                         .and_then(|n| n.cache.get(&key).cloned());
                     slot.ex.load_cache(cached);
                 }
-                Step::Persist(e) => {
-                    self.persist(from, &slot.partner, &q.collection, e);
-                    slot.ex.persisted();
-                }
+                Step::Persist(e) => match self.persist(from, &slot.partner, &q.collection, e) {
+                    Ok(()) => slot.ex.persisted(),
+                    Err(r) => slot.ex.fail(ExchangeError::Rollback(r)),
+                },
                 Step::Blind => slot.ex.blind(&mut self.rng),
                 Step::LogSent(sent) => {
                     slot.sent = Some(sent);
@@ -253,20 +254,23 @@ impl Federation {
         }
     }
 
-    /// Keeps a partner's new verified epoch, never putting an older state back.
-    fn persist(&mut self, from: &str, partner: &str, collection: &str, e: Arc<PartnerEpoch>) {
+    /// Keeps a partner's new verified epoch, never putting an older state back, and refuses
+    /// one that contradicts what another exchange stored meanwhile.
+    fn persist(
+        &mut self,
+        from: &str,
+        partner: &str,
+        collection: &str,
+        e: Arc<PartnerEpoch>,
+    ) -> Result<(), Rollback> {
         let Some(node) = self.nodes.get_mut(from) else {
-            return;
+            return Ok(());
         };
         let key = (partner.to_string(), collection.to_string());
-        if node
-            .cache
-            .get(&key)
-            .is_some_and(|known| known.version() > e.version())
-        {
-            return;
+        if sync::supersedes(node.cache.get(&key).map(|k| &**k), &e)? {
+            node.cache.insert(key, e);
         }
-        node.cache.insert(key, e);
+        Ok(())
     }
 
     /// Logs `query_sent`, then builds the audit hello (whose checkpoint includes that entry).

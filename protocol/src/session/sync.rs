@@ -17,13 +17,17 @@
 //!   same epoch, same count, other chain  Rollback::ChainForked
 //!   same epoch, same count and chain     UseCached
 //!   same epoch, more delta records       FetchDelta { from: cached count }
+//! retry after stale_epoch, not newer     Rollback::StaleNotNewer   (querier::Exchange)
+//! supersedes(stored, synced)?            before the driver stores: the state another query
+//!   same epoch, forked or re-keyed         stored meanwhile and this one must not contradict
 //! ```
 
 use serde::{Deserialize, Serialize};
 
 use crate::descriptor::EpochDescriptor;
 use crate::error::VerifyError;
-use crate::filter::{filter_capacity, EpochFilter};
+use crate::filter::EpochFilter;
+use crate::session::partner_epoch::PartnerEpoch;
 
 /// The weakest false-positive rate a querier accepts in a partner's filter.
 pub const MAX_ACCEPTED_FP_RATE: f64 = 1e-6;
@@ -37,7 +41,10 @@ pub fn accept(d: &EpochDescriptor) -> Result<(), VerifyError> {
     // A holder rebuilds its epoch before the delta outgrows the filter (its configuration
     // allows at most as many delta records as filter records); a larger signed count would
     // only make this querier download and hold tags without bound.
-    let max_delta = 2 * filter_capacity(d.record_count);
+    // From the signed capacity, which the parameter check bounds by 2³⁰ and the descriptor
+    // check (§5.8) ties to the record count: this bound holds, without overflow, even for a
+    // descriptor whose record count nothing checked.
+    let max_delta = 2 * d.filter.capacity;
     if d.delta_count > max_delta {
         return Err(VerifyError::DeltaMismatch(format!(
             "{} delta records signed for a filter of {}; at most {max_delta} are accepted",
@@ -126,6 +133,15 @@ pub enum Rollback {
         "the partner went back on what it signed before: the same delta count with another chain"
     )]
     ChainForked,
+    /// An epoch refused as no longer current (`stale_epoch`), then signed again, or an older
+    /// one signed, when the descriptor was fetched again for the retry.
+    #[error("the partner went back on what it signed before: it refused epoch {refused} as no longer current, then signed epoch {signed}")]
+    StaleNotNewer {
+        /// The epoch it refused.
+        refused: u64,
+        /// The epoch it then signed.
+        signed: u64,
+    },
 }
 
 impl From<Rollback> for VerifyError {
@@ -176,10 +192,45 @@ pub fn decide(
     })
 }
 
+/// Whether a state a sync just verified (`new`) should replace the one the driver holds now
+/// (`known`), which another query may have stored meanwhile: `Ok(true)` if it goes further,
+/// `Ok(false)` if it does not (keep `known`), a [`Rollback`] if the two contradict each other.
+///
+/// Two queries may sync one partner at once, each checked against the cache as it was when it
+/// started; a partner that signs two forks of one epoch, one to each, would pass both checks.
+/// The driver runs this before it stores (and fails the exchange on a rollback), so that its
+/// cache never silently swaps one fork for another. Different epochs never contradict each
+/// other here: an older one is simply not stored.
+pub fn supersedes(known: Option<&PartnerEpoch>, new: &PartnerEpoch) -> Result<bool, Rollback> {
+    let Some(known) = known else {
+        return Ok(true);
+    };
+    let (k, n) = (&known.descriptor, &new.descriptor);
+    if k.epoch != n.epoch {
+        return Ok(n.epoch > k.epoch);
+    }
+    if k.public_key != n.public_key
+        || k.filter_digest != n.filter_digest
+        || k.record_count != n.record_count
+    {
+        return Err(Rollback::Resigned { epoch: n.epoch });
+    }
+    // Both delta lists chain to their signed digests: one must begin the other.
+    let (short, long) = match known.delta_list.len() <= new.delta_list.len() {
+        true => (&known.delta_list, &new.delta_list),
+        false => (&new.delta_list, &known.delta_list),
+    };
+    if long[..short.len()] != short[..] {
+        return Err(Rollback::ChainForked);
+    }
+    Ok(new.delta_list.len() > known.delta_list.len())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::descriptor::tests_support::sample;
+    use crate::session::testing::signed_epoch;
     use serde_bytes::ByteArray;
 
     #[test]
@@ -225,6 +276,53 @@ mod tests {
         let mut forked = more.clone();
         forked.delta_chain = ByteArray::new([6; 32]);
         assert_eq!(decide(Some(&more), &forked), Err(Rollback::ChainForked));
+    }
+
+    #[test]
+    fn the_delta_bound_holds_for_any_record_count() {
+        let (_, mut d, _) = signed_epoch(&[[1; 32]], &[]);
+        assert_eq!(accept(&d), Ok(()));
+        d.delta_count = 2048;
+        assert_eq!(accept(&d), Ok(()));
+        d.delta_count = 2049;
+        assert!(matches!(accept(&d), Err(VerifyError::DeltaMismatch(_))));
+        // A record count nothing tied to the filter's capacity does not widen it.
+        d.record_count = u64::MAX;
+        d.delta_count = u64::MAX - 1;
+        assert!(matches!(accept(&d), Err(VerifyError::DeltaMismatch(_))));
+    }
+
+    /// An epoch of `jp`, its delta `delta`, with key byte `key`.
+    fn epoch(delta: &[[u8; 32]], key: u8) -> PartnerEpoch {
+        let (signed, mut d, filter) = signed_epoch(&[[1; 32]], delta);
+        d.public_key = ByteArray::new([key; 32]);
+        PartnerEpoch::new(signed, d, filter, delta.to_vec())
+    }
+
+    #[test]
+    fn a_stored_state_is_replaced_only_by_one_that_goes_further_without_contradicting_it() {
+        let (a, b, c) = ([0xa; 32], [0xb; 32], [0xc; 32]);
+        let known = epoch(&[a, b], 1);
+        assert_eq!(supersedes(None, &known), Ok(true));
+        assert_eq!(supersedes(Some(&known), &epoch(&[a, b, c], 1)), Ok(true));
+        assert_eq!(supersedes(Some(&known), &epoch(&[a], 1)), Ok(false));
+        assert_eq!(supersedes(Some(&known), &epoch(&[a, b], 1)), Ok(false));
+        assert_eq!(
+            supersedes(Some(&known), &epoch(&[a, c], 1)),
+            Err(Rollback::ChainForked)
+        );
+        assert_eq!(
+            supersedes(Some(&known), &epoch(&[c], 1)),
+            Err(Rollback::ChainForked)
+        );
+        assert_eq!(
+            supersedes(Some(&known), &epoch(&[a, b], 2)),
+            Err(Rollback::Resigned { epoch: 3 })
+        );
+        let mut newer = epoch(&[], 2);
+        newer.descriptor.epoch = 4;
+        assert_eq!(supersedes(Some(&known), &newer), Ok(true));
+        assert_eq!(supersedes(Some(&newer), &known), Ok(false));
     }
 
     #[test]

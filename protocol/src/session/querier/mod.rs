@@ -42,7 +42,8 @@
 //!
 //! A `stale_epoch` refusal during steps 2 to 4 of the first attempt (the holder rotated since
 //! the descriptor) repeats the whole attempt once from a fresh descriptor, with the cache as
-//! the driver then holds it, fresh blinds and a fresh query id (§6.5).
+//! the driver then holds it, fresh blinds and a fresh query id (§6.5). The fresh descriptor
+//! must be of the items' kind and of a newer epoch than the one refused.
 
 mod batch;
 mod failure;
@@ -74,7 +75,7 @@ use crate::messages::{
     QueryMode,
 };
 use crate::session::partner_epoch::PartnerEpoch;
-use crate::session::sync::{accept, decide, FilterSource, SyncPlan};
+use crate::session::sync::{accept, decide, FilterSource, Rollback, SyncPlan};
 
 /// What an exchange is about, and the partner's pinned keys.
 pub struct ExchangeParams {
@@ -147,7 +148,10 @@ pub enum Step {
     /// retry's sync: another query may have updated it).
     LoadCache,
     /// Store this epoch as the partner's cached one (replacing an older one), then call
-    /// [`Exchange::persisted`]. Nothing is evaluated before.
+    /// [`Exchange::persisted`]. Nothing is evaluated before. A driver whose cache another
+    /// query may have changed meanwhile asks [`crate::session::sync::supersedes`] first: it
+    /// stores only a state that goes further, and ends the exchange with the
+    /// [`ExchangeError::Rollback`] it returns (two forks of one epoch) instead of storing.
     Persist(Arc<PartnerEpoch>),
     /// Call [`Exchange::blind`] with a cryptographic RNG (CPU-heavy: run it where it does not
     /// block I/O).
@@ -258,6 +262,8 @@ pub struct Exchange {
     cached: Option<Arc<PartnerEpoch>>,
     /// 1, or 2 during the retry after `stale_epoch`.
     attempt: u8,
+    /// The epoch the first attempt synced: the retry's must be newer.
+    first_epoch: Option<u64>,
     outbox: Option<PartnerRequest>,
     phase: Phase,
 }
@@ -270,6 +276,7 @@ impl Exchange {
             params,
             cached,
             attempt: 1,
+            first_epoch: None,
             outbox: Some(request),
             phase: Phase::Descriptor,
         }
@@ -287,6 +294,7 @@ impl Exchange {
             params,
             cached,
             attempt: 1,
+            first_epoch: None,
             outbox: None,
             phase: Phase::Spent,
         };
@@ -356,7 +364,7 @@ impl Exchange {
                 let p = &self.params;
                 match verify_descriptor(resp, &p.descriptor_key, &p.partner, &p.collection, now) {
                     Ok(d) if self.attempt == 1 => self.descriptor_ready(d),
-                    Ok(d) => self.phase = Phase::LoadCache(d),
+                    Ok(d) => self.retry_ready(d),
                     Err(e) => self.phase = Phase::Failed(e),
                 }
             }
@@ -544,19 +552,48 @@ impl Exchange {
 
     /// The first descriptor: its kind, then the sync.
     fn descriptor_ready(&mut self, d: Verified) {
+        if self.kind_matches(&d) {
+            self.sync(d);
+        }
+    }
+
+    /// The retry's descriptor: its kind again (a descriptor of another kind is no answer to
+    /// these items, whichever attempt brings it), and an epoch past the one refused as no
+    /// longer current: `stale_epoch` says the holder moved on, so the same epoch, or an older
+    /// one (a rolled-back holder serving an epoch whose deleted records it still holds), goes
+    /// back on what it signed for the first attempt, though that was never cached.
+    fn retry_ready(&mut self, d: Verified) {
+        if !self.kind_matches(&d) {
+            return;
+        }
+        if let Some(refused) = self.first_epoch.filter(|e| d.descriptor.epoch <= *e) {
+            self.phase = Phase::Failed(ExchangeError::Rollback(Rollback::StaleNotNewer {
+                refused,
+                signed: d.descriptor.epoch,
+            }));
+            return;
+        }
+        self.phase = Phase::LoadCache(d);
+    }
+
+    /// Whether the descriptor's kind is the items' (otherwise the exchange fails).
+    fn kind_matches(&mut self, d: &Verified) -> bool {
         let kind = self.params.kind;
         if d.descriptor.kind != kind.as_str() {
             self.phase = Phase::Failed(ExchangeError::KindMismatch {
                 found: d.descriptor.kind.clone(),
                 expected: kind,
             });
-            return;
+            return false;
         }
-        self.sync(d);
+        true
     }
 
     /// Checks the descriptor against the cache and starts what the plan says.
     fn sync(&mut self, d: Verified) {
+        if self.attempt == 1 {
+            self.first_epoch = Some(d.descriptor.epoch);
+        }
         if let Err(e) = accept(&d.descriptor) {
             self.phase = Phase::Failed(e.into());
             return;
