@@ -36,6 +36,7 @@ use crate::messages::{
 };
 use crate::oprf::Tag;
 use crate::session::policy::Policy;
+use crate::session::querier::sanitize;
 
 pub use evaluate::{admit_evaluate, AdmittedEvaluate, Budgets, ReplayGuard, Spent};
 
@@ -83,9 +84,13 @@ pub enum Unreadable {
 /// The refusal of a request that could not be read.
 pub fn unreadable(u: &Unreadable) -> RemoteError {
     match u {
-        Unreadable::Malformed(e) => {
-            RemoteError::new(ErrorCode::BadRequest, format!("malformed request: {e}"))
-        }
+        // The decoder's explanation can quote what the peer sent (an unknown message name, a
+        // string where bytes belong, up to a whole frame of it): shortened and cleaned, since
+        // the driver logs the refusal.
+        Unreadable::Malformed(e) => RemoteError::new(
+            ErrorCode::BadRequest,
+            format!("malformed request: {}", sanitize(&e.to_string())),
+        ),
         Unreadable::TooLarge { len, max } => RemoteError::new(
             ErrorCode::LimitExceeded,
             format!(

@@ -119,9 +119,12 @@ impl ExchangeError {
                 // A partner's sentence, shortened and without control characters.
                 format!("{partner} refused: {}", sanitize(&r.message)),
             ),
+            // A verification or decoding error can quote what the partner sent (a signed
+            // descriptor's node or collection, an unknown message name): shortened and
+            // cleaned like a refusal's sentence.
             ExchangeError::Invalid(v) => (
                 FailureCode::InvalidAnswer,
-                format!("{partner}'s answer was rejected: {v}"),
+                format!("{partner}'s answer was rejected: {}", sanitize(&v.to_string())),
             ),
             ExchangeError::Rollback(r) => (
                 FailureCode::InvalidAnswer,
@@ -132,12 +135,13 @@ impl ExchangeError {
             ),
             ExchangeError::Malformed(w) => (
                 FailureCode::InvalidAnswer,
-                format!("{partner} sent a malformed answer: {w}"),
+                format!("{partner} sent a malformed answer: {}", sanitize(&w.to_string())),
             ),
             ExchangeError::KindMismatch { found, expected } => (
                 FailureCode::KindMismatch,
                 format!(
-                    "{partner}'s collection `{collection}` holds `{found}` identifiers, but the items were read as `{}`",
+                    "{partner}'s collection `{collection}` holds `{}` identifiers, but the items were read as `{}`",
+                    sanitize(found),
                     expected.as_str()
                 ),
             ),
@@ -261,17 +265,31 @@ impl<'de> Deserialize<'de> for FailureCode {
     }
 }
 
-/// A peer's text made safe to show and log: control characters replaced, at most 300 chars.
+/// A peer's text made safe to show and log: control characters and the invisible characters
+/// that reorder a line on screen (bidirectional overrides and isolates) replaced, at most 300
+/// chars.
 pub fn sanitize(s: &str) -> String {
     let mut out: String = s
         .chars()
         .take(300)
-        .map(|c| if c.is_control() { ' ' } else { c })
+        .map(|c| {
+            if c.is_control() || reorders(c) {
+                ' '
+            } else {
+                c
+            }
+        })
         .collect();
-    if s.chars().count() > 300 {
+    if s.chars().nth(300).is_some() {
         out.push('…');
     }
     out
+}
+
+/// Bidirectional formatting characters: a partner's sentence must not make the rest of a
+/// terminal or log line read in another order than it is written.
+fn reorders(c: char) -> bool {
+    matches!(c, '\u{061c}' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
 }
 
 #[cfg(test)]
@@ -324,6 +342,9 @@ mod tests {
         )));
         assert!(r.message.starts_with("jp refused: a b"));
         assert!(r.message.ends_with('…'));
+        // Nothing that reorders the line, and exactly 300 characters are not cut.
+        assert_eq!(sanitize("a\u{202e}b\u{2067}c\u{200f}"), "a b c ");
+        assert_eq!(sanitize(&"é".repeat(300)), "é".repeat(300));
         let r = f(ExchangeError::Rollback(Rollback::ChainForked));
         assert_eq!(r.code, FailureCode::InvalidAnswer);
         assert_eq!(r.message, "jp's answer was rejected: epoch descriptor mismatch: the partner went back on what it signed before: the same delta count with another chain");
