@@ -82,6 +82,8 @@ pub struct HeldCollection {
     settings: EpochSettings,
     records: Vec<String>,
     epoch: Arc<HeldEpoch>,
+    /// Follow-up resolutions (each a scan of every record).
+    scans: std::cell::Cell<u64>,
 }
 
 fn input(kind: Kind, value: &str) -> Vec<u8> {
@@ -143,6 +145,7 @@ impl HeldCollection {
             settings,
             records,
             epoch,
+            scans: Default::default(),
         })
     }
 
@@ -164,6 +167,11 @@ impl HeldCollection {
     /// The current epoch.
     pub fn epoch(&self) -> &Arc<HeldEpoch> {
         &self.epoch
+    }
+
+    /// How many times a follow-up's references were resolved (every record's tag recomputed).
+    pub fn scans(&self) -> u64 {
+        self.scans.get()
     }
 
     /// A new epoch `number` over every record.
@@ -282,6 +290,7 @@ impl HeldCollection {
         epoch: &HeldEpoch,
         wanted: &[Tag],
     ) -> Result<Vec<Vec<String>>, EpochError> {
+        self.scans.set(self.scans.get() + 1);
         let tags = tags_of(&epoch.sk, self.kind, &self.records)?;
         Ok(wanted
             .iter()

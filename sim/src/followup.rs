@@ -3,10 +3,11 @@
 
 use cordon_protocol::audit::entry::EntryKind;
 use cordon_protocol::error::{ErrorCode, RemoteError};
+use cordon_protocol::filter::EpochFilter;
 use cordon_protocol::followup::{FollowupAccepted, FollowupRequest, FollowupState};
 use cordon_protocol::messages::PartnerResponse;
 use cordon_protocol::session::holder::followup::{
-    admit_followup, check_queue, check_resolved, HeldStatus,
+    admit_followup, check_held, check_queue, check_resolved, HeldStatus,
 };
 
 use crate::holder::View;
@@ -48,14 +49,8 @@ impl SimNode {
         req: &FollowupRequest,
     ) -> Result<FollowupAccepted, RemoteError> {
         let admitted = admit_followup(&View(self), partner, req)?;
-        let internal =
-            |e: crate::epoch::EpochError| RemoteError::new(ErrorCode::Internal, e.to_string());
-        let c = self
-            .collections
-            .get(&req.collection)
-            .ok_or_else(|| RemoteError::new(ErrorCode::Internal, "the collection vanished"))?;
-        let resolved = c.resolve(c.epoch(), &admitted.tags).map_err(internal)?;
-        check_resolved(req, &admitted.tags, &resolved)?;
+        let internal = |e: String| RemoteError::new(ErrorCode::Internal, e);
+        // The queue, then the epoch's filter and delta, before the scan of every record.
         let used = self.followups.iter().any(|f| f.id == *req.id);
         let pending = self
             .followups
@@ -70,6 +65,21 @@ impl SimNode {
             pending,
             self.limits.max_pending_followups,
         )?;
+        let c = self
+            .collections
+            .get(&req.collection)
+            .ok_or_else(|| internal("the collection vanished".into()))?;
+        let e = c.epoch();
+        let d = &e.descriptor;
+        let filter = EpochFilter::from_bytes(e.filter.clone(), &d.filter, &d.filter_digest)
+            .map_err(|e| internal(e.to_string()))?;
+        check_held(req, &admitted.tags, |t| {
+            filter.contains(t) || e.delta.contains(t)
+        })?;
+        let resolved = c
+            .resolve(e, &admitted.tags)
+            .map_err(|e| internal(e.to_string()))?;
+        check_resolved(req, &admitted.tags, &resolved)?;
         let mut records: Vec<&String> = resolved.iter().flatten().collect();
         records.sort();
         records.dedup();

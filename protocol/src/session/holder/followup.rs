@@ -3,18 +3,23 @@
 //! A follow-up request passes, in order: a grant that accepts follow-ups on the collection
 //! ([`admit_followup`]: `followup_not_allowed`, or `not_shared` without any grant), its text
 //! fields, its references (whole tags, 1 to 1,000), the collection's current epoch (`not_shared`
-//! without one, `unknown_reference` for another epoch: its key is gone); then, once the driver
-//! resolved every reference to its records ([`check_resolved`]: `unknown_reference` if any
-//! resolves to none), a fresh id and room in the partner's queue ([`check_queue`]). The driver
+//! without one, `unknown_reference` for another epoch: its key is gone); a fresh id and room in
+//! the partner's queue ([`check_queue`]); every reference in the epoch's filter or delta
+//! ([`check_held`]); and, once the driver resolved every reference to its records
+//! ([`check_resolved`]: `unknown_reference` if any resolves to none), the request is stored
+//! (the driver checks the id and the queue again where it stores, atomically). The driver
 //! holds its epochs still (no rotation or deletion) from the epoch check until the request is
 //! stored.
+//!
+//! Resolving recomputes the tag of every record of the collection (spec §12): the cheap
+//! checks come first, so that a partner citing made-up tags, or filing more than its queue
+//! holds, costs this node no scan.
 
 use serde_bytes::ByteArray;
 
 use crate::error::{ErrorCode, RemoteError};
 use crate::followup::{
-    FollowupDecision, FollowupRequest, FollowupState, HitReference, MAX_REFERENCES, MAX_STATUS_IDS,
-    MAX_TEXT,
+    FollowupDecision, FollowupRequest, FollowupState, MAX_REFERENCES, MAX_STATUS_IDS, MAX_TEXT,
 };
 use crate::messages::{unpack, PartnerResponse};
 use crate::oprf::Tag;
@@ -35,14 +40,23 @@ pub struct AdmittedFollowup<E> {
     pub epoch: CurrentEpoch<E>,
 }
 
-/// A reference of `req` as written for a person.
-fn cite(req: &FollowupRequest, t: &Tag) -> String {
-    HitReference {
-        collection: req.collection.clone(),
-        epoch: req.epoch,
-        tag: *t,
+/// Most positions a refusal lists.
+const LISTED: usize = 20;
+
+/// References named by their positions in the request (from 1), never by their tags: the
+/// refusal is logged by the holder, and a tag that resolves to none of its records is the tag
+/// of an identifier the partner holds and this node does not, which its key would let anyone
+/// reading the log test against a dictionary.
+fn positions(at: &[usize], of: usize) -> String {
+    let mut out: Vec<String> = at
+        .iter()
+        .take(LISTED)
+        .map(|i| (i + 1).to_string())
+        .collect();
+    if at.len() > LISTED {
+        out.push(format!("and {} more", at.len() - LISTED));
     }
-    .to_string()
+    format!("{} of {of} (counted from 1)", out.join(", "))
 }
 
 /// Admits `partner`'s follow-up request up to the resolution of its references.
@@ -61,6 +75,14 @@ pub fn admit_followup<V: HolderView>(
             return Err(refuse(
                 ErrorCode::BadRequest,
                 format!("the {what} must be 1 to {MAX_TEXT} bytes"),
+            ));
+        }
+        // Shown to this node's supervisor and written to its log: one line of text, without
+        // escape sequences that would rewrite the screen it is shown on.
+        if v.chars().any(char::is_control) {
+            return Err(refuse(
+                ErrorCode::BadRequest,
+                format!("the {what} must be one line of text, without control characters"),
             ));
         }
     }
@@ -87,15 +109,27 @@ pub fn admit_followup<V: HolderView>(
         return Err(refuse(
             ErrorCode::UnknownReference,
             format!(
-                "epoch {} of `{}` is no longer current (now {}); references found in it cannot be resolved; query again and cite the new references: {}",
+                "epoch {} of `{}` is no longer current (now {}); none of the {} references found in it can be resolved; query again and cite the new references",
                 req.epoch,
                 req.collection,
                 epoch.number,
-                tags.iter().map(|t| cite(req, t)).collect::<Vec<_>>().join(", ")
+                tags.len()
             ),
         ));
     }
     Ok(AdmittedFollowup { tags, epoch })
+}
+
+/// Refuses the whole request, before any record is scanned, if any of its `tags` is in
+/// neither the filter nor the delta of the epoch (`held`): every record's tag is in one of
+/// them, so such a reference can resolve to nothing.
+pub fn check_held(
+    req: &FollowupRequest,
+    tags: &[Tag],
+    held: impl Fn(&Tag) -> bool,
+) -> Result<(), RemoteError> {
+    let unknown: Vec<usize> = (0..tags.len()).filter(|i| !held(&tags[*i])).collect();
+    unmatched(req, tags.len(), &unknown)
 }
 
 /// Refuses the whole request if any of its `tags` resolved to no record (`resolved[i]`: the
@@ -105,30 +139,33 @@ pub fn check_resolved<T>(
     tags: &[Tag],
     resolved: &[Vec<T>],
 ) -> Result<(), RemoteError> {
-    let unknown: Vec<String> = tags
-        .iter()
-        .zip(resolved)
-        .filter(|(_, r)| r.is_empty())
-        .map(|(t, _)| cite(req, t))
+    let unknown: Vec<usize> = (0..tags.len())
+        .filter(|i| resolved.get(*i).is_none_or(Vec::is_empty))
         .collect();
+    unmatched(req, tags.len(), &unknown)
+}
+
+/// The refusal of a request of `cited` references, those at `unknown` matching no record.
+fn unmatched(req: &FollowupRequest, cited: usize, unknown: &[usize]) -> Result<(), RemoteError> {
     if unknown.is_empty() {
         return Ok(());
     }
     Err(refuse(
         ErrorCode::UnknownReference,
         format!(
-            "{} of the {} references match no record of `{}` in epoch {}; the request is refused as a whole: {}",
+            "{} of the {} references match no record of `{}` in epoch {}; the request is refused as a whole: the references at positions {}",
             unknown.len(),
-            tags.len(),
+            cited,
             req.collection,
             req.epoch,
-            unknown.join(", ")
+            positions(unknown, cited)
         ),
     ))
 }
 
-/// The last checks before a follow-up request is stored: its id is not used yet, and
-/// `partner` has fewer than `most` requests awaiting review at `node` (`pending`).
+/// The checks of the queue, before anything is resolved and again where the request is
+/// stored: its id is not used yet, and `partner` has fewer than `most` requests awaiting
+/// review at `node` (`pending`).
 pub fn check_queue(
     node: &str,
     partner: &str,
@@ -184,8 +221,14 @@ pub fn status_answer(
             format!("ask about at most {MAX_STATUS_IDS} follow-up requests at a time"),
         ));
     }
-    let found: Vec<(ByteArray<16>, HeldStatus)> =
-        ids.iter().filter_map(|id| Some((*id, held(id)?))).collect();
+    // Each id answered once: a thousand copies of the id of one approved request would
+    // otherwise make this node copy its released records a thousand times into one answer.
+    let mut asked = std::collections::HashSet::with_capacity(ids.len());
+    let found: Vec<(ByteArray<16>, HeldStatus)> = ids
+        .iter()
+        .filter(|id| asked.insert(**id))
+        .filter_map(|id| Some((*id, held(id)?)))
+        .collect();
     for (_, h) in &found {
         policy.check_followup(partner, &h.collection)?;
     }

@@ -16,7 +16,8 @@
 //! evaluate                                        name → grant and mode → epoch → size →
 //!                                                 elements → replay → budget   (admit_evaluate)
 //! follow-up                                       grant allows follow-ups → fields → references →
-//!                                                 epoch → resolved → id fresh → queue
+//!                                                 epoch → id fresh → queue → in filter or delta →
+//!                                                 resolved
 //! follow-up status                                at most 1,000 ids → the partner's own only
 //! ```
 //!
