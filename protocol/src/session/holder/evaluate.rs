@@ -8,7 +8,9 @@ use serde_bytes::ByteArray;
 use crate::audit::receipt::{request_digest, Receipt};
 use crate::collection::CollectionName;
 use crate::error::{ErrorCode, RemoteError};
-use crate::messages::{unpack, AuditReply, EvaluateRequest, EvaluateResponse, QueryMode};
+use crate::messages::{
+    unpack, AuditReply, EvaluateRequest, EvaluateResponse, QueryMode, MAX_ITEMS_PER_REQUEST,
+};
 use crate::oprf::{PublicKey, SecretKey};
 use crate::session::policy::Grant;
 use crate::{count, exchange};
@@ -158,7 +160,9 @@ where
         .check_mode(partner, &req.collection, req.mode)?
         .clone();
     let epoch = epoch_at(view, &req.collection, req.epoch)?;
-    let node_max = view.max_items_per_query();
+    // One request is one proof, whose index has two bytes: a node limit set above that is
+    // still held to it here, before the query id is claimed or the budget reserved.
+    let node_max = view.max_items_per_query().min(MAX_ITEMS_PER_REQUEST as u64);
     let max = grant.max_items_per_query.unwrap_or(node_max).min(node_max);
     if n > max {
         return Err(RemoteError::new(
