@@ -2,6 +2,7 @@
 //! lying peer in a federation in memory, deterministically (seeded, virtual time).
 
 mod answer;
+mod attacks;
 mod honest;
 mod property;
 mod refusals;

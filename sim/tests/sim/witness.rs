@@ -12,7 +12,7 @@ use cordon_sim::{about, liar, Federation, Lie, Reply, SimNode};
 use crate::support::*;
 
 /// A checkpoint of `node`'s log of `size` entries and root `root`, signed with its log key.
-fn forged(node: &SimNode, size: u64, root: [u8; 32]) -> String {
+pub fn forged(node: &SimNode, size: u64, root: [u8; 32]) -> String {
     let c = Checkpoint {
         origin: node.log().signer().name().to_string(),
         size,
@@ -23,7 +23,7 @@ fn forged(node: &SimNode, size: u64, root: [u8; 32]) -> String {
 }
 
 /// `jp` answers honestly but replaces its side of the checkpoint exchange by `lie`.
-fn reply_lie(fed: &mut Federation, lie: impl Fn(&SimNode, AuditReply) -> AuditReply + 'static) {
+pub fn reply_lie(fed: &mut Federation, lie: impl Fn(&SimNode, AuditReply) -> AuditReply + 'static) {
     fed.lie(
         "jp",
         about(liar::evaluate, move |l: Lie<'_>| {
