@@ -347,7 +347,7 @@ pub async fn run_query(
                 e.reason = Some(format!("{code}: {message}"));
                 Some(e)
             }
-            PartnerOutcome::Answered { .. } => None,
+            _ => None,
         })
         .collect();
     if !failures.is_empty() {

@@ -566,6 +566,11 @@ async fn serve_control_stream(
         | ControlRequest::AuditConsistency { .. } => {
             control_error(ErrorCode::Internal, "audit request not routed", vec![])
         }
+        _ => control_error(
+            ErrorCode::BadRequest,
+            "this node does not know that request",
+            vec![],
+        ),
     };
     match write_frame(&mut send, &resp).await {
         // A result too large for one frame (tens of thousands of hits) is reported, not dropped.
@@ -619,6 +624,11 @@ async fn receive_import(
                 .map_err(|e| NodeError::Internal(format!("import worker failed: {e}")))??;
             }
             Some(ImportFrame::End) => return Ok(pending),
+            Some(_) => {
+                return Err(NodeError::Misuse(
+                    "the import sent a frame this node does not know; nothing was stored".into(),
+                ))
+            }
             None => {
                 return Err(NodeError::Misuse(
                     "the import ended before its last row arrived; nothing was stored".into(),

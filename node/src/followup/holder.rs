@@ -444,9 +444,7 @@ pub fn review(
             let h = find(&id)?;
             decide(shared, actor, h, Decision::Deny(reason))
         }
-        FollowupCommand::Request { .. } | FollowupCommand::Status { .. } => {
-            Err(NodeError::Internal("not a review command".into()))
-        }
+        _ => Err(NodeError::Internal("not a review command".into())),
     }
 }
 

@@ -12,13 +12,16 @@ use std::net::SocketAddr;
 use std::sync::OnceLock;
 
 use prometheus::{IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry};
-use serde::{Deserialize, Serialize};
 
 use cordon_protocol::ErrorCode;
 
 use crate::control::PartnerOutcome;
+
 use crate::error::NodeError;
 use crate::Shared;
+pub use cordon_protocol::control::{
+    BudgetLeft, EpochAge, Operations, PartnerCount, ReasonCount, RefusalCount,
+};
 
 /// Metric names, as Prometheus shows them.
 pub mod names {
@@ -369,82 +372,6 @@ fn tls_alert_name(alert: u8) -> String {
         other => return format!("tls_alert_{other}"),
     };
     format!("tls_{name}")
-}
-
-/// What `cordon status` shows operators: the metrics, as figures since the node started.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Operations {
-    /// When the node started (Unix seconds); the counters count from then.
-    pub started_at: u64,
-    /// Where `/metrics` is served, if it is.
-    pub metrics_address: Option<String>,
-    /// Evaluation requests from partners, per partner and outcome.
-    pub queries_in: Vec<PartnerCount>,
-    /// Queries to partners, per partner and outcome.
-    pub queries_out: Vec<PartnerCount>,
-    /// Refusals, per direction, partner and reason.
-    pub refusals: Vec<RefusalCount>,
-    /// Budgets left today, per partner and shared collection.
-    pub budgets: Vec<BudgetLeft>,
-    /// Age of each held collection's epoch.
-    pub epoch_ages: Vec<EpochAge>,
-    /// Failed handshakes, per reason.
-    pub handshake_failures: Vec<ReasonCount>,
-}
-
-/// A count per partner and outcome.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PartnerCount {
-    /// Partner.
-    pub partner: String,
-    /// `answered`, `refused`, `timeout`, …
-    pub outcome: String,
-    /// How many.
-    pub count: u64,
-}
-
-/// A count of refusals.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RefusalCount {
-    /// `in`: this node refused the partner; `out`: the partner refused this node.
-    pub direction: String,
-    /// Partner.
-    pub partner: String,
-    /// The protocol error code.
-    pub reason: String,
-    /// How many.
-    pub count: u64,
-}
-
-/// A count per reason.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ReasonCount {
-    /// Reason.
-    pub reason: String,
-    /// How many.
-    pub count: u64,
-}
-
-/// A partner's budget in one collection.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct BudgetLeft {
-    /// Partner.
-    pub partner: String,
-    /// Collection.
-    pub collection: String,
-    /// Items it may still have evaluated today.
-    pub left: u64,
-    /// Its daily budget.
-    pub daily_items: u64,
-}
-
-/// The age of a collection's epoch.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct EpochAge {
-    /// Collection.
-    pub collection: String,
-    /// Seconds since the epoch was built.
-    pub seconds: u64,
 }
 
 #[cfg(test)]
