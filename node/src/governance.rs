@@ -13,6 +13,7 @@ use redb::{ReadableDatabase, ReadableTable, TableDefinition};
 use serde::{Deserialize, Serialize};
 
 use cordon_protocol::audit::entry::{Actor, EntryKind};
+use cordon_protocol::collection::CollectionName;
 
 use crate::config::Config;
 use crate::control::{CollectionGrant, PartnerPolicy, PartnerStatusReply, PolicyReloadReply};
@@ -173,7 +174,7 @@ impl Shared {
             .store
             .collections()?
             .into_iter()
-            .map(|(n, _)| n)
+            .map(|(n, _)| n.to_string())
             .collect();
         let node_max = self.config.limits.max_items_per_query as u64;
         let mut partners = Vec::new();
@@ -196,7 +197,10 @@ impl Shared {
                 .into_iter()
                 .map(|c| {
                     let g = policy.grant(&p.name, &c);
-                    CollectionGrant {
+                    // Held, granted or budgeted: every name was checked where it entered.
+                    let name = CollectionName::parse(&c)
+                        .map_err(|e| NodeError::Storage(format!("a stored name: {e}")))?;
+                    Ok(CollectionGrant {
                         used_today: used.get(&c).copied().unwrap_or(0),
                         shared: g.is_some(),
                         held: held.contains(&c),
@@ -208,10 +212,10 @@ impl Shared {
                             g.max_items_per_query.unwrap_or(node_max).min(node_max)
                         }),
                         followup: g.is_some_and(|g| g.followup),
-                        collection: c,
-                    }
+                        collection: name,
+                    })
                 })
-                .collect();
+                .collect::<Result<_, NodeError>>()?;
             partners.push(PartnerPolicy {
                 partner: p.name.clone(),
                 collections,

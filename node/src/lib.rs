@@ -65,6 +65,7 @@ use tokio_util::task::TaskTracker;
 
 use cordon_protocol::audit::entry::{Actor, EntryKind};
 use cordon_protocol::audit::note::{KeyType, Signer, VerifierKey};
+use cordon_protocol::control::Named;
 use cordon_protocol::descriptor::SignedDescriptor;
 use cordon_protocol::{ErrorCode, RemoteError};
 
@@ -394,7 +395,7 @@ impl Node {
         for (name, _) in store.collections()? {
             if let Some((stored, filter, delta)) = store.load_epoch(&name)? {
                 holder.insert(
-                    name.clone(),
+                    name.to_string(),
                     Arc::new(epoch::load(&name, stored, filter, delta)?),
                 );
             }
@@ -760,14 +761,14 @@ impl Shared {
                 next_rotation: e
                     .as_ref()
                     .and_then(|e| self.next_rotation(&name, e.built_at)),
-                kind: meta.kind,
+                kind: Named::parse(&meta.kind),
                 name,
             });
         }
         Ok(StatusReply {
             node: self.config.node.name.clone(),
             user: user.to_string(),
-            role: role.to_string(),
+            role: Named::Known(*role),
             collections,
             partners: self
                 .config

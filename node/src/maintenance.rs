@@ -15,6 +15,7 @@
 use std::time::{Duration, Instant};
 
 use cordon_protocol::audit::entry::{Actor, Entry, EntryKind};
+use cordon_protocol::collection::CollectionName;
 use cordon_protocol::ident::Kind;
 
 use crate::control::{DeleteReply, RotateReply};
@@ -59,9 +60,9 @@ impl RotationReason {
 #[derive(Debug, Default, Clone, PartialEq)]
 pub struct MaintenanceReport {
     /// Per collection with expired records: how many were deleted.
-    pub expired: Vec<(String, u64)>,
+    pub expired: Vec<(CollectionName, u64)>,
     /// Every rotation: collection, old and new epoch, why.
-    pub rotated: Vec<(String, u64, u64, RotationReason)>,
+    pub rotated: Vec<(CollectionName, u64, u64, RotationReason)>,
 }
 
 impl Shared {
@@ -127,18 +128,22 @@ impl Shared {
     }
 
     fn held(&self, collection: &str) -> Result<std::sync::Arc<HolderEpoch>, NodeError> {
-        self.holder_epoch(collection).ok_or_else(|| {
-            NodeError::Misuse(format!(
-                "{} holds no collection named `{collection}`; `cordon status` lists them",
-                self.config.node.name
-            ))
-        })
+        self.holder_epoch(collection)
+            .ok_or_else(|| self.not_held(collection))
+    }
+
+    /// The refusal of a request about a collection this node does not hold.
+    pub fn not_held(&self, collection: &str) -> NodeError {
+        NodeError::Misuse(format!(
+            "{} holds no collection named `{collection}`; `cordon status` lists them",
+            self.config.node.name
+        ))
     }
 
     /// Rotates a collection's key now: a new epoch over the same records.
     pub fn rotate(
         &self,
-        collection: &str,
+        collection: &CollectionName,
         why: RotationReason,
         actor: &Actor,
     ) -> Result<RotateReply, NodeError> {
@@ -150,7 +155,7 @@ impl Shared {
     /// rebuilt the epoch meanwhile).
     fn rotate_when(
         &self,
-        collection: &str,
+        collection: &CollectionName,
         why: RotationReason,
         actor: &Actor,
         due: impl Fn(&HolderEpoch) -> bool,
@@ -165,7 +170,7 @@ impl Shared {
         let mut batch = self.store.begin()?;
         let (holder, entry) = self.rotate_in(&mut batch, &current, why, actor, now)?;
         let reply = RotateReply {
-            collection: collection.to_string(),
+            collection: collection.clone(),
             old_epoch: current.epoch,
             new_epoch: holder.epoch,
             records: holder.descriptor.record_count,
@@ -173,7 +178,7 @@ impl Shared {
         };
         self.finish(batch, &[entry], Some(holder))?;
         tracing::info!(
-            collection,
+            collection = collection.as_str(),
             old = reply.old_epoch,
             new = reply.new_epoch,
             why = why.as_str(),

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use tokio::sync::Mutex;
 
+use cordon_protocol::control::FilterSource;
 use cordon_protocol::descriptor::{EpochDescriptor, SignedDescriptor};
 use cordon_protocol::filter::{chain_delta, filter_capacity, EpochFilter, FILTER_HEADER_LEN};
 use cordon_protocol::messages::{unpack, PartnerRequest, PartnerResponse};
@@ -217,7 +218,7 @@ impl PartnerClient {
         d: EpochDescriptor,
         cached: Option<Arc<PartnerEpoch>>,
         t: &mut Traffic,
-    ) -> Result<(Arc<PartnerEpoch>, &'static str), NodeError> {
+    ) -> Result<(Arc<PartnerEpoch>, FilterSource), NodeError> {
         EpochFilter::check_params(&d.filter, &d.public_key, MAX_ACCEPTED_FP_RATE)?;
         // A holder rebuilds its epoch before the delta outgrows the filter (its configuration
         // allows at most as many delta records as filter records); a larger signed count would
@@ -258,7 +259,7 @@ impl PartnerClient {
                     if d.delta_chain != old.delta_chain {
                         return Err(rollback("the same delta count with another chain".into()));
                     }
-                    return Ok((c, "cached"));
+                    return Ok((c, FilterSource::Cached));
                 }
                 let tags = self.fetch_delta(partner, &d, old.delta_count, t).await?;
                 if chain_delta(*old.delta_chain, &tags) != *d.delta_chain {
@@ -281,7 +282,7 @@ impl PartnerClient {
                     delta: delta_list.iter().copied().collect(),
                     delta_list,
                 };
-                return Ok((Arc::new(e), "delta"));
+                return Ok((Arc::new(e), FilterSource::Delta));
             }
             // A newer epoch: the partner rotated its key (a rebuild, a deletion, expiry or a
             // schedule). Nothing of the cached epoch is used; the whole new filter is fetched
@@ -315,7 +316,7 @@ impl PartnerClient {
             delta: delta_list.iter().copied().collect(),
             delta_list,
         };
-        Ok((Arc::new(e), "full"))
+        Ok((Arc::new(e), FilterSource::Full))
     }
 
     /// Fetches delta tags `from..d.delta_count`, in as many requests as the holder needs.

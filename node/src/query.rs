@@ -32,6 +32,9 @@ use cordon_protocol::messages::{AuditHello, AuditReply};
 use cordon_protocol::VerifyError;
 
 use crate::audit::witness;
+use cordon_protocol::collection::CollectionName;
+use cordon_protocol::control::{FailureCode, FilterSource, MatchClass, Name, Named};
+
 use crate::control::{Hit, ItemMatch, PartnerOutcome, PartnerResult, QueryReply, QueryRequest};
 use crate::error::NodeError;
 use crate::partner_client::{PartnerEpoch, Traffic};
@@ -129,7 +132,8 @@ pub async fn run_query(
             q.items.len()
         )));
     }
-    crate::import::validate_collection(&q.collection).map_err(|e| invalid(e.to_string()))?;
+    // Parsed once here; the reply carries the typed name.
+    let name = CollectionName::parse(&q.collection).map_err(|e| invalid(e.to_string()))?;
     let partners: Vec<String> = if q.partners.is_empty() {
         shared
             .config
@@ -366,14 +370,14 @@ pub async fn run_query(
             }
             PartnerOutcome::Failed { code, message } => {
                 // Debug formatting escapes what a partner may have put in its refusal.
-                tracing::warn!(query_id, partner = %r.partner, code, reason = ?message, "partner failed")
+                tracing::warn!(query_id, partner = %r.partner, code = code.as_str(), reason = ?message, "partner failed")
             }
         }
     }
     Ok(QueryReply {
         query_id,
-        collection: q.collection,
-        kind: kind.as_str().to_string(),
+        collection: name,
+        kind: Named::Known(kind),
         items: q_items.len() as u64,
         partners: results,
     })
@@ -419,7 +423,7 @@ async fn ask_partner(
     let mut traffic = Traffic::default();
     if d.kind != kind.as_str() {
         return Ok(PartnerOutcome::Failed {
-            code: "kind_mismatch".into(),
+            code: FailureCode::KindMismatch.into(),
             message: format!(
                 "{partner}'s collection `{collection}` holds `{}` identifiers, but the items were read as `{}`",
                 d.kind,
@@ -476,7 +480,7 @@ async fn ask_once(
         .partners
         .sync(partner, signed.clone(), d.clone(), cached, traffic)
         .await?;
-    if how != "cached" {
+    if how != FilterSource::Cached {
         shared
             .save_partner_epoch(partner, collection, epoch.clone())
             .await?;
@@ -591,7 +595,7 @@ async fn ask_once(
         partner_records: d.record_count + d.delta_count,
         hits,
         matches,
-        filter: how.to_string(),
+        filter: how.as_str().to_string(),
         bytes_sent: traffic.sent,
         bytes_received: traffic.received,
         count: counting.then_some(count as u64),
@@ -658,12 +662,7 @@ impl ItemMap {
                 tag: *tag,
             }
             .to_string(),
-            class: self
-                .class
-                .get(i)
-                .copied()
-                .flatten()
-                .map(|c| c.as_str().to_string()),
+            class: self.class.get(i).copied().flatten().map(Named::Known),
         }
     }
 
@@ -681,14 +680,17 @@ impl ItemMap {
             .map(|(index, mut classes)| {
                 classes.sort();
                 classes.dedup();
-                let names: Vec<String> = classes
-                    .iter()
-                    .map(|c| c.map_or("exact", |c| c.as_str()).to_string())
+                let names: Vec<Named<MatchClass>> = classes
+                    .into_iter()
+                    .map(|c| Named::Known(MatchClass::from(c)))
                     .collect();
                 ItemMatch {
                     index: u64::from(index),
                     line: self.lines.get(index as usize).copied().unwrap_or(0),
-                    strength: names.first().cloned().unwrap_or_default(),
+                    strength: names
+                        .first()
+                        .cloned()
+                        .unwrap_or(Named::Known(MatchClass::Exact)),
                     classes: names,
                 }
             })
@@ -759,51 +761,54 @@ fn prepare(
 fn failed(me: &str, partner: &str, collection: &str, e: &NodeError) -> PartnerOutcome {
     let (code, message) = match e {
         NodeError::Remote(r) if r.code == ErrorCode::NotShared => (
-            format!("refused:{}", r.code),
+            FailureCode::Refused(r.code),
             format!("{partner} does not share collection `{collection}` with {me}"),
         ),
         NodeError::Remote(r) if r.code == ErrorCode::ModeNotAllowed => (
-            format!("refused:{}", r.code),
+            FailureCode::Refused(r.code),
             format!(
                 "{partner} shares collection `{collection}` with {me}, but not in this mode: {}",
                 sanitize(&r.message)
             ),
         ),
         NodeError::Remote(r) if r.code == ErrorCode::BudgetExhausted => (
-            format!("refused:{}", r.code),
+            FailureCode::Refused(r.code),
             format!(
                 "{me}'s budget at {partner} for collection `{collection}` is spent: {}",
                 sanitize(&r.message)
             ),
         ),
         NodeError::Timeout(d) => (
-            "timeout".to_string(),
+            FailureCode::Timeout,
             format!("{partner} did not answer within {}", fmt_duration(*d)),
         ),
         NodeError::Connection(m) => (
-            "unreachable".to_string(),
+            FailureCode::Unreachable,
             format!("cannot reach {partner}: {m}"),
         ),
         NodeError::Dropped(m) => (
-            "connection_lost".to_string(),
+            FailureCode::ConnectionLost,
             format!("{partner} dropped the exchange before answering ({m})"),
         ),
         NodeError::Remote(r) => (
-            format!("refused:{}", r.code),
+            FailureCode::Refused(r.code),
             // A partner's sentence, shortened and without control characters.
             format!("{partner} refused: {}", sanitize(&r.message)),
         ),
         NodeError::Verify(v) => (
-            "invalid_answer".to_string(),
+            FailureCode::InvalidAnswer,
             format!("{partner}'s answer was rejected: {v}"),
         ),
         NodeError::Wire(w) => (
-            "invalid_answer".to_string(),
+            FailureCode::InvalidAnswer,
             format!("{partner} sent a malformed answer: {w}"),
         ),
-        other => ("error".to_string(), format!("{partner}: {other}")),
+        other => (FailureCode::Error, format!("{partner}: {other}")),
     };
-    PartnerOutcome::Failed { code, message }
+    PartnerOutcome::Failed {
+        code: code.into(),
+        message,
+    }
 }
 
 /// A peer's text made safe to show and log: control characters replaced, at most 300 chars.

@@ -16,6 +16,7 @@ use cordon_protocol::messages::{
 };
 
 use cordon_protocol::audit::entry::Actor;
+use cordon_protocol::collection::CollectionName;
 
 use crate::control::{ControlError, ControlRequest, ControlResponse, ImportFrame};
 use crate::error::NodeError;
@@ -536,7 +537,12 @@ async fn serve_control_stream(
         ControlRequest::Rotate { collection } => {
             let (s, a) = (shared.clone(), actor.clone());
             let why = crate::maintenance::RotationReason::OnDemand;
-            match tokio::task::spawn_blocking(move || s.rotate(&collection, why, &a)).await {
+            let rotate = move || match CollectionName::parse(&collection) {
+                Ok(c) => s.rotate(&c, why, &a),
+                // No such name can be held.
+                Err(_) => Err(s.not_held(&collection)),
+            };
+            match tokio::task::spawn_blocking(rotate).await {
                 Ok(Ok(r)) => ControlResponse::Rotated(r),
                 Ok(Err(e)) => node_error_to_control(&e),
                 Err(e) => {

@@ -30,6 +30,7 @@ use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata, Tab
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 use serde_bytes::{ByteArray, ByteBuf};
 
+use cordon_protocol::collection::CollectionName;
 use cordon_protocol::descriptor::SignedDescriptor;
 use cordon_protocol::oprf::Tag;
 
@@ -164,13 +165,16 @@ impl Store {
     }
 
     /// All collections.
-    pub fn collections(&self) -> Result<Vec<(String, CollectionMeta)>, NodeError> {
+    pub fn collections(&self) -> Result<Vec<(CollectionName, CollectionMeta)>, NodeError> {
         let txn = self.db.begin_read()?;
         let t = txn.open_table(COLLECTIONS)?;
         let mut out = Vec::new();
         for row in t.iter()? {
             let (k, v) = row?;
-            out.push((k.value().to_string(), from_cbor(v.value())?));
+            // Every name was checked before it was stored.
+            let name = CollectionName::parse(k.value())
+                .map_err(|e| NodeError::Storage(format!("corrupt collection table: {e}")))?;
+            out.push((name, from_cbor(v.value())?));
         }
         Ok(out)
     }

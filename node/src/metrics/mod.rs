@@ -15,6 +15,9 @@ use prometheus::{IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry};
 
 use cordon_protocol::ErrorCode;
 
+use cordon_protocol::collection::CollectionName;
+use cordon_protocol::control::{FailureCode, Name};
+
 use crate::control::PartnerOutcome;
 
 use crate::error::NodeError;
@@ -172,16 +175,15 @@ impl Metrics {
     pub fn query_sent(&self, partner: &str, outcome: &PartnerOutcome) {
         let (what, reason) = match outcome {
             PartnerOutcome::Answered { .. } => ("answered", None),
-            PartnerOutcome::Failed { code, .. } => match code.strip_prefix("refused:") {
-                // The code was parsed into an `ErrorCode` first: one of a fixed set of words.
-                Some(r) => ("refused", Some(r)),
-                None => (
-                    match code.as_str() {
-                        "timeout" | "unreachable" | "invalid_answer" => code.as_str(),
-                        _ => "error",
-                    },
-                    None,
-                ),
+            // Labels are fixed words: a code this build does not know counts as `error`.
+            PartnerOutcome::Failed { code, .. } => match code.known() {
+                Some(FailureCode::Refused(r)) => ("refused", Some(r.as_str())),
+                Some(
+                    c @ (FailureCode::Timeout
+                    | FailureCode::Unreachable
+                    | FailureCode::InvalidAnswer),
+                ) => (c.as_str(), None),
+                _ => ("error", None),
             },
         };
         self.queries_out.with_label_values(&[partner, what]).inc();
@@ -216,9 +218,12 @@ impl Metrics {
             .read()
             .unwrap_or_else(|p| p.into_inner())
             .iter()
-            .map(|(c, e)| EpochAge {
-                collection: c.clone(),
-                seconds: now.saturating_sub(e.built_at),
+            // Held collections' names were checked when they were imported.
+            .filter_map(|(c, e)| {
+                Some(EpochAge {
+                    collection: CollectionName::parse(c).ok()?,
+                    seconds: now.saturating_sub(e.built_at),
+                })
             })
             .collect();
         g.epoch_ages.sort_by(|a, b| a.collection.cmp(&b.collection));
@@ -388,14 +393,14 @@ mod tests {
         m.query_sent(
             "us",
             &PartnerOutcome::Failed {
-                code: "refused:not_shared".into(),
+                code: FailureCode::Refused(ErrorCode::NotShared).into(),
                 message: "no".into(),
             },
         );
         m.query_sent(
             "us",
             &PartnerOutcome::Failed {
-                code: "something new".into(),
+                code: cordon_protocol::control::Named::parse("something new"),
                 message: "?".into(),
             },
         );

@@ -2,11 +2,13 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::collection::CollectionName;
+
 /// Result of a key rotation.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RotateReply {
     /// Collection.
-    pub collection: String,
+    pub collection: CollectionName,
     /// The epoch replaced.
     pub old_epoch: u64,
     /// The new epoch.
@@ -76,7 +78,7 @@ pub struct PartnerPolicy {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CollectionGrant {
     /// Collection.
-    pub collection: String,
+    pub collection: CollectionName,
     /// Whether this node holds it.
     pub held: bool,
     /// Whether a grant shares it with the partner.

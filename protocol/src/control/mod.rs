@@ -13,7 +13,9 @@ mod error;
 mod followup;
 mod import;
 mod manage;
+mod named;
 mod operations;
+mod outcome;
 mod query;
 mod request;
 mod response;
@@ -31,7 +33,9 @@ pub use import::{ImportFrame, ImportHeader, ImportReply, ImportRow, ReadOptions}
 pub use manage::{
     CollectionGrant, DeleteReply, PartnerPolicy, PartnerStatusReply, PolicyReloadReply, RotateReply,
 };
+pub use named::{Name, Named};
 pub use operations::{BudgetLeft, EpochAge, Operations, PartnerCount, ReasonCount, RefusalCount};
+pub use outcome::{FailureCode, FilterSource, MatchClass};
 pub use query::{Hit, ItemMatch, PartnerOutcome, PartnerResult, QueryReply, QueryRequest};
 pub use request::ControlRequest;
 pub use response::ControlResponse;

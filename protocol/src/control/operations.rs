@@ -3,6 +3,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::collection::CollectionName;
+
 /// What `cordon status` shows operators: the metrics, as figures since the node started.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Operations {
@@ -63,7 +65,7 @@ pub struct BudgetLeft {
     /// Partner.
     pub partner: String,
     /// Collection.
-    pub collection: String,
+    pub collection: CollectionName,
     /// Items it may still have evaluated today.
     pub left: u64,
     /// Its daily budget.
@@ -74,7 +76,7 @@ pub struct BudgetLeft {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EpochAge {
     /// Collection.
-    pub collection: String,
+    pub collection: CollectionName,
     /// Seconds since the epoch was built.
     pub seconds: u64,
 }

@@ -4,8 +4,11 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::ReadOptions;
+use super::{FailureCode, MatchClass, Named, ReadOptions};
+use crate::collection::CollectionName;
+use crate::ident::Kind;
 use crate::messages::QueryMode;
+use crate::person::KeyClass;
 
 /// A query.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -37,9 +40,9 @@ pub struct QueryReply {
     /// Query identifier (hex), as the partners and logs know it.
     pub query_id: String,
     /// Collection.
-    pub collection: String,
+    pub collection: CollectionName,
     /// Kind the items were read as.
-    pub kind: String,
+    pub kind: Named<Kind>,
     /// Items asked.
     pub items: u64,
     /// One entry per partner asked.
@@ -72,7 +75,8 @@ pub enum PartnerOutcome {
         /// One entry per queried item with at least one hit, strongest first.
         #[serde(default)]
         matches: Vec<ItemMatch>,
-        /// How the filter was obtained: `cached`, `delta` or `full`.
+        /// How the filter was obtained: `cached`, `delta` or `full` (the name of a
+        /// [`super::FilterSource`]; a string still, because callers keep it as one).
         filter: String,
         /// Bytes sent to the partner for this query.
         bytes_sent: u64,
@@ -85,8 +89,9 @@ pub enum PartnerOutcome {
     },
     /// The partner failed or refused.
     Failed {
-        /// Short machine-readable class (`timeout`, `unreachable`, `refused:<code>`, `invalid_answer`).
-        code: String,
+        /// Short machine-readable class (`timeout`, `unreachable`, `refused:<code>`,
+        /// `invalid_answer`, …).
+        code: Named<FailureCode>,
         /// One sentence.
         message: String,
     },
@@ -104,7 +109,7 @@ pub struct Hit {
     pub reference: String,
     /// For persons: the class of the match key that hit (`document`, `name+dob`, …).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub class: Option<String>,
+    pub class: Option<Named<KeyClass>>,
 }
 
 /// What a partner holds of one queried item: every key class that hit, and the strongest.
@@ -115,7 +120,7 @@ pub struct ItemMatch {
     /// Line of the item in the query file.
     pub line: u64,
     /// The strongest class that hit: `exact` for identifiers, a person key class otherwise.
-    pub strength: String,
+    pub strength: Named<MatchClass>,
     /// Every class that hit, strongest first.
-    pub classes: Vec<String>,
+    pub classes: Vec<Named<MatchClass>>,
 }

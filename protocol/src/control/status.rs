@@ -3,7 +3,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::Operations;
+use super::{Named, Operations, Role};
+use crate::collection::CollectionName;
+use crate::ident::Kind;
 
 /// Node status.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -13,7 +15,7 @@ pub struct StatusReply {
     /// Who asked.
     pub user: String,
     /// Their role.
-    pub role: String,
+    pub role: Named<Role>,
     /// Collections held.
     pub collections: Vec<CollectionStatus>,
     /// Configured partners.
@@ -47,9 +49,9 @@ pub struct AuditStatus {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CollectionStatus {
     /// Name.
-    pub name: String,
+    pub name: CollectionName,
     /// Kind.
-    pub kind: String,
+    pub kind: Named<Kind>,
     /// Records held.
     pub records: u64,
     /// Current epoch, if built.

@@ -29,6 +29,17 @@ where
     seen.push(name.to_string());
 }
 
+/// A name this build knows (the samples must exercise the typed values, not the fallback).
+fn known<T: Name>(s: &str) -> Named<T> {
+    let n = Named::parse(s);
+    assert!(n.known().is_some(), "{s} is not known");
+    n
+}
+
+fn cname(s: &str) -> crate::collection::CollectionName {
+    crate::collection::CollectionName::parse(s).unwrap()
+}
+
 fn read_full() -> ReadOptions {
     ReadOptions {
         region: Some("TH".into()),
@@ -105,12 +116,12 @@ fn ops() -> Operations {
         }],
         budgets: vec![BudgetLeft {
             partner: "jp".into(),
-            collection: "phones".into(),
+            collection: cname("phones"),
             left: 10,
             daily_items: 20,
         }],
         epoch_ages: vec![EpochAge {
-            collection: "phones".into(),
+            collection: cname("phones"),
             seconds: 30,
         }],
         handshake_failures: vec![ReasonCount {
@@ -123,7 +134,7 @@ fn failed(code: &str) -> PartnerResult {
     PartnerResult {
         partner: "us".into(),
         outcome: PartnerOutcome::Failed {
-            code: code.into(),
+            code: known(code),
             message: "m".into(),
         },
         elapsed_ms: 4,
@@ -291,11 +302,11 @@ fn every_control_message_keeps_its_spellings() {
         &ControlResponse::Status(StatusReply {
             node: "th".into(),
             user: "u".into(),
-            role: "operator".into(),
+            role: known("operator"),
             collections: vec![
                 CollectionStatus {
-                    name: "phones".into(),
-                    kind: "phone".into(),
+                    name: cname("phones"),
+                    kind: known("phone"),
                     records: 3,
                     epoch: Some(1),
                     delta: 0,
@@ -303,8 +314,8 @@ fn every_control_message_keeps_its_spellings() {
                     next_rotation: None,
                 },
                 CollectionStatus {
-                    name: "accounts".into(),
-                    kind: "bank-account".into(),
+                    name: cname("accounts"),
+                    kind: known("bank-account"),
                     records: 0,
                     epoch: None,
                     delta: 2,
@@ -329,7 +340,7 @@ fn every_control_message_keeps_its_spellings() {
         &ControlResponse::Status(StatusReply {
             node: "th".into(),
             user: "i".into(),
-            role: "investigator".into(),
+            role: known("investigator"),
             collections: vec![],
             partners: vec![],
             audit: AuditStatus::default(),
@@ -343,7 +354,7 @@ fn every_control_message_keeps_its_spellings() {
             &ControlResponse::Status(StatusReply {
                 node: "th".into(),
                 user: "s".into(),
-                role: r.into(),
+                role: known(r),
                 collections: vec![],
                 partners: vec![],
                 audit: AuditStatus::default(),
@@ -371,8 +382,8 @@ fn every_control_message_keeps_its_spellings() {
         "resp_query",
         &ControlResponse::Query(QueryReply {
             query_id: "00ff".into(),
-            collection: "persons".into(),
-            kind: "person".into(),
+            collection: cname("persons"),
+            kind: known("person"),
             items: 2,
             partners: vec![
                 PartnerResult {
@@ -385,42 +396,42 @@ fn every_control_message_keeps_its_spellings() {
                                 index: 0,
                                 line: 1,
                                 reference: "persons:1:ab".into(),
-                                class: Some("name+dob".into()),
+                                class: Some(known("name+dob")),
                             },
                             Hit {
                                 index: 1,
                                 line: 2,
                                 reference: "persons:1:cd".into(),
-                                class: Some("document".into()),
+                                class: Some(known("document")),
                             },
                             Hit {
                                 index: 1,
                                 line: 2,
                                 reference: "persons:1:ef".into(),
-                                class: Some("fuzzy-name+dob".into()),
+                                class: Some(known("fuzzy-name+dob")),
                             },
                             Hit {
                                 index: 1,
                                 line: 2,
                                 reference: "persons:1:01".into(),
-                                class: Some("fuzzy-name+year+nationality".into()),
+                                class: Some(known("fuzzy-name+year+nationality")),
                             },
                         ],
                         matches: vec![
                             ItemMatch {
                                 index: 0,
                                 line: 1,
-                                strength: "name+dob".into(),
-                                classes: vec!["name+dob".into()],
+                                strength: known("name+dob"),
+                                classes: vec![known("name+dob")],
                             },
                             ItemMatch {
                                 index: 1,
                                 line: 2,
-                                strength: "document".into(),
+                                strength: known("document"),
                                 classes: vec![
-                                    "document".into(),
-                                    "fuzzy-name+dob".into(),
-                                    "fuzzy-name+year+nationality".into(),
+                                    known("document"),
+                                    known("fuzzy-name+dob"),
+                                    known("fuzzy-name+year+nationality"),
                                 ],
                             },
                         ],
@@ -459,8 +470,8 @@ fn every_control_message_keeps_its_spellings() {
                         matches: vec![ItemMatch {
                             index: 0,
                             line: 7,
-                            strength: "exact".into(),
-                            classes: vec!["exact".into()],
+                            strength: known("exact"),
+                            classes: vec![known("exact")],
                         }],
                         filter: "delta".into(),
                         bytes_sent: 10,
@@ -569,7 +580,7 @@ fn every_control_message_keeps_its_spellings() {
         &mut o,
         "resp_rotated",
         &ControlResponse::Rotated(RotateReply {
-            collection: "phones".into(),
+            collection: cname("phones"),
             old_epoch: 3,
             new_epoch: 4,
             records: 10,
@@ -609,7 +620,7 @@ fn every_control_message_keeps_its_spellings() {
             partners: vec![PartnerPolicy {
                 partner: "jp".into(),
                 collections: vec![CollectionGrant {
-                    collection: "phones".into(),
+                    collection: cname("phones"),
                     held: true,
                     shared: true,
                     modes: vec!["match".into(), "count".into()],
@@ -637,4 +648,38 @@ fn every_control_message_keeps_its_spellings() {
         pinned, o,
         "the samples and the pinned file list the same values"
     );
+}
+
+#[test]
+fn names_from_a_newer_node_still_decode_and_show_as_sent() {
+    let json = r#"{"query":{"query_id":"01","collection":"phones","kind":"vehicle","items":1,"partners":[{"partner":"jp","outcome":{"failed":{"code":"refused:new_code","message":"m"}},"elapsed_ms":1},{"partner":"us","outcome":{"failed":{"code":"exploded","message":"m"}},"elapsed_ms":1},{"partner":"kr","outcome":{"answered":{"epoch":1,"partner_records":1,"hits":[{"index":0,"line":1,"reference":"r","class":"iris"}],"matches":[{"index":0,"line":1,"strength":"iris","classes":["iris"]}],"filter":"streamed","bytes_sent":1,"bytes_received":1}},"elapsed_ms":1}]}}"#;
+    let r: ControlResponse = serde_json::from_str(json).unwrap();
+    assert_eq!(serde_json::to_string(&r).unwrap(), json);
+    let frame = crate::frame::encode(&r).unwrap();
+    assert_eq!(
+        crate::frame::decode_frame::<ControlResponse>(&frame).unwrap(),
+        r
+    );
+    let ControlResponse::Query(q) = r else {
+        panic!("not a query reply")
+    };
+    assert_eq!(q.kind, Named::Unknown("vehicle".into()));
+    let PartnerOutcome::Failed { code, .. } = &q.partners[0].outcome else {
+        panic!("not a failure")
+    };
+    assert_eq!(code, "refused:new_code");
+    assert!(code.known().is_none());
+    let status = r#"{"status":{"node":"th","user":"u","role":"director","collections":[],"partners":[],"audit":{"entries":0,"log_key":"","partners":[],"alerts":[],"warnings":[]}}}"#;
+    let s: ControlResponse = serde_json::from_str(status).unwrap();
+    assert_eq!(serde_json::to_string(&s).unwrap(), status);
+}
+
+#[test]
+fn typed_outcomes_read_as_their_names() {
+    let code: Named<FailureCode> = FailureCode::Refused(ErrorCode::NotShared).into();
+    assert_eq!(code, "refused:not_shared");
+    assert_eq!(code.to_string(), "refused:not_shared");
+    let strength: Named<MatchClass> = MatchClass::Exact.into();
+    assert_eq!(strength.as_str(), "exact");
+    assert_eq!(FilterSource::Delta.to_string(), "delta");
 }
