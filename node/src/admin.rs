@@ -19,11 +19,7 @@ use crate::pki::{self, CertifiedKey, Role};
 use crate::profile::Profile;
 
 fn io<'a>(what: &'static str, path: &'a Path) -> impl FnOnce(std::io::Error) -> NodeError + 'a {
-    move |source| NodeError::Io {
-        what,
-        path: path.to_path_buf(),
-        source,
-    }
+    move |source| NodeError::io(what, path, source)
 }
 
 /// Writes a file; secret ones get mode 0600 on Unix.
@@ -69,7 +65,7 @@ fn pem_wrap(label: &str, der: &[u8]) -> String {
 /// A new Ed25519 descriptor-signing key as PKCS#8 PEM.
 pub fn new_signing_key_pem() -> Result<String, NodeError> {
     let doc = Ed25519KeyPair::generate_pkcs8(&ring::rand::SystemRandom::new())
-        .map_err(|_| NodeError::Misuse("the system random generator failed".into()))?;
+        .map_err(|_| crate::error::InternalError::Random)?;
     Ok(pem_wrap("PRIVATE KEY", doc.as_ref()))
 }
 
@@ -79,11 +75,9 @@ pub fn load_signing_key(path: &Path) -> Result<Ed25519KeyPair, NodeError> {
     let body: String = text.lines().filter(|l| !l.starts_with("-----")).collect();
     let der = base64::engine::general_purpose::STANDARD
         .decode(body.trim())
-        .map_err(|e| {
-            NodeError::Misuse(format!("signing key {} is not PEM: {e}", path.display()))
-        })?;
+        .map_err(|e| NodeError::setup(format!("signing key {} is not PEM: {e}", path.display())))?;
     Ed25519KeyPair::from_pkcs8_maybe_unchecked(&der).map_err(|e| {
-        NodeError::Misuse(format!(
+        NodeError::setup(format!(
             "signing key {} is not an Ed25519 PKCS#8 key: {e}",
             path.display()
         ))
@@ -116,14 +110,14 @@ pub fn init_node(o: &InitOptions, now: time::OffsetDateTime) -> Result<PathBuf, 
     pki::validate_node_name(&o.name)?;
     let cfg_path = o.dir.join("node.toml");
     if cfg_path.exists() {
-        return Err(NodeError::Misuse(format!(
+        return Err(NodeError::request(format!(
             "{} already exists; this folder already holds a node (choose another --dir, or delete it to start over)",
             cfg_path.display()
         )));
     }
     if let Some(r) = &o.region {
         if r.len() != 2 || !r.chars().all(|c| c.is_ascii_alphabetic()) {
-            return Err(NodeError::Misuse(format!(
+            return Err(NodeError::request(format!(
                 "region {r:?} is not an ISO 3166 two-letter code such as TH"
             )));
         }
@@ -322,7 +316,7 @@ pub fn card(cfg: &Config) -> Result<Card, NodeError> {
 /// Writes this node's card to `path`.
 pub fn write_card(cfg: &Config, path: &Path) -> Result<Card, NodeError> {
     let c = card(cfg)?;
-    let body = toml::to_string(&c).map_err(|e| NodeError::Storage(e.to_string()))?;
+    let body = toml::to_string(&c).map_err(|e| NodeError::storage(e.to_string()))?;
     write_file(
         path,
         &format!("# Cordon partner card of `{}`: give it to partner agencies; it holds nothing secret.\n{body}", c.name),
@@ -335,23 +329,25 @@ pub fn write_card(cfg: &Config, path: &Path) -> Result<Card, NodeError> {
 /// Reads a partner's card.
 pub fn read_card(path: &Path) -> Result<Card, NodeError> {
     let text = std::fs::read_to_string(path).map_err(io("partner card", path))?;
-    let c: Card = toml::from_str(&text).map_err(|e| NodeError::Config {
-        path: path.to_path_buf(),
-        message: crate::config::describe_toml_error(&text, &e),
+    let c: Card = toml::from_str(&text).map_err(|e| {
+        NodeError::config(
+            path.to_path_buf(),
+            crate::config::describe_toml_error(&text, &e),
+        )
     })?;
     let (der, _) = pki::parse_cert_pem(&c.ca_cert)?;
     if hex::encode(pki::fingerprint(&der)) != c.ca_fingerprint {
-        return Err(NodeError::Misuse(format!(
+        return Err(NodeError::request(format!(
             "card {}: the CA certificate does not match its stated fingerprint; ask the partner for a new card",
             path.display()
         )));
     }
     crate::parse_signing_public_key(&c.signing_key)
-        .map_err(|m| NodeError::Misuse(format!("card {}: signing_key {m}", path.display())))?;
+        .map_err(|m| NodeError::request(format!("card {}: signing_key {m}", path.display())))?;
     crate::parse_signing_public_key(&c.log_key)
-        .map_err(|m| NodeError::Misuse(format!("card {}: log_key {m}", path.display())))?;
+        .map_err(|m| NodeError::request(format!("card {}: log_key {m}", path.display())))?;
     crate::parse_signing_public_key(&c.witness_key)
-        .map_err(|m| NodeError::Misuse(format!("card {}: witness_key {m}", path.display())))?;
+        .map_err(|m| NodeError::request(format!("card {}: witness_key {m}", path.display())))?;
     pki::validate_node_name(&c.name)?;
     Ok(c)
 }
@@ -362,13 +358,13 @@ pub fn read_card(path: &Path) -> Result<Card, NodeError> {
 pub fn add_partner(cfg_path: &Path, card: &Card) -> Result<(), NodeError> {
     let cfg = Config::load(cfg_path)?;
     if card.name == cfg.node.name {
-        return Err(NodeError::Misuse(format!(
+        return Err(NodeError::request(format!(
             "the card is this node's own (`{}`); add the partner's card instead",
             card.name
         )));
     }
     if cfg.partner(&card.name).is_some() {
-        return Err(NodeError::Misuse(format!(
+        return Err(NodeError::request(format!(
             "`{}` is already a partner in {}; edit or remove its [[partner]] entry first",
             card.name,
             cfg_path.display()
@@ -402,10 +398,7 @@ pub fn add_partner(cfg_path: &Path, card: &Card) -> Result<(), NodeError> {
         daily = crate::policy::DEFAULT_DAILY_ITEMS,
     );
     // Check the result parses before replacing the file.
-    Config::parse(&text).map_err(|message| NodeError::Config {
-        path: cfg_path.to_path_buf(),
-        message,
-    })?;
+    Config::parse(&text).map_err(|message| NodeError::config(cfg_path.to_path_buf(), message))?;
     write_file(cfg_path, &text, false, "configuration")?;
     Ok(())
 }
@@ -428,7 +421,7 @@ pub fn add_user(
     };
     let dir = cfg.base_dir.join("users").join(user);
     if dir.join("cert.pem").exists() {
-        return Err(NodeError::Misuse(format!(
+        return Err(NodeError::request(format!(
             "user `{user}` already exists at {}; choose another name",
             dir.display()
         )));

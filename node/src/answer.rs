@@ -312,7 +312,7 @@ fn finish(
         time: now,
     }
     .sign(&shared.receipt_signer)
-    .map_err(|e| NodeError::Internal(format!("signing the receipt: {e}")))?;
+    .map_err(|e| NodeError::internal(format!("signing the receipt: {e}")))?;
     let db = shared.audit.db();
     let keys = shared.partner_log_keys.get(partner);
     let _serial = shared.audit_lock.lock().unwrap_or_else(|p| p.into_inner());

@@ -349,14 +349,14 @@ pub fn describe_toml_error(text: &str, e: &toml::de::Error) -> String {
 impl Config {
     /// Reads and checks `node.toml`.
     pub fn load(path: &Path) -> Result<Config, NodeError> {
-        let text = std::fs::read_to_string(path).map_err(|e| NodeError::Config {
-            path: path.to_path_buf(),
-            message: format!("cannot read it: {e}; check the path or run `cordon init`"),
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            NodeError::config(
+                path,
+                format!("cannot read it: {e}; check the path or run `cordon init`"),
+            )
         })?;
-        let mut cfg = Config::parse(&text).map_err(|message| NodeError::Config {
-            path: path.to_path_buf(),
-            message,
-        })?;
+        let mut cfg = Config::parse(&text)
+            .map_err(|message| NodeError::config(path.to_path_buf(), message))?;
         cfg.base_dir = path
             .parent()
             .map(Path::to_path_buf)

@@ -83,7 +83,7 @@ pub struct BuildParams<'a> {
 pub fn items_of(kind: &str, value: &str) -> Result<Vec<Vec<u8>>, NodeError> {
     if kind == Kind::Person.as_str() {
         let keys = person::match_keys(value).map_err(|e| {
-            NodeError::Storage(format!("a stored person record cannot be read: {e}"))
+            NodeError::storage(format!("a stored person record cannot be read: {e}"))
         })?;
         Ok(keys.into_iter().map(|k| k.input).collect())
     } else {
@@ -119,7 +119,7 @@ fn tags_of(sk: &SecretKey, kind: &str, values: &[&str]) -> Result<Vec<Tag>, Node
     };
     let refs: Vec<&[u8]> = inputs.iter().map(Vec::as_slice).collect();
     oprf::holder_tags(sk, &refs)
-        .map_err(|e| NodeError::Internal(format!("tag derivation failed: {e}")))
+        .map_err(|e| NodeError::internal(format!("tag derivation failed: {e}")))
 }
 
 /// Records read from the store per chunk of a build: large enough that rayon keeps both cores
@@ -156,7 +156,7 @@ fn build_filter(
     let mut filter = if person {
         None
     } else {
-        Some(EpochFilter::new(filter_capacity(records), fp_rate, seed).map_err(NodeError::Misuse)?)
+        Some(EpochFilter::new(filter_capacity(records), fp_rate, seed).map_err(NodeError::setup)?)
     };
     let mut person_tags: Vec<Tag> = Vec::new();
     let mut inserted = 0u64;
@@ -175,7 +175,7 @@ fn build_filter(
     std::thread::scope(|s| -> Result<(), NodeError> {
         let join = |h: std::thread::ScopedJoinHandle<'_, Result<Vec<Tag>, NodeError>>| {
             h.join()
-                .map_err(|_| NodeError::Internal("tag derivation panicked".into()))?
+                .map_err(|_| NodeError::internal("tag derivation panicked"))?
         };
         let mut in_flight = None;
         batch.for_each_record_chunk(collection, chunk, |c| {
@@ -194,7 +194,7 @@ fn build_filter(
     let (filter, items) = match filter {
         Some(f) => {
             if inserted != records {
-                return Err(NodeError::Internal(format!(
+                return Err(NodeError::internal(format!(
                     "the build read {inserted} records of `{collection}`, its table counts {records}"
                 )));
             }
@@ -204,7 +204,7 @@ fn build_filter(
             use rayon::prelude::*;
             person_tags.par_sort_unstable();
             person_tags.dedup();
-            let f = EpochFilter::build(&person_tags, fp_rate, seed).map_err(NodeError::Misuse)?;
+            let f = EpochFilter::build(&person_tags, fp_rate, seed).map_err(NodeError::setup)?;
             (f, person_tags.len() as u64)
         }
     };
@@ -370,9 +370,9 @@ pub fn load(
 ) -> Result<HolderEpoch, NodeError> {
     let descriptor = stored.descriptor.descriptor_unverified()?;
     let sk = SecretKey::from_bytes(&stored.secret_key)
-        .map_err(|e| NodeError::Storage(format!("stored key of `{collection}` is invalid: {e}")))?;
+        .map_err(|e| NodeError::storage(format!("stored key of `{collection}` is invalid: {e}")))?;
     let pk = PublicKey::from_bytes(&descriptor.public_key).map_err(|e| {
-        NodeError::Storage(format!(
+        NodeError::storage(format!(
             "stored public key of `{collection}` is invalid: {e}"
         ))
     })?;

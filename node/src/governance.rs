@@ -47,7 +47,7 @@ pub fn load_revoked(db: &redb::Database) -> Result<BTreeMap<String, Revocation>,
     for row in t.iter()? {
         let (k, v) = row?;
         let r: Revocation = serde_json::from_str(v.value())
-            .map_err(|e| NodeError::Storage(format!("corrupt revocation: {e}")))?;
+            .map_err(|e| NodeError::storage(format!("corrupt revocation: {e}")))?;
         out.insert(k.value().to_string(), r);
     }
     Ok(out)
@@ -72,8 +72,8 @@ impl Shared {
     pub fn reload_policy(&self, actor: &Actor) -> Result<PolicyReloadReply, NodeError> {
         let path = self.config.source.clone();
         if path.as_os_str().is_empty() {
-            return Err(NodeError::Misuse(
-                "this node was started from a configuration held in memory, not a file; restart it to change the policy".into(),
+            return Err(NodeError::setup(
+                "this node was started from a configuration held in memory, not a file; restart it to change the policy",
             ));
         }
         let new = Config::load(&path)?;
@@ -143,10 +143,7 @@ impl Shared {
             .trust
             .revocations()
             .replace(&new.revoked)
-            .map_err(|message| NodeError::Config {
-                path: new.source.clone(),
-                message,
-            })?;
+            .map_err(|message| NodeError::config(new.source.clone(), message))?;
         if changed {
             let mut e = self.audit.entry(
                 self.clock.now_unix(),
@@ -199,7 +196,7 @@ impl Shared {
                     let g = policy.grant(&p.name, &c);
                     // Held, granted or budgeted: every name was checked where it entered.
                     let name = CollectionName::parse(&c)
-                        .map_err(|e| NodeError::Storage(format!("a stored name: {e}")))?;
+                        .map_err(|e| NodeError::storage(format!("a stored name: {e}")))?;
                     Ok(CollectionGrant {
                         used_today: used.get(&c).copied().unwrap_or(0),
                         shared: g.is_some(),
@@ -232,13 +229,13 @@ impl Shared {
     pub fn revoke_user(&self, actor: &Actor, user: &str, reason: &str) -> Result<(), NodeError> {
         crate::pki::validate_user_name(user)?;
         if user == actor.name {
-            return Err(NodeError::Misuse(format!(
+            return Err(NodeError::request(format!(
                 "`{user}` is your own user; another operator must revoke it"
             )));
         }
         crate::revocation::require_reason(reason)?;
         if let Some(r) = self.revoked(user) {
-            return Err(NodeError::Misuse(format!(
+            return Err(NodeError::request(format!(
                 "`{user}` was already revoked by {} ({})",
                 r.by, r.reason
             )));
@@ -248,7 +245,7 @@ impl Shared {
             by: actor.name.clone(),
             reason: reason.to_string(),
         };
-        let json = serde_json::to_string(&r).map_err(|e| NodeError::Internal(e.to_string()))?;
+        let json = serde_json::to_string(&r).map_err(|e| NodeError::internal(e.to_string()))?;
         {
             let txn = self.store.db().begin_write()?;
             txn.open_table(REVOKED)?.insert(user, json.as_str())?;

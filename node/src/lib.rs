@@ -144,11 +144,7 @@ pub struct Node {
 }
 
 fn read(what: &'static str, path: &std::path::Path) -> Result<String, NodeError> {
-    std::fs::read_to_string(path).map_err(|source| NodeError::Io {
-        what,
-        path: path.to_path_buf(),
-        source,
-    })
+    std::fs::read_to_string(path).map_err(|source| NodeError::io(what, path, source))
 }
 
 /// The secret QUIC derives stateless-reset tokens from, kept next to the database so that it
@@ -156,11 +152,7 @@ fn read(what: &'static str, path: &std::path::Path) -> Result<String, NodeError>
 /// accepts the restarted node's reset at once, instead of waiting out the idle time-out.
 fn stateless_reset_key(db_path: &std::path::Path) -> Result<[u8; 32], NodeError> {
     let path = db_path.with_file_name("quic-reset.key");
-    let io = |source| NodeError::Io {
-        what: "QUIC reset key",
-        path: path.clone(),
-        source,
-    };
+    let io = |source| NodeError::io("QUIC reset key", path.clone(), source);
     match std::fs::read(&path) {
         Ok(b) if b.len() == 32 => {
             let mut k = [0u8; 32];
@@ -168,7 +160,7 @@ fn stateless_reset_key(db_path: &std::path::Path) -> Result<[u8; 32], NodeError>
             return Ok(k);
         }
         Ok(_) => {
-            return Err(NodeError::Misuse(format!(
+            return Err(NodeError::setup(format!(
                 "{} is not 32 bytes; delete it and the node makes a new one",
                 path.display()
             )))
@@ -178,7 +170,7 @@ fn stateless_reset_key(db_path: &std::path::Path) -> Result<[u8; 32], NodeError>
     }
     let mut k = [0u8; 32];
     ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut k)
-        .map_err(|_| NodeError::Misuse("the system random generator failed".into()))?;
+        .map_err(|_| crate::error::InternalError::Random)?;
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).map_err(io)?;
     }
@@ -202,7 +194,7 @@ fn check_own_certificate(
 ) -> Result<(), NodeError> {
     let (_, info) = pki::parse_cert_pem(pem)?;
     let misuse = |m: String| {
-        Err(NodeError::Misuse(format!(
+        Err(NodeError::setup(format!(
             "node certificate {}: {m}",
             path.display()
         )))
@@ -276,7 +268,7 @@ impl Node {
         let name = config.node.name.clone();
         let signer = |path: &std::path::Path, key_name: &str| -> Result<Signer, NodeError> {
             let kp = admin::load_signing_key(path)?;
-            Signer::new(key_name, kp).map_err(|e| NodeError::Misuse(e.to_string()))
+            Signer::new(key_name, kp).map_err(|e| NodeError::setup(e.to_string()))
         };
         let receipt_signer = signer(&config.path(&config.tls.signing_key), &name)?;
         let log_signer = signer(&config.path(&config.tls.log_key), &audit::origin_of(&name))?;
@@ -284,12 +276,8 @@ impl Node {
         let mut partner_log_keys = BTreeMap::new();
         // Config::parse checked every fingerprint already.
         let revocations = Arc::new(
-            revocation::Revocations::from_config(&config.revoked).map_err(|message| {
-                NodeError::Config {
-                    path: config.base_dir.join("node.toml"),
-                    message,
-                }
-            })?,
+            revocation::Revocations::from_config(&config.revoked)
+                .map_err(|message| NodeError::config(config.base_dir.join("node.toml"), message))?,
         );
         let mut partners = Vec::new();
         let mut clients = HashMap::new();
@@ -297,21 +285,27 @@ impl Node {
         for p in &config.partners {
             let pem = read("partner CA certificate", &config.path(&p.ca_cert))?;
             let (der, _) = pki::parse_cert_pem(&pem)?;
-            let key = parse_signing_public_key(&p.signing_key).map_err(|m| NodeError::Config {
-                path: config.base_dir.join("node.toml"),
-                message: format!("partner `{}`: key `signing_key`: {m}", p.name),
+            let key = parse_signing_public_key(&p.signing_key).map_err(|m| {
+                NodeError::config(
+                    config.base_dir.join("node.toml"),
+                    format!("partner `{}`: key `signing_key`: {m}", p.name),
+                )
             })?;
             partner_keys.insert(p.name.clone(), key);
             let public = |field: &str, v: &str| {
-                parse_signing_public_key(v).map_err(|m| NodeError::Config {
-                    path: config.base_dir.join("node.toml"),
-                    message: format!("partner `{}`: key `{field}`: {m}", p.name),
+                parse_signing_public_key(v).map_err(|m| {
+                    NodeError::config(
+                        config.base_dir.join("node.toml"),
+                        format!("partner `{}`: key `{field}`: {m}", p.name),
+                    )
                 })
             };
             let vkey = |n: &str, t: KeyType, k: [u8; 32]| {
-                VerifierKey::new(n, t, k).map_err(|e| NodeError::Config {
-                    path: config.base_dir.join("node.toml"),
-                    message: format!("partner `{}`: {e}", p.name),
+                VerifierKey::new(n, t, k).map_err(|e| {
+                    NodeError::config(
+                        config.base_dir.join("node.toml"),
+                        format!("partner `{}`: {e}", p.name),
+                    )
                 })
             };
             partner_log_keys.insert(
@@ -352,15 +346,11 @@ impl Node {
         server.transport_config(Arc::new(transport));
         let socket = match socket {
             Some(s) => s,
-            None => {
-                std::net::UdpSocket::bind(config.node.listen).map_err(|source| NodeError::Bind {
-                    addr: config.node.listen,
-                    source,
-                })?
-            }
+            None => std::net::UdpSocket::bind(config.node.listen)
+                .map_err(|source| NodeError::bind(config.node.listen, source))?,
         };
         let runtime =
-            quinn::default_runtime().ok_or_else(|| NodeError::Misuse("no async runtime".into()))?;
+            quinn::default_runtime().ok_or_else(|| NodeError::internal("no async runtime"))?;
         let reset_key = stateless_reset_key(&config.db_path())?;
         let mut endpoint_config = quinn::EndpointConfig::new(Arc::new(ring::hmac::Key::new(
             ring::hmac::HMAC_SHA256,
@@ -383,10 +373,7 @@ impl Node {
             Box::new(quinn_proto::HashedConnectionIdGenerator::from_key(cid_key))
         });
         let endpoint = quinn::Endpoint::new(endpoint_config, Some(server), socket, runtime)
-            .map_err(|source| NodeError::Bind {
-                addr: config.node.listen,
-                source,
-            })?;
+            .map_err(|source| NodeError::bind(config.node.listen, source))?;
         let store = Store::open(&config.db_path())?;
         let audit = audit::AuditLog::open(&audit::db_path(&config.db_path()), &name, log_signer)?;
         // Imports that committed but whose entries did not reach the log before a crash.
@@ -468,7 +455,7 @@ impl Node {
     pub fn local_addr(&self) -> Result<SocketAddr, NodeError> {
         self.endpoint
             .local_addr()
-            .map_err(|e| NodeError::Connection(e.to_string()))
+            .map_err(|e| NodeError::connection(e.to_string()))
     }
 
     /// Shared state, for tests and embedding.
@@ -702,7 +689,7 @@ impl Shared {
                     Err(std::sync::TryLockError::WouldBlock) => {
                         let cur = shared
                             .holder_epoch(&c)
-                            .ok_or_else(|| NodeError::Misuse("collection vanished".into()))?;
+                            .ok_or_else(|| NodeError::internal("collection vanished"))?;
                         if cur.descriptor.not_after > shared.clock.now_unix() {
                             return Ok(cur.signed.clone());
                         }
@@ -711,7 +698,7 @@ impl Shared {
                 };
                 let cur = shared
                     .holder_epoch(&c)
-                    .ok_or_else(|| NodeError::Misuse("collection vanished".into()))?;
+                    .ok_or_else(|| NodeError::internal("collection vanished"))?;
                 // Another request may have re-signed it while this one waited.
                 let now = shared.clock.now_unix();
                 if cur.descriptor.not_after >= now + validity / 2

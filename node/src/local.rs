@@ -69,13 +69,11 @@ impl LocalFederation {
         let mut at = Vec::new();
         for name in names {
             // Bind first and keep the socket: the port cannot be taken before the node starts.
-            let sock = UdpSocket::bind("127.0.0.1:0").map_err(|source| NodeError::Bind {
-                addr: SocketAddr::from(([127, 0, 0, 1], 0)),
-                source,
-            })?;
+            let sock = UdpSocket::bind("127.0.0.1:0")
+                .map_err(|source| NodeError::bind(SocketAddr::from(([127, 0, 0, 1], 0)), source))?;
             let addr = sock
                 .local_addr()
-                .map_err(|e| NodeError::Connection(e.to_string()))?;
+                .map_err(|e| NodeError::connection(e.to_string()))?;
             sockets.insert(name.to_string(), sock);
             at.push((*name, addr));
         }
@@ -107,7 +105,7 @@ impl LocalFederation {
         self.agencies
             .iter()
             .find(|a| a.name == name)
-            .ok_or_else(|| NodeError::Misuse(format!("no agency `{name}` in this federation")))
+            .ok_or_else(|| NodeError::request(format!("no agency `{name}` in this federation")))
     }
 
     /// Starts one node (again, after [`LocalFederation::stop`]).
@@ -119,10 +117,7 @@ impl LocalFederation {
         let cfg = Config::load(&a.config_path)?;
         let socket = match self.sockets.remove(name) {
             Some(s) => s,
-            None => UdpSocket::bind(a.addr).map_err(|source| NodeError::Bind {
-                addr: a.addr,
-                source,
-            })?,
+            None => UdpSocket::bind(a.addr).map_err(|source| NodeError::bind(a.addr, source))?,
         };
         let node = Node::bind_with(cfg, self.clock.clone(), Some(socket))?;
         let shared = node.shared().clone();
@@ -158,7 +153,7 @@ impl LocalFederation {
             r.stop.cancel();
             r.task
                 .await
-                .map_err(|e| NodeError::Connection(e.to_string()))??;
+                .map_err(|e| NodeError::connection(e.to_string()))??;
             // The QUIC endpoint's driver task releases the socket shortly after the node's last
             // handle is dropped, on the runtime's own schedule: take the port back as soon as
             // the OS frees it, so a restart never races it.
@@ -172,7 +167,7 @@ impl LocalFederation {
                     Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => {
                         tokio::time::sleep(std::time::Duration::from_millis(2)).await;
                     }
-                    Err(source) => return Err(NodeError::Bind { addr, source }),
+                    Err(source) => return Err(NodeError::bind(addr, source)),
                 }
             }
         }

@@ -134,7 +134,7 @@ impl Shared {
 
     /// The refusal of a request about a collection this node does not hold.
     pub fn not_held(&self, collection: &str) -> NodeError {
-        NodeError::Misuse(format!(
+        NodeError::request(format!(
             "{} holds no collection named `{collection}`; `cordon status` lists them",
             self.config.node.name
         ))
@@ -148,7 +148,7 @@ impl Shared {
         actor: &Actor,
     ) -> Result<RotateReply, NodeError> {
         self.rotate_when(collection, why, actor, |_| true)?
-            .ok_or_else(|| NodeError::Internal("an unconditional rotation did not rotate".into()))
+            .ok_or_else(|| NodeError::internal("an unconditional rotation did not rotate"))
     }
 
     /// Rotates if `due(current epoch)` still holds once the lock is taken (an import may have
@@ -214,17 +214,17 @@ impl Shared {
         let current = self.held(c)?;
         let mut batch = self.store.begin()?;
         let meta = batch.collection(c)?.ok_or_else(|| {
-            NodeError::Internal(format!("collection `{c}` has an epoch but no metadata"))
+            NodeError::internal(format!("collection `{c}` has an epoch but no metadata"))
         })?;
         if meta.kind != header.kind {
-            return Err(NodeError::Misuse(format!(
+            return Err(NodeError::request(format!(
                 "collection `{c}` holds `{}` identifiers, not `{}`; pass --kind {}",
                 meta.kind, header.kind, meta.kind
             )));
         }
         let rules = header.read.provider_rules && header.kind == Kind::Email.as_str();
         if rules != meta.provider_rules {
-            return Err(NodeError::Misuse(format!(
+            return Err(NodeError::request(format!(
                 "collection `{c}` was imported {} the e-mail provider rules; read the values the same way ({} --provider-rules)",
                 if meta.provider_rules { "with" } else { "without" },
                 if meta.provider_rules { "pass" } else { "leave out" }

@@ -98,7 +98,7 @@ impl PartnerClient {
     async fn connection(&self, partner: &str) -> Result<quinn::Connection, NodeError> {
         let (Some(slot), Some((cfg, addr))) = (self.conns.get(partner), self.configs.get(partner))
         else {
-            return Err(NodeError::Misuse(format!(
+            return Err(NodeError::request(format!(
                 "`{partner}` is not a configured partner"
             )));
         };
@@ -115,11 +115,11 @@ impl PartnerClient {
         let connecting = self
             .endpoint
             .connect_with(cfg.clone(), sock, partner)
-            .map_err(|e| NodeError::Connection(format!("cannot connect to {addr}: {e}")))?;
+            .map_err(|e| NodeError::connection(format!("cannot connect to {addr}: {e}")))?;
         let conn = tokio::time::timeout(self.connect_timeout, connecting)
             .await
-            .map_err(|_| NodeError::Timeout(self.connect_timeout))?
-            .map_err(|e| NodeError::Connection(format!("{addr}: {}", crate::net::explain(&e))))?;
+            .map_err(|_| NodeError::timeout(self.connect_timeout))?
+            .map_err(|e| NodeError::connection(format!("{addr}: {}", crate::net::explain(&e))))?;
         let fingerprint = crate::tls::peer_chain(&conn)
             .and_then(|chain| chain.first().map(crate::pki::fingerprint));
         *slot = Some((conn.clone(), fingerprint));
@@ -137,13 +137,13 @@ impl PartnerClient {
         let (mut send, mut recv) = conn
             .open_bi()
             .await
-            .map_err(|e| NodeError::Connection(crate::net::explain(&e)))?;
+            .map_err(|e| NodeError::connection(crate::net::explain(&e)))?;
         t.sent += write_frame(&mut send, req).await? as u64;
         let _ = send.finish();
         let (resp, len): (PartnerResponse, usize) = expect_frame_sized(&mut recv).await?;
         t.received += len as u64;
         if let PartnerResponse::Error(e) = resp {
-            return Err(NodeError::Remote(e));
+            return Err(NodeError::from(e));
         }
         Ok((recv, resp))
     }
@@ -176,7 +176,7 @@ impl PartnerClient {
         };
         let expected = FILTER_HEADER_LEN as u64 + d.filter.bitmap_bytes;
         if epoch != d.epoch || total_bytes != expected {
-            return Err(NodeError::Verify(VerifyError::FilterMismatch(format!(
+            return Err(NodeError::from(VerifyError::FilterMismatch(format!(
                 "a {total_bytes}-byte filter of epoch {epoch} announced; the descriptor signs {expected} bytes of epoch {}",
                 d.epoch
             ))));
@@ -199,7 +199,7 @@ impl PartnerClient {
                     ))
                     .into())
                 }
-                PartnerResponse::Error(e) => return Err(NodeError::Remote(e)),
+                PartnerResponse::Error(e) => return Err(NodeError::from(e)),
                 other => return Err(unexpected("filter_chunk", &other)),
             }
         }
@@ -356,7 +356,7 @@ impl PartnerClient {
                     out.extend(tags);
                 }
                 PartnerResponse::Delta { from: f, epoch, .. } => {
-                    return Err(NodeError::Wire(cordon_protocol::WireError::Malformed(
+                    return Err(NodeError::from(cordon_protocol::WireError::Malformed(
                         format!(
                         "delta for position {f} of epoch {epoch}, asked position {at} of epoch {}",
                         d.epoch
@@ -413,7 +413,7 @@ impl PartnerEpoch {
 pub const MAX_ACCEPTED_FP_RATE: f64 = 1e-6;
 
 fn rollback(what: String) -> NodeError {
-    NodeError::Verify(VerifyError::DescriptorMismatch(format!(
+    NodeError::from(VerifyError::DescriptorMismatch(format!(
         "the partner went back on what it signed before: {what}"
     )))
 }
@@ -429,7 +429,7 @@ fn unexpected(wanted: &str, got: &PartnerResponse) -> NodeError {
         PartnerResponse::FollowupAccepted(_) => "followup_accepted",
         PartnerResponse::FollowupStatus { .. } => "followup_status",
     };
-    NodeError::Wire(cordon_protocol::WireError::Malformed(format!(
+    NodeError::from(cordon_protocol::WireError::Malformed(format!(
         "expected a `{wanted}` answer, got `{name}`"
     )))
 }
@@ -440,7 +440,7 @@ async fn resolve(addr: &str) -> Result<std::net::SocketAddr, NodeError> {
     }
     tokio::net::lookup_host(addr)
         .await
-        .map_err(|e| NodeError::Connection(format!("cannot resolve {addr}: {e}")))?
+        .map_err(|e| NodeError::connection(format!("cannot resolve {addr}: {e}")))?
         .next()
-        .ok_or_else(|| NodeError::Connection(format!("{addr} resolves to no address")))
+        .ok_or_else(|| NodeError::connection(format!("{addr} resolves to no address")))
 }

@@ -36,29 +36,12 @@ use cordon_protocol::collection::CollectionName;
 use cordon_protocol::control::{FailureCode, FilterSource, MatchClass, Name, Named};
 
 use crate::control::{Hit, ItemMatch, PartnerOutcome, PartnerResult, QueryReply, QueryRequest};
-use crate::error::NodeError;
+use crate::error::{NodeError, PeerError, TransportError};
 use crate::partner_client::{PartnerEpoch, Traffic};
 use crate::Shared;
 
-/// Why a query could not start.
-#[derive(Debug)]
-pub enum QueryError {
-    /// The request itself is wrong (the user's to fix).
-    Invalid {
-        /// One sentence.
-        message: String,
-        /// Per-item reasons.
-        details: Vec<String>,
-    },
-    /// The node failed.
-    Node(NodeError),
-}
-
-fn invalid(message: impl Into<String>) -> QueryError {
-    QueryError::Invalid {
-        message: message.into(),
-        details: Vec::new(),
-    }
+fn invalid(message: impl Into<String>) -> NodeError {
+    NodeError::request(message)
 }
 
 /// One partner's descriptor, fetched once and awaited by whoever needs it first.
@@ -99,7 +82,7 @@ async fn log_entries(shared: &Arc<Shared>, entries: Vec<Entry>) -> Result<u64, N
     let s = shared.clone();
     tokio::task::spawn_blocking(move || s.audit.append(s.audit.db(), &entries))
         .await
-        .map_err(|e| NodeError::Internal(format!("audit log writer failed: {e}")))?
+        .map_err(|e| NodeError::internal(format!("audit log writer failed: {e}")))?
 }
 
 /// Runs a query for the investigator `who`.
@@ -107,7 +90,7 @@ pub async fn run_query(
     shared: &Arc<Shared>,
     who: &Actor,
     mut q: QueryRequest,
-) -> Result<QueryReply, QueryError> {
+) -> Result<QueryReply, NodeError> {
     let user = who.name.as_str();
     let started = Instant::now();
     if q.case_ref.trim().is_empty() {
@@ -206,7 +189,7 @@ pub async fn run_query(
             async move {
                 let r =
                     tokio::time::timeout(timeout, fetch_descriptor(&shared, &p, &collection)).await;
-                Arc::new(r.unwrap_or(Err(NodeError::Timeout(timeout))))
+                Arc::new(r.unwrap_or(Err(NodeError::timeout(timeout))))
             }
             .boxed()
             .shared()
@@ -267,19 +250,19 @@ pub async fn run_query(
     let items2 = items.clone();
     let prepared = tokio::task::spawn_blocking(move || prepare(kind, &items2, &opts))
         .await
-        .map_err(|e| QueryError::Node(NodeError::Internal(format!("hashing failed: {e}"))))?;
+        .map_err(|e| NodeError::internal(format!("hashing failed: {e}")))?;
     let (hashed, map) = match prepared {
         Ok((h, m)) => (Arc::new(h), Arc::new(m)),
         Err(bad) => {
-            return Err(QueryError::Invalid {
-                message: format!(
+            return Err(NodeError::invalid(
+                format!(
                     "{} of {} items are not valid `{}` identifiers; fix or remove them (nothing was sent)",
                     bad.len(),
                     items.len(),
                     kind.as_str()
                 ),
-                details: bad.into_iter().take(100).collect(),
-            })
+                bad.into_iter().take(100).collect(),
+            ))
         }
     };
     if map.owner.len() > MAX_ITEMS_PER_REQUEST {
@@ -323,7 +306,7 @@ pub async fn run_query(
             let outcome = match tokio::time::timeout(remaining, work).await {
                 Ok(Ok(o)) => o,
                 Ok(Err(e)) => failed(me, &p, &collection, &e),
-                Err(_) => failed(me, &p, &collection, &NodeError::Timeout(timeout)),
+                Err(_) => failed(me, &p, &collection, &NodeError::timeout(timeout)),
             };
             PartnerResult {
                 partner: p,
@@ -355,9 +338,7 @@ pub async fn run_query(
         })
         .collect();
     if !failures.is_empty() {
-        log_entries(shared, failures)
-            .await
-            .map_err(QueryError::Node)?;
+        log_entries(shared, failures).await?;
     }
     for r in &results {
         shared.metrics.query_sent(&r.partner, &r.outcome);
@@ -395,12 +376,12 @@ async fn fetch_descriptor(
     match shared.partners.request(partner, &req, &mut t).await? {
         PartnerResponse::Descriptor(s) => {
             let key = shared.partner_keys.get(partner).ok_or_else(|| {
-                NodeError::Misuse(format!("no signing key configured for `{partner}`"))
+                NodeError::setup(format!("no signing key configured for `{partner}`"))
             })?;
             let d = s.verify(key, partner, collection, shared.clock.now_unix())?;
             Ok((s, d))
         }
-        _ => Err(NodeError::Wire(cordon_protocol::WireError::Malformed(
+        _ => Err(NodeError::from(cordon_protocol::WireError::Malformed(
             "expected a descriptor".into(),
         ))),
     }
@@ -444,7 +425,7 @@ async fn ask_partner(
     )
     .await
     {
-        Err(NodeError::Remote(e)) if e.code == ErrorCode::StaleEpoch => {
+        Err(NodeError::Peer(PeerError::Refused(e))) if e.code == ErrorCode::StaleEpoch => {
             (signed, d) = fetch_descriptor(shared, partner, collection).await?;
             ask_once(
                 shared,
@@ -489,7 +470,7 @@ async fn ask_once(
     let mode = ctx.mode;
     let batch = tokio::task::spawn_blocking(move || Batch::new(mode, &h))
         .await
-        .map_err(|e| NodeError::Internal(format!("blinding failed: {e}")))?;
+        .map_err(|e| NodeError::internal(format!("blinding failed: {e}")))?;
     // A fresh identifier per partner and attempt, so holders cannot link their logs by it.
     let mut qid = [0u8; 16];
     rand::rngs::OsRng.fill_bytes(&mut qid);
@@ -515,10 +496,10 @@ async fn ask_once(
                 witness::hello(&s.audit, s.audit.db(), &state)
             })
             .await
-            .map_err(|e| NodeError::Internal(format!("audit hello failed: {e}")))??
+            .map_err(|e| NodeError::internal(format!("audit hello failed: {e}")))??
         }
         None => {
-            return Err(NodeError::Misuse(format!(
+            return Err(NodeError::setup(format!(
                 "no log keys configured for `{partner}`"
             )))
         }
@@ -534,12 +515,12 @@ async fn ask_once(
     let PartnerResponse::Evaluated(mut ev) =
         shared.partners.request(partner, &req, traffic).await?
     else {
-        return Err(NodeError::Wire(cordon_protocol::WireError::Malformed(
+        return Err(NodeError::from(cordon_protocol::WireError::Malformed(
             "expected an evaluation".into(),
         )));
     };
     if *ev.query_id != qid || ev.epoch != d.epoch {
-        return Err(NodeError::Wire(cordon_protocol::WireError::Malformed(
+        return Err(NodeError::from(cordon_protocol::WireError::Malformed(
             "the answer is for another query or epoch".into(),
         )));
     }
@@ -558,8 +539,8 @@ async fn ask_once(
             let tags = batch
                 .finish(&pk, &ev.evaluated, &ev.proof)
                 .map_err(|e| match e {
-                    FinishError::Wire(w) => NodeError::Wire(w),
-                    FinishError::Verify(v) => NodeError::Verify(v),
+                    FinishError::Wire(w) => NodeError::from(w),
+                    FinishError::Verify(v) => NodeError::from(v),
                 })?;
             let found: Vec<usize> = (0..tags.len()).filter(|i| ep.contains(&tags[*i])).collect();
             if counting {
@@ -576,7 +557,7 @@ async fn ask_once(
         },
     )
     .await
-    .map_err(|e| NodeError::Internal(format!("verification failed: {e}")))??;
+    .map_err(|e| NodeError::internal(format!("verification failed: {e}")))??;
     tracing::debug!(partner, wire_query_id = %hex::encode(qid), "evaluation verified");
     // Logged with the receipt and the partner's checkpoint before the investigator sees it.
     let mut done = ctx.entry(shared, EntryKind::QueryCompleted, partner, collection);
@@ -589,7 +570,7 @@ async fn ask_once(
     let p = partner.to_string();
     tokio::task::spawn_blocking(move || complete(&s, &p, done, &hello, reply.as_ref()))
         .await
-        .map_err(|e| NodeError::Internal(format!("audit log writer failed: {e}")))??;
+        .map_err(|e| NodeError::internal(format!("audit log writer failed: {e}")))??;
     Ok(PartnerOutcome::Answered {
         epoch: d.epoch,
         partner_records: d.record_count + d.delta_count,
@@ -760,46 +741,51 @@ fn prepare(
 /// this node's own words (the partner's text is shown only for the others, shortened).
 fn failed(me: &str, partner: &str, collection: &str, e: &NodeError) -> PartnerOutcome {
     let (code, message) = match e {
-        NodeError::Remote(r) if r.code == ErrorCode::NotShared => (
+        NodeError::Peer(PeerError::Refused(r)) if r.code == ErrorCode::NotShared => (
             FailureCode::Refused(r.code),
             format!("{partner} does not share collection `{collection}` with {me}"),
         ),
-        NodeError::Remote(r) if r.code == ErrorCode::ModeNotAllowed => (
+        NodeError::Peer(PeerError::Refused(r)) if r.code == ErrorCode::ModeNotAllowed => (
             FailureCode::Refused(r.code),
             format!(
                 "{partner} shares collection `{collection}` with {me}, but not in this mode: {}",
                 sanitize(&r.message)
             ),
         ),
-        NodeError::Remote(r) if r.code == ErrorCode::BudgetExhausted => (
+        NodeError::Peer(PeerError::Refused(r)) if r.code == ErrorCode::BudgetExhausted => (
             FailureCode::Refused(r.code),
             format!(
                 "{me}'s budget at {partner} for collection `{collection}` is spent: {}",
                 sanitize(&r.message)
             ),
         ),
-        NodeError::Timeout(d) => (
+        NodeError::Transport(TransportError::Timeout(d)) => (
             FailureCode::Timeout,
             format!("{partner} did not answer within {}", fmt_duration(*d)),
         ),
-        NodeError::Connection(m) => (
+        NodeError::Transport(TransportError::Connection(m)) => (
             FailureCode::Unreachable,
             format!("cannot reach {partner}: {m}"),
         ),
-        NodeError::Dropped(m) => (
+        NodeError::Transport(TransportError::Dropped(m)) => (
             FailureCode::ConnectionLost,
             format!("{partner} dropped the exchange before answering ({m})"),
         ),
-        NodeError::Remote(r) => (
+        // A stream cut short is a lost connection, not a malformed answer.
+        NodeError::Transport(t @ TransportError::Truncated { .. }) => (
+            FailureCode::ConnectionLost,
+            format!("{partner} dropped the exchange before answering ({t})"),
+        ),
+        NodeError::Peer(PeerError::Refused(r)) => (
             FailureCode::Refused(r.code),
             // A partner's sentence, shortened and without control characters.
             format!("{partner} refused: {}", sanitize(&r.message)),
         ),
-        NodeError::Verify(v) => (
+        NodeError::Peer(PeerError::Verify(v)) => (
             FailureCode::InvalidAnswer,
             format!("{partner}'s answer was rejected: {v}"),
         ),
-        NodeError::Wire(w) => (
+        NodeError::Peer(PeerError::Wire(w)) => (
             FailureCode::InvalidAnswer,
             format!("{partner} sent a malformed answer: {w}"),
         ),
@@ -889,7 +875,7 @@ impl Shared {
         let (p, c) = (partner.to_string(), collection.to_string());
         tokio::task::spawn_blocking(move || shared.store.put_partner_cache(&p, &c, &cached))
             .await
-            .map_err(|e| NodeError::Storage(e.to_string()))??;
+            .map_err(|e| NodeError::storage(e.to_string()))??;
         self.partner_epochs
             .lock()
             .unwrap_or_else(|p| p.into_inner())
@@ -912,7 +898,7 @@ fn check_receipt(
     digest: &[u8; 32],
     mode: QueryMode,
 ) -> Result<String, NodeError> {
-    let bad = |m: String| NodeError::Verify(VerifyError::Receipt(m));
+    let bad = |m: String| NodeError::from(VerifyError::Receipt(m));
     let keys = shared
         .partner_log_keys
         .get(partner)

@@ -63,8 +63,8 @@ impl RevokedCert {
 /// Refuses a revocation without a reason (a certificate's, or a person's).
 pub fn require_reason(reason: &str) -> Result<(), NodeError> {
     if reason.trim().is_empty() {
-        return Err(NodeError::Misuse(
-            "a reason is required; pass --reason stating why the certificate is revoked".into(),
+        return Err(NodeError::request(
+            "a reason is required; pass --reason stating why the certificate is revoked",
         ));
     }
     Ok(())
@@ -234,7 +234,7 @@ pub fn revoke_in_config(
 ) -> Result<bool, NodeError> {
     require_reason(reason)?;
     if reason.contains(['\n', '\r']) {
-        return Err(NodeError::Misuse("the reason must be one line".into()));
+        return Err(NodeError::request("the reason must be one line"));
     }
     let cfg = Config::load(cfg_path)?;
     let listed = cfg
@@ -244,11 +244,7 @@ pub fn revoke_in_config(
     if listed {
         return Ok(false);
     }
-    let io = |source| NodeError::Io {
-        what: "configuration",
-        path: cfg_path.to_path_buf(),
-        source,
-    };
+    let io = |source| NodeError::io("configuration", cfg_path.to_path_buf(), source);
     let mut text = std::fs::read_to_string(cfg_path).map_err(io)?;
     if !text.ends_with('\n') {
         text.push('\n');
@@ -266,10 +262,7 @@ pub fn revoke_in_config(
         hex::encode(fingerprint)
     );
     // Checked before it is written: a node.toml that no longer loads would stop the node.
-    Config::parse(&text).map_err(|message| NodeError::Config {
-        path: cfg_path.to_path_buf(),
-        message,
-    })?;
+    Config::parse(&text).map_err(|message| NodeError::config(cfg_path.to_path_buf(), message))?;
     // Written whole to a temporary file and renamed: a crash never leaves half a node.toml.
     let tmp = cfg_path.with_extension("toml.tmp");
     std::fs::write(&tmp, &text).map_err(io)?;

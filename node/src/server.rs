@@ -19,7 +19,7 @@ use cordon_protocol::audit::entry::Actor;
 use cordon_protocol::collection::CollectionName;
 
 use crate::control::{ControlError, ControlRequest, ControlResponse, ImportFrame};
-use crate::error::NodeError;
+use crate::error::{InternalError, NodeError, PeerError, TransportError};
 use crate::import::PendingImport;
 use crate::net::{read_frame, read_frame_within, write_frame};
 use crate::tls::PeerIdentity;
@@ -228,11 +228,10 @@ async fn serve_partner_stream(
     let refusal = match read {
         Ok(Ok(Some((r, _)))) => Ok(r),
         Ok(Ok(None)) => return Ok(()),
-        Ok(Err(NodeError::Wire(e))) => {
-            Err((ErrorCode::BadRequest, format!("malformed request: {e}")))
-        }
-        Ok(Err(NodeError::Limit(m))) => Err((ErrorCode::LimitExceeded, m)),
-        Ok(Err(e)) => return Err(e),
+        Ok(Err(e)) => match refusal_of(e) {
+            Ok(r) => Err((r.code, r.message)),
+            Err(e) => return Err(e),
+        },
         // A slow sender keeps one of its partner's request slots: time it out, so that it
         // cannot keep them all forever.
         Err(_) => Err((
@@ -394,12 +393,21 @@ fn control_error(
 }
 
 fn node_error_to_control(e: &NodeError) -> ControlResponse {
-    let code = match e {
-        NodeError::Misuse(_) | NodeError::Config { .. } => ErrorCode::BadRequest,
-        NodeError::Wire(_) => ErrorCode::BadRequest,
-        _ => ErrorCode::Internal,
+    ControlResponse::Error(e.to_control())
+}
+
+/// The refusal a request that could not be read earns (malformed, cut short, or over a
+/// limit), or the error itself if the stream failed and no answer can go out.
+fn refusal_of(e: NodeError) -> Result<RemoteError, NodeError> {
+    let message = match &e {
+        NodeError::Peer(PeerError::Wire(w)) => format!("malformed request: {w}"),
+        NodeError::Transport(TransportError::Truncated { .. }) => {
+            format!("incomplete request: {e}")
+        }
+        NodeError::Peer(PeerError::Limit(m)) => m.clone(),
+        _ => return Err(e),
     };
-    control_error(code, e.to_string(), Vec::new())
+    Ok(RemoteError::new(e.code(), message))
 }
 
 async fn serve_control_stream(
@@ -424,20 +432,12 @@ async fn serve_control_stream(
     let req: ControlRequest = match read_frame(&mut recv).await {
         Ok(Some(r)) => r,
         Ok(None) => return Ok(()),
-        Err(NodeError::Wire(e)) => {
-            write_frame(
-                &mut send,
-                &control_error(
-                    ErrorCode::BadRequest,
-                    format!("malformed request: {e}"),
-                    vec![],
-                ),
-            )
-            .await?;
+        Err(e) => {
+            let r = refusal_of(e)?;
+            write_frame(&mut send, &control_error(r.code, r.message, vec![])).await?;
             let _ = send.finish();
             return Ok(());
         }
-        Err(e) => return Err(e),
     };
     // Revocation is checked on every request, so it takes effect at once, even on a
     // connection opened before it.
@@ -505,10 +505,7 @@ async fn serve_control_stream(
         },
         ControlRequest::Query(q) => match crate::query::run_query(shared, &actor, q).await {
             Ok(r) => ControlResponse::Query(r),
-            Err(crate::query::QueryError::Invalid { message, details }) => {
-                control_error(ErrorCode::BadRequest, message, details)
-            }
-            Err(crate::query::QueryError::Node(e)) => node_error_to_control(&e),
+            Err(e) => node_error_to_control(&e),
         },
         ControlRequest::PolicyReload => {
             let (s, a) = (shared.clone(), actor.clone());
@@ -580,7 +577,7 @@ async fn serve_control_stream(
     };
     match write_frame(&mut send, &resp).await {
         // A result too large for one frame (tens of thousands of hits) is reported, not dropped.
-        Err(NodeError::Wire(e)) => {
+        Err(NodeError::Internal(InternalError::Encode(e))) => {
             let msg =
                 format!("the answer does not fit one frame ({e}); ask about fewer items at a time");
             write_frame(
@@ -620,24 +617,24 @@ async fn receive_import(
                 pending =
                     tokio::task::spawn_blocking(move || pending.add_rows(rows).map(|()| pending))
                         .await
-                        .map_err(|e| NodeError::Internal(format!("import worker failed: {e}")))??;
+                        .map_err(|e| NodeError::internal(format!("import worker failed: {e}")))??;
             }
             Some(ImportFrame::Records(rows)) => {
                 pending = tokio::task::spawn_blocking(move || {
                     pending.add_records(rows).map(|()| pending)
                 })
                 .await
-                .map_err(|e| NodeError::Internal(format!("import worker failed: {e}")))??;
+                .map_err(|e| NodeError::internal(format!("import worker failed: {e}")))??;
             }
             Some(ImportFrame::End) => return Ok(pending),
             Some(_) => {
-                return Err(NodeError::Misuse(
-                    "the import sent a frame this node does not know; nothing was stored".into(),
+                return Err(NodeError::request(
+                    "the import sent a frame this node does not know; nothing was stored",
                 ))
             }
             None => {
-                return Err(NodeError::Misuse(
-                    "the import ended before its last row arrived; nothing was stored".into(),
+                return Err(NodeError::request(
+                    "the import ended before its last row arrived; nothing was stored",
                 ))
             }
         }

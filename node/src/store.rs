@@ -108,13 +108,13 @@ fn batches_table(collection: &str) -> String {
 
 fn to_cbor<T: Serialize>(v: &T) -> Result<Vec<u8>, NodeError> {
     let mut out = Vec::new();
-    ciborium::into_writer(v, &mut out).map_err(|e| NodeError::Storage(e.to_string()))?;
+    ciborium::into_writer(v, &mut out).map_err(|e| NodeError::storage(e.to_string()))?;
     Ok(out)
 }
 
 fn from_cbor<T: DeserializeOwned>(b: &[u8]) -> Result<T, NodeError> {
     cordon_protocol::frame::decode(b)
-        .map_err(|e| NodeError::Storage(format!("corrupt record: {e}")))
+        .map_err(|e| NodeError::storage(format!("corrupt record: {e}")))
 }
 
 /// The database.
@@ -135,18 +135,15 @@ impl Store {
     /// Opens (or creates) the database at `path`.
     pub fn open(path: &Path) -> Result<Store, NodeError> {
         if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir).map_err(|source| NodeError::Io {
-                what: "data folder",
-                path: dir.to_path_buf(),
-                source,
-            })?;
+            std::fs::create_dir_all(dir)
+                .map_err(|source| NodeError::io("data folder", dir.to_path_buf(), source))?;
         }
         let db = Database::create(path).map_err(|e| match e {
-            redb::DatabaseError::DatabaseAlreadyOpen => NodeError::Misuse(format!(
+            redb::DatabaseError::DatabaseAlreadyOpen => NodeError::setup(format!(
                 "database {} is already open by another process; is this node already running?",
                 path.display()
             )),
-            other => NodeError::Storage(format!("{}: {other}", path.display())),
+            other => NodeError::storage(format!("{}: {other}", path.display())),
         })?;
         let txn = db.begin_write()?;
         {
@@ -173,7 +170,7 @@ impl Store {
             let (k, v) = row?;
             // Every name was checked before it was stored.
             let name = CollectionName::parse(k.value())
-                .map_err(|e| NodeError::Storage(format!("corrupt collection table: {e}")))?;
+                .map_err(|e| NodeError::storage(format!("corrupt collection table: {e}")))?;
             out.push((name, from_cbor(v.value())?));
         }
         Ok(out)
@@ -204,7 +201,7 @@ impl Store {
             .get(collection)?
             .map(|v| v.value().to_vec())
             .ok_or_else(|| {
-                NodeError::Storage(format!(
+                NodeError::storage(format!(
                     "collection `{collection}` has an epoch but no filter"
                 ))
             })?;
@@ -218,7 +215,7 @@ impl Store {
                     let tag: Tag = v
                         .value()
                         .try_into()
-                        .map_err(|_| NodeError::Storage("delta tag is not 32 bytes".into()))?;
+                        .map_err(|_| NodeError::storage("delta tag is not 32 bytes"))?;
                     delta.push(tag);
                 }
             }

@@ -43,8 +43,8 @@ pub fn bundle(
     let cps = read.open_table(CHECKPOINTS)?;
     let Some((latest_size, latest)) = cps.last()?.map(|(k, v)| (k.value(), v.value().to_string()))
     else {
-        return Err(NodeError::Misuse(
-            "the audit log is empty; nothing to export".into(),
+        return Err(NodeError::request(
+            "the audit log is empty; nothing to export",
         ));
     };
     let mut first = None;
@@ -53,7 +53,7 @@ pub fn bundle(
         let (k, v) = row?;
         let line = v.value();
         let t = Entry::parse(line)
-            .map_err(|e| NodeError::Storage(format!("audit entry #{}: {e}", k.value())))?
+            .map_err(|e| NodeError::storage(format!("audit entry #{}: {e}", k.value())))?
             .time;
         if since.is_some_and(|s| t < s) {
             if first.is_some() {
@@ -86,8 +86,8 @@ pub fn bundle(
             continue;
         };
         let (body, _) = open_note(note.as_bytes(), &[log.verifier_key()])
-            .map_err(|e| NodeError::Storage(format!("cosigned checkpoint of {partner}: {e}")))?;
-        let c = Checkpoint::parse(&body).map_err(|e| NodeError::Storage(e.to_string()))?;
+            .map_err(|e| NodeError::storage(format!("cosigned checkpoint of {partner}: {e}")))?;
+        let c = Checkpoint::parse(&body).map_err(|e| NodeError::storage(e.to_string()))?;
         let proof = if c.size == 0 || c.size == latest_size {
             Vec::new()
         } else {
@@ -141,10 +141,10 @@ pub fn prove(log: &AuditLog, db: &Database, index: u64) -> Result<(TlogProof, Ve
     let read = db.begin_read()?;
     let cps = read.open_table(CHECKPOINTS)?;
     let Some((size, note)) = cps.last()?.map(|(k, v)| (k.value(), v.value().to_string())) else {
-        return Err(NodeError::Misuse("the audit log is empty".into()));
+        return Err(NodeError::request("the audit log is empty"));
     };
     if index >= size {
-        return Err(NodeError::Misuse(format!(
+        return Err(NodeError::request(format!(
             "there is no entry #{index}: the log has {size} entries (0 to {})",
             size.saturating_sub(1)
         )));
@@ -153,7 +153,7 @@ pub fn prove(log: &AuditLog, db: &Database, index: u64) -> Result<(TlogProof, Ve
         .open_table(ENTRIES)?
         .get(index)?
         .map(|v| v.value().to_vec())
-        .ok_or_else(|| NodeError::Storage(format!("audit entry #{index} is missing")))?;
+        .ok_or_else(|| NodeError::storage(format!("audit entry #{index} is missing")))?;
     Ok((
         TlogProof {
             extra: None,
@@ -176,15 +176,15 @@ pub fn consistency(
         Some(n) => (
             n,
             log.checkpoint_at(db, n)?.ok_or_else(|| {
-                NodeError::Misuse(format!("this log has no checkpoint of size {n}"))
+                NodeError::request(format!("this log has no checkpoint of size {n}"))
             })?,
         ),
         None => log
             .latest(db)?
-            .ok_or_else(|| NodeError::Misuse("the audit log is empty".into()))?,
+            .ok_or_else(|| NodeError::request("the audit log is empty"))?,
     };
     if old == 0 || old > size {
-        return Err(NodeError::Misuse(format!(
+        return Err(NodeError::request(format!(
             "a consistency proof needs 0 < old size <= new size; got {old} and {size}"
         )));
     }

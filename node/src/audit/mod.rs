@@ -97,7 +97,7 @@ impl Staged<'_> {
 }
 
 fn storage(e: impl std::fmt::Display) -> NodeError {
-    NodeError::Storage(e.to_string())
+    NodeError::storage(e.to_string())
 }
 
 impl AuditLog {
@@ -109,16 +109,16 @@ impl AuditLog {
     /// long as it builds its epoch).
     pub fn open(path: &std::path::Path, node: &str, signer: Signer) -> Result<AuditLog, NodeError> {
         let shared_db = std::sync::Arc::new(Database::create(path).map_err(|e| match e {
-            redb::DatabaseError::DatabaseAlreadyOpen => NodeError::Misuse(format!(
+            redb::DatabaseError::DatabaseAlreadyOpen => NodeError::setup(format!(
                 "audit log {} is already open by another process; is this node already running?",
                 path.display()
             )),
-            other => NodeError::Storage(format!("{}: {other}", path.display())),
+            other => NodeError::storage(format!("{}: {other}", path.display())),
         })?);
         let db: &Database = &shared_db;
         let origin = origin_of(node);
         if signer.name() != origin {
-            return Err(NodeError::Misuse(format!(
+            return Err(NodeError::setup(format!(
                 "the log key is named {:?}, not {origin:?}",
                 signer.name()
             )));
@@ -138,7 +138,7 @@ impl AuditLog {
         for (expected, row) in entries.iter()?.enumerate() {
             let (k, v) = row?;
             if k.value() != expected as u64 {
-                return Err(NodeError::Storage(format!(
+                return Err(NodeError::storage(format!(
                     "the audit log has no entry #{expected} (next is #{}); the database was altered",
                     k.value()
                 )));
@@ -160,19 +160,19 @@ impl AuditLog {
         match last {
             None if size == 0 => {}
             None => {
-                return Err(NodeError::Storage(format!(
+                return Err(NodeError::storage(format!(
                     "the audit log has {size} entries but no signed checkpoint; the database was altered"
                 )))
             }
             Some((cp_size, note)) => {
                 let c = log.open_own(&note)?;
                 let root = tree.root_at(c.size).map_err(|_| {
-                    NodeError::Storage(format!(
+                    NodeError::storage(format!(
                         "the audit log has {size} entries but its latest checkpoint is of size {cp_size}; entries were removed"
                     ))
                 })?;
                 if c.size != size || root != c.root || cp_size != c.size {
-                    return Err(NodeError::Storage(format!(
+                    return Err(NodeError::storage(format!(
                         "the audit log's {size} entries do not match its latest signed checkpoint (size {}); \
                          entries were altered under the node. Keep the database as evidence and tell the auditors",
                         c.size
@@ -191,7 +191,7 @@ impl AuditLog {
     /// Opens one of this log's own checkpoints.
     fn open_own(&self, note: &str) -> Result<Checkpoint, NodeError> {
         let (body, _) = open_note(note.as_bytes(), &[self.verifier_key()]).map_err(|e| {
-            NodeError::Storage(format!(
+            NodeError::storage(format!(
                 "a stored checkpoint does not verify with this node's log key: {e}"
             ))
         })?;
@@ -240,7 +240,7 @@ impl AuditLog {
         for e in entries {
             let line = e.to_line();
             if line.len() > MAX_ENTRY_LEN {
-                return Err(NodeError::Internal(format!(
+                return Err(NodeError::internal(format!(
                     "an audit entry of {} bytes exceeds the {MAX_ENTRY_LEN}-byte limit; nothing was logged",
                     line.len()
                 )));
@@ -289,28 +289,28 @@ impl AuditLog {
     pub fn consistency(&self, old: u64, new: u64) -> Result<Vec<Hash>, NodeError> {
         self.lock()
             .consistency_proof(old, new)
-            .map_err(|e| NodeError::Misuse(e.to_string()))
+            .map_err(|e| NodeError::request(e.to_string()))
     }
 
     /// Inclusion proof of entry `index` in the tree of `size` entries.
     pub fn inclusion(&self, index: u64, size: u64) -> Result<Vec<Hash>, NodeError> {
         self.lock()
             .inclusion_proof(index, size)
-            .map_err(|e| NodeError::Misuse(e.to_string()))
+            .map_err(|e| NodeError::request(e.to_string()))
     }
 
     /// The root of the tree at `size`.
     pub fn root_at(&self, size: u64) -> Result<Hash, NodeError> {
         self.lock()
             .root_at(size)
-            .map_err(|e| NodeError::Misuse(e.to_string()))
+            .map_err(|e| NodeError::request(e.to_string()))
     }
 
     /// Perfect-subtree roots covering the first `size` entries.
     pub fn frontier_at(&self, size: u64) -> Result<Vec<Hash>, NodeError> {
         self.lock()
             .frontier_at(size)
-            .map_err(|e| NodeError::Misuse(e.to_string()))
+            .map_err(|e| NodeError::request(e.to_string()))
     }
 
     /// A new entry written by this node.

@@ -45,7 +45,7 @@ pub(crate) async fn serve(
     let a = actor.clone();
     let result = tokio::task::spawn_blocking(move || answer(&s, &a, req))
         .await
-        .map_err(|e| NodeError::Internal(format!("audit reader failed: {e}")))?;
+        .map_err(|e| NodeError::internal(format!("audit reader failed: {e}")))?;
     match result {
         Ok(frames) => {
             for f in frames {
@@ -53,12 +53,8 @@ pub(crate) async fn serve(
             }
             Ok(())
         }
-        Err(NodeError::Misuse(m)) => {
-            write_frame(send, &refusal(ErrorCode::BadRequest, m)).await?;
-            Ok(())
-        }
         Err(e) => {
-            write_frame(send, &refusal(ErrorCode::Internal, e.to_string())).await?;
+            write_frame(send, &ControlResponse::Error(e.to_control())).await?;
             Ok(())
         }
     }
@@ -82,7 +78,7 @@ fn answer(
             "consistency proof {old} -> {}",
             new.map_or("latest".into(), |n| n.to_string())
         ),
-        _ => return Err(NodeError::Internal("not an audit request".into())),
+        _ => return Err(NodeError::internal("not an audit request")),
     };
     // The read is logged first, so it is part of what is read.
     let mut e = log.entry(shared.clock.now_unix(), EntryKind::AuditRead, actor.clone());
@@ -95,7 +91,7 @@ fn answer(
                 cordon_protocol::audit::note::KeyType::Ed25519,
                 shared.receipt_signer.public_key(),
             )
-            .map_err(|e| NodeError::Internal(e.to_string()))?;
+            .map_err(|e| NodeError::internal(e.to_string()))?;
             let keys = ExportKeys {
                 own_receipt: own.to_string(),
                 partners: &shared.partner_log_keys,

@@ -73,7 +73,7 @@ pub struct PartnerLogKeys {
 }
 
 fn corrupt(e: impl std::fmt::Display) -> NodeError {
-    NodeError::Storage(format!("audit partner state: {e}"))
+    NodeError::storage(format!("audit partner state: {e}"))
 }
 
 /// Reads a partner's state.
@@ -230,7 +230,7 @@ pub fn check(
 pub fn hello(log: &AuditLog, db: &Database, state: &PartnerAudit) -> Result<AuditHello, NodeError> {
     let (size, checkpoint) = log
         .latest(db)?
-        .ok_or_else(|| NodeError::Internal("the audit log is empty before a query".into()))?;
+        .ok_or_else(|| NodeError::internal("the audit log is empty before a query"))?;
     let from = state.known_by_them;
     let proof = if from == 0 || from > size {
         Vec::new()
@@ -346,9 +346,9 @@ fn take_checkpoint(
                 state.unverified = 0;
                 let body = c
                     .to_body()
-                    .map_err(|e| NodeError::Internal(e.to_string()))?;
+                    .map_err(|e| NodeError::internal(e.to_string()))?;
                 let line =
-                    cosign(&body, now, witness).map_err(|e| NodeError::Internal(e.to_string()))?;
+                    cosign(&body, now, witness).map_err(|e| NodeError::internal(e.to_string()))?;
                 state.theirs = Some(note.to_string());
                 state.my_cosignature = Some(line.clone());
                 (Some(line), None)
@@ -392,7 +392,7 @@ pub fn reply(
     state: &PartnerAudit,
 ) -> Result<AuditReply, NodeError> {
     let checkpoint = log.checkpoint_at(db, size)?.ok_or_else(|| {
-        NodeError::Internal(format!("no checkpoint of size {size} after an answer"))
+        NodeError::internal(format!("no checkpoint of size {size} after an answer"))
     })?;
     let proof = if h.seen == 0 || h.seen > size {
         Vec::new()

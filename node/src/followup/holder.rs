@@ -270,7 +270,7 @@ pub fn resolve(
             }
         }
         let tags = oprf::holder_tags(&epoch.sk, &inputs)
-            .map_err(|e| NodeError::Internal(format!("tag derivation failed: {e}")))?;
+            .map_err(|e| NodeError::internal(format!("tag derivation failed: {e}")))?;
         for (k, t) in tags.iter().enumerate() {
             if let Some(&w) = index.get(t) {
                 let v = &chunk.values[owner[k]];
@@ -417,7 +417,7 @@ pub fn review(
         all.iter()
             .find(|h| h.id == full)
             .cloned()
-            .ok_or_else(|| NodeError::Internal("follow-up vanished".into()))
+            .ok_or_else(|| NodeError::internal("follow-up vanished"))
     };
     match cmd {
         FollowupCommand::List => {
@@ -437,14 +437,14 @@ pub fn review(
         FollowupCommand::Deny { id, reason } => {
             let reason = reason.trim().to_string();
             if reason.is_empty() || reason.len() > MAX_TEXT {
-                return Err(NodeError::Misuse(format!(
+                return Err(NodeError::request(format!(
                     "a denial needs a reason of 1 to {MAX_TEXT} bytes (--reason); the requesting agency sees it"
                 )));
             }
             let h = find(&id)?;
             decide(shared, actor, h, Decision::Deny(reason))
         }
-        _ => Err(NodeError::Internal("not a review command".into())),
+        _ => Err(NodeError::internal("not a review command")),
     }
 }
 
@@ -462,10 +462,10 @@ fn decide(
     let db = shared.store.db();
     let txn = db.begin_write()?;
     // Read again inside the writer: two supervisors deciding at once cannot both win.
-    let mut h = store::get_held(&txn, &h.id)?
-        .ok_or_else(|| NodeError::Internal("follow-up vanished".into()))?;
+    let mut h =
+        store::get_held(&txn, &h.id)?.ok_or_else(|| NodeError::internal("follow-up vanished"))?;
     if h.state != FollowupState::Pending {
-        return Err(NodeError::Misuse(format!(
+        return Err(NodeError::request(format!(
             "follow-up request {} was already {} by {}; a decision is final",
             h.id,
             state_name(&h.state),
@@ -474,7 +474,7 @@ fn decide(
     }
     if matches!(d, Decision::Approve(_)) {
         if let Err(r) = shared.policy().check_followup(&h.partner, &h.collection) {
-            return Err(NodeError::Misuse(format!(
+            return Err(NodeError::request(format!(
                 "follow-up request {} cannot be approved: {} (the policy changed since it arrived); deny it instead",
                 h.id, r.message
             )));
@@ -556,7 +556,7 @@ fn release(
                     } else {
                         "is not a field of these records"
                     };
-                    return Err(NodeError::Misuse(format!(
+                    return Err(NodeError::request(format!(
                         "field `{name}` {why}; releasable fields here: {}",
                         if releasable_anywhere.is_empty() {
                             "none".to_string()

@@ -41,12 +41,7 @@ fn error(code: ErrorCode, message: impl Into<String>) -> ControlResponse {
 }
 
 fn node_error(e: NodeError) -> ControlResponse {
-    match e {
-        NodeError::Remote(r) => error(r.code, r.message),
-        NodeError::Control { code, message, .. } => error(code, message),
-        NodeError::Misuse(m) => error(ErrorCode::BadRequest, m),
-        other => error(ErrorCode::Internal, other.to_string()),
-    }
+    ControlResponse::Error(e.to_control())
 }
 
 /// The action a command needs.
@@ -81,7 +76,7 @@ pub async fn handle(
             let (s, a) = (shared.clone(), actor.clone());
             tokio::task::spawn_blocking(move || holder::review(&s, &a, review))
                 .await
-                .unwrap_or_else(|e| Err(NodeError::Internal(format!("review failed: {e}"))))
+                .unwrap_or_else(|e| Err(NodeError::internal(format!("review failed: {e}"))))
         }
     };
     match r {

@@ -16,12 +16,12 @@ use cordon_protocol::messages::{pack, PartnerRequest, PartnerResponse};
 use super::holder::state_name;
 use super::store::{self, SentFollowup};
 use super::SentView;
-use crate::error::NodeError;
+use crate::error::{NodeError, PeerError};
 use crate::partner_client::Traffic;
 use crate::Shared;
 
 fn misuse(m: impl Into<String>) -> NodeError {
-    NodeError::Misuse(m.into())
+    NodeError::request(m.into())
 }
 
 fn entry(shared: &Shared, kind: EntryKind, actor: &Actor, s: &SentFollowup) -> Entry {
@@ -57,7 +57,7 @@ async fn save_async(
     let (sh, s) = (shared.clone(), s.clone());
     tokio::task::spawn_blocking(move || save(&sh, &s, &entries))
         .await
-        .map_err(|e| NodeError::Internal(format!("follow-up store failed: {e}")))?
+        .map_err(|e| NodeError::internal(format!("follow-up store failed: {e}")))?
 }
 
 /// Files a follow-up request with `partner` on `references` (all of one collection and epoch).
@@ -91,7 +91,7 @@ pub async fn request(
     }
     let mut parsed: Vec<HitReference> = Vec::new();
     for r in references {
-        let h: HitReference = r.parse().map_err(NodeError::Misuse)?;
+        let h: HitReference = r.parse().map_err(NodeError::request)?;
         if let Some(first) = parsed.first() {
             if first.collection != h.collection || first.epoch != h.epoch {
                 return Err(misuse(format!(
@@ -145,10 +145,10 @@ pub async fn request(
             save_async(shared, &sent, Vec::new()).await?;
             Ok(view(&sent))
         }
-        Ok(_) => Err(NodeError::Wire(cordon_protocol::WireError::Malformed(
+        Ok(_) => Err(NodeError::from(cordon_protocol::WireError::Malformed(
             "expected the acceptance of this follow-up request".into(),
         ))),
-        Err(NodeError::Remote(r)) => {
+        Err(NodeError::Peer(PeerError::Refused(r))) => {
             sent.state = None;
             sent.refused = Some(format!("{}: {}", r.code, r.message));
             sent.answered_at = Some(shared.clock.now_unix());
@@ -156,14 +156,13 @@ pub async fn request(
             e.detail = Some(format!("followup={} decision=refused", sent.id));
             e.reason = sent.refused.clone();
             save_async(shared, &sent, vec![e]).await?;
-            Err(NodeError::Control {
-                code: r.code,
-                message: format!(
+            Err(NodeError::refused(
+                r.code,
+                format!(
                     "{partner} refused follow-up request {}: {}",
                     sent.id, r.message
                 ),
-                details: Vec::new(),
-            })
+            ))
         }
         // Not sent, or no answer: the request stays recorded as pending; `status` asks again.
         Err(e) => Err(e),

@@ -18,7 +18,7 @@ use cordon_protocol::audit::entry::{Actor, EntryKind};
 
 use crate::control::{ImportHeader, ImportReply};
 use crate::epoch::{self, BuildParams};
-use crate::error::NodeError;
+use crate::error::{NodeError, UserError};
 use crate::store::{CollectionMeta, StagedRecords};
 use crate::Shared;
 
@@ -30,7 +30,7 @@ const MAX_LISTED_REJECTIONS: usize = 100;
 pub fn validate_collection(name: &str) -> Result<(), NodeError> {
     cordon_protocol::collection::CollectionName::parse(name)
         .map(|_| ())
-        .map_err(|e| NodeError::Misuse(e.to_string()))
+        .map_err(|e| NodeError::request(e.to_string()))
 }
 
 mod spool;
@@ -84,7 +84,7 @@ impl PendingImport {
         let kind: Kind = header
             .kind
             .parse()
-            .map_err(|e: ident::IdentError| NodeError::Misuse(e.to_string()))?;
+            .map_err(|e: ident::IdentError| NodeError::request(e.to_string()))?;
         let mut opts = header.read.to_ident(default_region.as_deref());
         // Only e-mail forms depend on the rules; for other kinds the flag means nothing, and
         // must not bind the collection.
@@ -172,8 +172,8 @@ impl PendingImport {
         NodeError,
     > {
         let Sink::Listed(values) = self.sink else {
-            return Err(NodeError::Internal(
-                "an import's rows were read as a deletion's".into(),
+            return Err(NodeError::internal(
+                "an import's rows were read as a deletion's",
             ));
         };
         Ok((
@@ -201,7 +201,7 @@ impl PendingImport {
                 r.rejected_count
             )),
             Ok(_) => None,
-            Err(NodeError::Misuse(m)) => Some(m.clone()),
+            Err(NodeError::User(UserError::Request(m))) => Some(m.clone()),
             Err(_) => None,
         };
         if let Some(reason) = reason {
@@ -237,12 +237,12 @@ impl PendingImport {
             return Ok(refused);
         }
         let Sink::Spool(spool) = self.sink else {
-            return Err(NodeError::Internal(
-                "a deletion's rows were committed as an import".into(),
+            return Err(NodeError::internal(
+                "a deletion's rows were committed as an import",
             ));
         };
         if let Some(name) = self.header.releasable.iter().find(|n| !spool.has_field(n)) {
-            return Err(NodeError::Misuse(format!(
+            return Err(NodeError::request(format!(
                 "releasable field `{name}` is not a field of any imported row; name fields the file holds besides the identifier"
             )));
         }
@@ -254,14 +254,14 @@ impl PendingImport {
         let mut batch = shared.store.begin()?;
         let mut meta = match batch.collection(c)? {
             Some(m) if m.kind != self.kind.as_str() => {
-                return Err(NodeError::Misuse(format!(
+                return Err(NodeError::request(format!(
                 "collection `{c}` holds `{}` identifiers, not `{}`; import into another collection",
                 m.kind,
                 self.kind.as_str()
             )))
             }
             Some(m) if m.provider_rules != self.opts.provider_rules => {
-                return Err(NodeError::Misuse(if m.provider_rules {
+                return Err(NodeError::request(if m.provider_rules {
                     format!("collection `{c}` was imported with the e-mail provider rules; pass --provider-rules again, so that every address in it has the same form")
                 } else {
                     format!("collection `{c}` was imported without the e-mail provider rules; import without --provider-rules, or into a new collection")

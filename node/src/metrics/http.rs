@@ -35,7 +35,7 @@ pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 /// that a port already taken fails the start.
 pub(crate) fn bind(addr: SocketAddr) -> Result<std::net::TcpListener, NodeError> {
     let fail = |e: std::io::Error| {
-        NodeError::Misuse(format!(
+        NodeError::setup(format!(
             "cannot serve metrics on {addr}: {e}; is another program using that port? change `metrics.listen` in node.toml"
         ))
     };
@@ -228,7 +228,7 @@ async fn render(shared: &Arc<Shared>) -> Result<String, NodeError> {
         s.metrics.encode()
     })
     .await
-    .map_err(|e| NodeError::Internal(format!("metrics task failed: {e}")))?
+    .map_err(|e| NodeError::internal(format!("metrics task failed: {e}")))?
 }
 
 #[cfg(test)]

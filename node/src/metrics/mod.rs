@@ -66,7 +66,7 @@ pub struct Metrics {
 }
 
 fn metric_error(e: prometheus::Error) -> NodeError {
-    NodeError::Internal(format!("metrics registry: {e}"))
+    NodeError::internal(format!("metrics registry: {e}"))
 }
 
 impl Metrics {
@@ -258,7 +258,7 @@ impl Metrics {
         prometheus::TextEncoder::new()
             .encode(&self.registry.gather(), &mut out)
             .map_err(metric_error)?;
-        String::from_utf8(out).map_err(|e| NodeError::Internal(format!("metrics text: {e}")))
+        String::from_utf8(out).map_err(|e| NodeError::internal(format!("metrics text: {e}")))
     }
 
     /// The counters, and the gauges `refresh` returned, for `cordon status`.
