@@ -62,6 +62,19 @@ fn pem_wrap(label: &str, der: &[u8]) -> String {
     out
 }
 
+/// Decodes a partner's descriptor key as written in `node.toml` (base64 of 32 bytes).
+pub fn parse_signing_public_key(s: &str) -> Result<[u8; 32], String> {
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(s.trim())
+        .map_err(|e| format!("{s:?} is not base64 ({e})"))?;
+    bytes.try_into().map_err(|b: Vec<u8>| {
+        format!(
+            "{s:?} decodes to {} bytes; an Ed25519 public key has 32",
+            b.len()
+        )
+    })
+}
+
 /// A new Ed25519 descriptor-signing key as PKCS#8 PEM.
 pub fn new_signing_key_pem() -> Result<String, NodeError> {
     let doc = Ed25519KeyPair::generate_pkcs8(&ring::rand::SystemRandom::new())
@@ -103,6 +116,96 @@ pub struct InitOptions {
     /// Default phone region.
     pub region: Option<String>,
 }
+
+/// `node.toml` as `cordon init` writes it, after `[node]`: the TLS files, epochs and limits.
+const TOML_SETTINGS: &str = r#"[tls]
+ca_cert = "ca.pem"          # this agency's CA certificate (give it to partners via card.toml)
+ca_key = "ca.key"           # the CA key: issues users' certificates; keep it private
+cert = "node.pem"           # this node's certificate, issued by the CA
+key = "node.key"            # this node's private key
+signing_key = "signing.key" # Ed25519 key that signs epoch descriptors and receipts
+log_key = "log.key"         # Ed25519 key that signs only the audit log's checkpoints
+witness_key = "witness.key" # Ed25519 key that signs only cosignatures of partners' logs
+
+[epochs]
+# False-positive rate of each collection's Bloom filter.
+fp_rate = 1e-9
+# How long partners may use a signed descriptor before fetching a fresh one.
+descriptor_validity = "7d"
+# Build a new epoch (new key, new filter) once records added since the last build exceed
+# this fraction of it; until then they travel to partners as a small delta.
+rebuild_delta_fraction = 0.5
+
+[limits]
+# Time allowed for one partner's whole answer to a query.
+query_timeout = "30s"
+# Time allowed for a QUIC handshake with a partner.
+connect_timeout = "5s"
+# Most items in one query.
+max_items_per_query = 65536
+# Time in-flight requests get to finish at shutdown.
+shutdown_grace = "10s"
+# Connections one partner may hold open at once (default 4); more are closed at once.
+max_connections_per_partner = 4
+# Streams a peer may have open on one connection (default 64); more wait their turn.
+max_streams_per_connection = 64
+# Requests of one partner served at once (default 4); its others wait, other partners do not.
+max_requests_per_partner = 4
+# Largest request a partner may send, in bytes (default 4194304 = 4 MiB; at most 8 MiB, and
+# at least max_items_per_query x 32 + 65536).
+max_request_bytes = 4194304
+# Time a partner gets to send one whole request once it is served (default 20s).
+request_read_timeout = "20s"
+# Follow-up requests of one partner that may await review at once (default 1000).
+max_pending_followups_per_partner = 1000
+# Handshakes in progress at once, from anyone, before the peer is identified (default 256);
+# one more is refused at once, so an unauthenticated flood cannot exhaust the node.
+max_handshakes = 256
+
+"#;
+
+/// `node.toml` as `cordon init` writes it, after `[identifiers]`: the sections that are off or
+/// empty until an operator fills them.
+const TOML_SECTIONS: &str = r#"
+[metrics]
+# Serve Prometheus metrics at http://ADDRESS/metrics (plain HTTP; partner names, query and
+# refusal counts, budgets left, epoch ages, audit log size, handshake failures; never an
+# identifier). Off unless `listen` is set. A loopback address keeps it on this machine; a
+# private address is allowed with a warning; a public or wildcard one (0.0.0.0, [::]) is
+# refused unless `allow_public = true` [default: false], for a port a firewall guards.
+# listen = "127.0.0.1:9464"
+# allow_public = false
+
+# Key rotation and retention per collection (both optional; the collection need not exist
+# yet). `rotate_every`: a new key and epoch once the current one is this old [default: never
+# on schedule]. `retain`: records imported longer ago than this are deleted, and the key
+# rotated [default: kept until deleted with `cordon data delete`].
+#
+# [[collection]]
+# name = "phones"
+# rotate_every = "30d"
+# retain = "5y"
+
+# Partners are added with `cordon partner add --config THIS_FILE --card THEIR_CARD.toml`,
+# which appends entries like this one:
+#
+# [[partner]]
+# name = "jp"
+# address = "198.51.100.7:7400"
+# ca_cert = "partners/jp-ca.pem"
+# signing_key = "base64 of their Ed25519 public key"
+# log_key = "base64 of their audit-log public key"
+# witness_key = "base64 of their cosigning public key"
+
+# Certificates refused at the TLS handshake although their CA is trusted (a stolen laptop's
+# user certificate, a partner's leaked node key) [default: none]. `cordon cert revoke
+# --config THIS_FILE --cert FILE --reason WHY` appends one; `cordon policy reload` or SIGHUP
+# applies the list to the running node.
+#
+# [[revoked]]
+# fingerprint = "SHA-256 of the certificate, 64 hex digits (`cordon cert fingerprint FILE`)"
+# reason = "laptop stolen"
+"#;
 
 /// Creates a node folder: CA, node certificate, signing key, `node.toml`, `card.toml`.
 /// Returns the path of `node.toml`.
@@ -178,96 +281,17 @@ public_address = "{public}"
 # Folder of the database (cordon.redb).
 data_dir = "data"
 
-[tls]
-ca_cert = "ca.pem"          # this agency's CA certificate (give it to partners via card.toml)
-ca_key = "ca.key"           # the CA key: issues users' certificates; keep it private
-cert = "node.pem"           # this node's certificate, issued by the CA
-key = "node.key"            # this node's private key
-signing_key = "signing.key" # Ed25519 key that signs epoch descriptors and receipts
-log_key = "log.key"         # Ed25519 key that signs only the audit log's checkpoints
-witness_key = "witness.key" # Ed25519 key that signs only cosignatures of partners' logs
-
-[epochs]
-# False-positive rate of each collection's Bloom filter.
-fp_rate = 1e-9
-# How long partners may use a signed descriptor before fetching a fresh one.
-descriptor_validity = "7d"
-# Build a new epoch (new key, new filter) once records added since the last build exceed
-# this fraction of it; until then they travel to partners as a small delta.
-rebuild_delta_fraction = 0.5
-
-[limits]
-# Time allowed for one partner's whole answer to a query.
-query_timeout = "30s"
-# Time allowed for a QUIC handshake with a partner.
-connect_timeout = "5s"
-# Most items in one query.
-max_items_per_query = 65536
-# Time in-flight requests get to finish at shutdown.
-shutdown_grace = "10s"
-# Connections one partner may hold open at once (default 4); more are closed at once.
-max_connections_per_partner = 4
-# Streams a peer may have open on one connection (default 64); more wait their turn.
-max_streams_per_connection = 64
-# Requests of one partner served at once (default 4); its others wait, other partners do not.
-max_requests_per_partner = 4
-# Largest request a partner may send, in bytes (default 4194304 = 4 MiB; at most 8 MiB, and
-# at least max_items_per_query x 32 + 65536).
-max_request_bytes = 4194304
-# Time a partner gets to send one whole request once it is served (default 20s).
-request_read_timeout = "20s"
-# Follow-up requests of one partner that may await review at once (default 1000).
-max_pending_followups_per_partner = 1000
-# Handshakes in progress at once, from anyone, before the peer is identified (default 256);
-# one more is refused at once, so an unauthenticated flood cannot exhaust the node.
-max_handshakes = 256
-
-[identifiers]
-# Region for phone numbers written in national format (ISO 3166 alpha-2).
-{region}
-
-[metrics]
-# Serve Prometheus metrics at http://ADDRESS/metrics (plain HTTP; partner names, query and
-# refusal counts, budgets left, epoch ages, audit log size, handshake failures; never an
-# identifier). Off unless `listen` is set. A loopback address keeps it on this machine; a
-# private address is allowed with a warning; a public or wildcard one (0.0.0.0, [::]) is
-# refused unless `allow_public = true` [default: false], for a port a firewall guards.
-# listen = "127.0.0.1:9464"
-# allow_public = false
-
-# Key rotation and retention per collection (both optional; the collection need not exist
-# yet). `rotate_every`: a new key and epoch once the current one is this old [default: never
-# on schedule]. `retain`: records imported longer ago than this are deleted, and the key
-# rotated [default: kept until deleted with `cordon data delete`].
-#
-# [[collection]]
-# name = "phones"
-# rotate_every = "30d"
-# retain = "5y"
-
-# Partners are added with `cordon partner add --config THIS_FILE --card THEIR_CARD.toml`,
-# which appends entries like this one:
-#
-# [[partner]]
-# name = "jp"
-# address = "198.51.100.7:7400"
-# ca_cert = "partners/jp-ca.pem"
-# signing_key = "base64 of their Ed25519 public key"
-# log_key = "base64 of their audit-log public key"
-# witness_key = "base64 of their cosigning public key"
-
-# Certificates refused at the TLS handshake although their CA is trusted (a stolen laptop's
-# user certificate, a partner's leaked node key) [default: none]. `cordon cert revoke
-# --config THIS_FILE --cert FILE --reason WHY` appends one; `cordon policy reload` or SIGHUP
-# applies the list to the running node.
-#
-# [[revoked]]
-# fingerprint = "SHA-256 of the certificate, 64 hex digits (`cordon cert fingerprint FILE`)"
-# reason = "laptop stolen"
 "#,
         name = o.name,
         listen = o.listen,
-    );
+    ) + TOML_SETTINGS
+        + &format!(
+            r#"[identifiers]
+# Region for phone numbers written in national format (ISO 3166 alpha-2).
+{region}
+"#
+        )
+        + TOML_SECTIONS;
     write_file(&cfg_path, &text, false, "configuration")?;
     let cfg = Config::load(&cfg_path)?;
     write_card(&cfg, &o.dir.join("card.toml"))?;
@@ -342,11 +366,11 @@ pub fn read_card(path: &Path) -> Result<Card, NodeError> {
             path.display()
         )));
     }
-    crate::parse_signing_public_key(&c.signing_key)
+    parse_signing_public_key(&c.signing_key)
         .map_err(|m| NodeError::request(format!("card {}: signing_key {m}", path.display())))?;
-    crate::parse_signing_public_key(&c.log_key)
+    parse_signing_public_key(&c.log_key)
         .map_err(|m| NodeError::request(format!("card {}: log_key {m}", path.display())))?;
-    crate::parse_signing_public_key(&c.witness_key)
+    parse_signing_public_key(&c.witness_key)
         .map_err(|m| NodeError::request(format!("card {}: witness_key {m}", path.display())))?;
     pki::validate_node_name(&c.name)?;
     Ok(c)

@@ -227,23 +227,33 @@ pub fn rebuild_in(
 ) -> Result<HolderEpoch, NodeError> {
     let number = current.map_or(1, |e| e.epoch + 1);
     let (sk, pk) = oprf::generate_key_pair(&mut rand::rngs::OsRng);
-    let (stored, holder) = build_with_key(batch, collection, kind, number, sk, pk, p, BUILD_CHUNK)?;
+    let key = NewKey {
+        epoch: number,
+        sk,
+        pk,
+    };
+    let (stored, holder) = build_with_key(batch, collection, kind, key, p, BUILD_CHUNK)?;
     batch.put_new_epoch(collection, &stored, &holder.filter)?;
     Ok(holder)
 }
 
-/// Builds epoch `epoch` over the records `batch` holds, with the key pair given.
-#[allow(clippy::too_many_arguments)]
+/// An epoch's number and its new key pair.
+struct NewKey {
+    epoch: u64,
+    sk: SecretKey,
+    pk: PublicKey,
+}
+
+/// Builds a new epoch over the records `batch` holds, with the key pair given.
 fn build_with_key(
     batch: &crate::store::WriteBatch,
     collection: &str,
     kind: &str,
-    epoch: u64,
-    sk: SecretKey,
-    pk: PublicKey,
+    key: NewKey,
     p: &BuildParams<'_>,
     chunk: usize,
 ) -> Result<(StoredEpoch, HolderEpoch), NodeError> {
+    let NewKey { epoch, sk, pk } = key;
     let seed = seed_for(&pk.to_bytes());
     let built = build_filter(batch, collection, kind, &sk, &seed, p.fp_rate, chunk)?;
     let BuiltFilter {
@@ -468,8 +478,19 @@ mod tests {
         };
         let batch = store.begin().unwrap();
         for &chunk in chunks {
-            let (stored, holder) =
-                build_with_key(&batch, "c", kind, 1, sk.clone(), pk, &p, chunk).unwrap();
+            let (stored, holder) = build_with_key(
+                &batch,
+                "c",
+                kind,
+                NewKey {
+                    epoch: 1,
+                    sk: sk.clone(),
+                    pk,
+                },
+                &p,
+                chunk,
+            )
+            .unwrap();
             assert_eq!(
                 *holder.filter, bytes,
                 "{kind}: filter bytes, chunks of {chunk}"

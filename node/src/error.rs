@@ -92,7 +92,7 @@ pub enum OperatorError {
     },
     /// Certificates, keys or TLS set-up.
     #[error(transparent)]
-    Tls(#[from] crate::tls::TlsError),
+    Tls(#[from] crate::tls::error::TlsError),
     /// Certificate generation or parsing.
     #[error(transparent)]
     Pki(#[from] crate::pki::PkiError),
@@ -309,6 +309,21 @@ impl NodeError {
         }
     }
 
+    /// The refusal a request that could not be read earns (malformed, cut short, or over a
+    /// limit): its code and sentence; or the error itself if the stream failed and no answer
+    /// can go out.
+    pub fn unreadable(self) -> Result<(ErrorCode, String), NodeError> {
+        let message = match &self {
+            NodeError::Peer(PeerError::Wire(w)) => format!("malformed request: {w}"),
+            NodeError::Transport(TransportError::Truncated { .. }) => {
+                format!("incomplete request: {self}")
+            }
+            NodeError::Peer(PeerError::Limit(m)) => m.clone(),
+            _ => return Err(self),
+        };
+        Ok((self.code(), message))
+    }
+
     /// Whether the operator must free disk space (the node refuses writes until then).
     pub fn is_disk_full(&self) -> bool {
         matches!(self, NodeError::Operator(OperatorError::DiskFull(_)))
@@ -333,8 +348,8 @@ impl From<RemoteError> for NodeError {
     }
 }
 
-impl From<crate::tls::TlsError> for NodeError {
-    fn from(e: crate::tls::TlsError) -> Self {
+impl From<crate::tls::error::TlsError> for NodeError {
+    fn from(e: crate::tls::error::TlsError) -> Self {
         OperatorError::Tls(e).into()
     }
 }

@@ -12,9 +12,13 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::admin::{self, InitOptions};
+use crate::clock::{Clock, SystemClock};
+use crate::config::Config;
 use crate::error::NodeError;
+use crate::metrics::Metrics;
+use crate::node::{Node, NodeHandle};
 use crate::pki::Role;
-use crate::{Clock, Config, Node, SystemClock};
+use crate::store::Store;
 
 /// One agency of the federation.
 #[derive(Debug, Clone)]
@@ -37,8 +41,40 @@ pub struct Agency {
     pub supervisor: PathBuf,
 }
 
+/// A running node as tests reach into it: its [`NodeHandle`] (through `Deref`), and its
+/// database and metrics, which tests read directly.
+pub struct NodeView {
+    /// The node's database.
+    pub store: Store,
+    /// The node's metrics.
+    pub metrics: Arc<Metrics>,
+    handle: NodeHandle,
+}
+
+impl NodeView {
+    fn new(handle: NodeHandle) -> NodeView {
+        NodeView {
+            store: handle.store().clone(),
+            metrics: handle.metrics().clone(),
+            handle,
+        }
+    }
+
+    /// The node's handle.
+    pub fn handle(&self) -> &NodeHandle {
+        &self.handle
+    }
+}
+
+impl std::ops::Deref for NodeView {
+    type Target = NodeHandle;
+    fn deref(&self) -> &NodeHandle {
+        &self.handle
+    }
+}
+
 struct Running {
-    shared: Arc<crate::Shared>,
+    shared: Arc<NodeView>,
     stop: CancellationToken,
     task: JoinHandle<Result<(), NodeError>>,
 }
@@ -119,8 +155,11 @@ impl LocalFederation {
             Some(s) => s,
             None => UdpSocket::bind(a.addr).map_err(|source| NodeError::bind(a.addr, source))?,
         };
-        let node = Node::bind_with(cfg, self.clock.clone(), Some(socket))?;
-        let shared = node.shared().clone();
+        let node = Node::builder(cfg)
+            .clock(self.clock.clone())
+            .socket(socket)
+            .bind()?;
+        let shared = Arc::new(NodeView::new(node.handle()));
         let stop = CancellationToken::new();
         let s2 = stop.clone();
         let task = tokio::spawn(async move { node.run(async move { s2.cancelled().await }).await });
@@ -131,7 +170,7 @@ impl LocalFederation {
 
     /// The state of a running node (tests reach into it: to make it misbehave, or to drive
     /// its maintenance pass).
-    pub fn shared(&self, name: &str) -> Option<Arc<crate::Shared>> {
+    pub fn shared(&self, name: &str) -> Option<Arc<NodeView>> {
         self.running.get(name).map(|r| r.shared.clone())
     }
 

@@ -409,8 +409,7 @@ impl PartnerEpoch {
     }
 }
 
-/// The weakest false-positive rate a querier accepts in a partner's filter.
-pub const MAX_ACCEPTED_FP_RATE: f64 = 1e-6;
+pub use crate::config::MAX_ACCEPTED_FP_RATE;
 
 fn rollback(what: String) -> NodeError {
     NodeError::from(VerifyError::DescriptorMismatch(format!(

@@ -92,6 +92,20 @@ impl From<cordon_protocol::control::UnknownRole> for PkiError {
     }
 }
 
+/// Parses a SHA-256 fingerprint: 64 hex digits, upper or lower case, `:` separators allowed.
+pub fn parse_fingerprint(s: &str) -> Result<[u8; 32], String> {
+    let digits: String = s.chars().filter(|c| *c != ':').collect();
+    let bytes = hex::decode(digits.trim()).map_err(|e| {
+        format!("not hexadecimal ({e}); give the certificate's SHA-256 fingerprint, 64 hex digits")
+    })?;
+    bytes.try_into().map_err(|b: Vec<u8>| {
+        format!(
+            "{} bytes, but a SHA-256 fingerprint has 32 (64 hex digits)",
+            b.len()
+        )
+    })
+}
+
 /// A certificate and its private key, both PEM. `key_pem` is PKCS#8.
 ///
 /// `Debug` shows the certificate but never the key.

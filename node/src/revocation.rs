@@ -36,29 +36,12 @@ use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, Server
 use rustls::client::WebPkiServerVerifier;
 use rustls::{CertificateError, DigitallySignedStruct};
 use rustls_pki_types::{CertificateDer, ServerName, UnixTime};
-use serde::{Deserialize, Serialize};
+
+pub use crate::config::RevokedCert;
+pub use crate::pki::parse_fingerprint;
 
 use crate::config::Config;
 use crate::error::NodeError;
-
-/// One `[[revoked]]` entry of `node.toml`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RevokedCert {
-    /// SHA-256 of the certificate's DER encoding, 64 hex digits (colons allowed).
-    pub fingerprint: String,
-    /// Why (shown in the node's log when the certificate is refused).
-    #[serde(default)]
-    pub reason: String,
-}
-
-impl RevokedCert {
-    /// The fingerprint as bytes, or the sentence saying which entry is wrong and why.
-    pub fn fingerprint_bytes(&self) -> Result<[u8; 32], String> {
-        parse_fingerprint(&self.fingerprint)
-            .map_err(|m| format!("[[revoked]] fingerprint {:?}: {m}", self.fingerprint))
-    }
-}
 
 /// Refuses a revocation without a reason (a certificate's, or a person's).
 pub fn require_reason(reason: &str) -> Result<(), NodeError> {
@@ -68,20 +51,6 @@ pub fn require_reason(reason: &str) -> Result<(), NodeError> {
         ));
     }
     Ok(())
-}
-
-/// Parses a SHA-256 fingerprint: 64 hex digits, upper or lower case, `:` separators allowed.
-pub fn parse_fingerprint(s: &str) -> Result<[u8; 32], String> {
-    let digits: String = s.chars().filter(|c| *c != ':').collect();
-    let bytes = hex::decode(digits.trim()).map_err(|e| {
-        format!("not hexadecimal ({e}); give the certificate's SHA-256 fingerprint, 64 hex digits")
-    })?;
-    bytes.try_into().map_err(|b: Vec<u8>| {
-        format!(
-            "{} bytes, but a SHA-256 fingerprint has 32 (64 hex digits)",
-            b.len()
-        )
-    })
 }
 
 /// The revoked fingerprints in force, replaceable at run time (shared by the server's client

@@ -117,9 +117,10 @@ fn from_cbor<T: DeserializeOwned>(b: &[u8]) -> Result<T, NodeError> {
         .map_err(|e| NodeError::storage(format!("corrupt record: {e}")))
 }
 
-/// The database.
+/// The node's database. Cloning shares it.
+#[derive(Clone)]
 pub struct Store {
-    db: Database,
+    db: std::sync::Arc<Database>,
 }
 
 /// Outcome of staging records into a collection.
@@ -153,7 +154,9 @@ impl Store {
             txn.open_table(PARTNER_CACHE)?;
         }
         txn.commit()?;
-        Ok(Store { db })
+        Ok(Store {
+            db: std::sync::Arc::new(db),
+        })
     }
 
     /// The database, for the audit log's own tables (see `crate::audit`).

@@ -2,8 +2,6 @@
 //! consistency proofs between two checkpoints. Everything is read in one snapshot of the
 //! database, so a bundle is consistent even while the node keeps logging.
 
-use std::collections::BTreeMap;
-
 use redb::{Database, ReadableDatabase, ReadableTable};
 
 use cordon_protocol::audit::bundle::{
@@ -14,30 +12,25 @@ use cordon_protocol::audit::entry::Entry;
 use cordon_protocol::audit::note::open_note;
 use cordon_protocol::audit::proof::TlogProof;
 
-use super::witness::{self, PartnerLogKeys};
+use super::witness;
 use super::{AuditLog, CHECKPOINTS, ENTRIES};
 use crate::error::NodeError;
-
-/// Keys the exporting node puts in a bundle: its own receipt key and its partners' keys.
-pub struct ExportKeys<'a> {
-    /// This node's descriptor (receipt) key, vkey text.
-    pub own_receipt: String,
-    /// Partners' keys.
-    pub partners: &'a BTreeMap<String, PartnerLogKeys>,
-}
 
 /// Builds a bundle of the entries with `since <= time < until` (all when both are None).
 ///
 /// Entries are appended in time order, so the range is the contiguous run from the first
 /// entry at or after `since` to the last before `until`.
+///
+/// `own_receipt` is this node's receipt (descriptor) key, vkey text; the partners' keys are the
+/// log's own.
 pub fn bundle(
     log: &AuditLog,
-    db: &Database,
     since: Option<u64>,
     until: Option<u64>,
     now: u64,
-    keys: &ExportKeys<'_>,
+    own_receipt: String,
 ) -> Result<Bundle, NodeError> {
+    let db: &Database = &log.db;
     let read = db.begin_read()?;
     let entries_t = read.open_table(ENTRIES)?;
     let cps = read.open_table(CHECKPOINTS)?;
@@ -105,8 +98,8 @@ pub fn bundle(
     };
     bundle_keys
         .receipts
-        .insert(log.node().to_string(), keys.own_receipt.clone());
-    for (name, k) in keys.partners {
+        .insert(log.node().to_string(), own_receipt);
+    for (name, k) in &log.partners {
         bundle_keys
             .receipts
             .insert(name.clone(), k.receipt.to_string());
@@ -137,8 +130,8 @@ pub fn bundle(
 }
 
 /// A C2SP tlog-proof of entry `index` against the latest checkpoint, and the entry's bytes.
-pub fn prove(log: &AuditLog, db: &Database, index: u64) -> Result<(TlogProof, Vec<u8>), NodeError> {
-    let read = db.begin_read()?;
+pub fn prove(log: &AuditLog, index: u64) -> Result<(TlogProof, Vec<u8>), NodeError> {
+    let read = log.db.begin_read()?;
     let cps = read.open_table(CHECKPOINTS)?;
     let Some((size, note)) = cps.last()?.map(|(k, v)| (k.value(), v.value().to_string())) else {
         return Err(NodeError::request("the audit log is empty"));
@@ -168,19 +161,18 @@ pub fn prove(log: &AuditLog, db: &Database, index: u64) -> Result<(TlogProof, Ve
 /// The signed checkpoint at `new` (latest when None) and the consistency proof from `old`.
 pub fn consistency(
     log: &AuditLog,
-    db: &Database,
     old: u64,
     new: Option<u64>,
 ) -> Result<(String, Vec<[u8; 32]>), NodeError> {
     let (size, note) = match new {
         Some(n) => (
             n,
-            log.checkpoint_at(db, n)?.ok_or_else(|| {
+            log.checkpoint_at(n)?.ok_or_else(|| {
                 NodeError::request(format!("this log has no checkpoint of size {n}"))
             })?,
         ),
         None => log
-            .latest(db)?
+            .latest()?
             .ok_or_else(|| NodeError::request("the audit log is empty"))?,
     };
     if old == 0 || old > size {

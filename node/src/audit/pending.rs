@@ -60,7 +60,7 @@ pub fn flush(store_db: &Database, log: &AuditLog) -> Result<(), NodeError> {
         return Ok(());
     }
     for (id, entries) in &batches {
-        let txn = log.db().begin_write()?;
+        let txn = log.db.begin_write()?;
         let done = txn.open_table(MOVED)?.get(*id)?.is_some();
         if done {
             continue;

@@ -1,5 +1,5 @@
 //! Operational metrics: counters the node keeps while it runs, and gauges read at the moment
-//! they are asked for. [`http`] serves them to Prometheus on `[metrics] listen`; the control
+//! they are asked for (from a [`GaugeSource`]). [`http`] serves them to Prometheus on `[metrics] listen`; the control
 //! channel's `status` gives operators the same figures ([`Operations`]) for `cordon status`.
 //!
 //! Labels only ever carry names from this node's own configuration (partners, collections),
@@ -15,13 +15,11 @@ use prometheus::{IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry};
 
 use cordon_protocol::ErrorCode;
 
-use cordon_protocol::collection::CollectionName;
 use cordon_protocol::control::{FailureCode, Name};
 
 use crate::control::PartnerOutcome;
 
 use crate::error::NodeError;
-use crate::Shared;
 pub use cordon_protocol::control::{
     BudgetLeft, EpochAge, Operations, PartnerCount, ReasonCount, RefusalCount,
 };
@@ -197,37 +195,10 @@ impl Metrics {
         self.handshake_failures.with_label_values(&[reason]).inc();
     }
 
-    /// Reads the gauges (budgets, epoch ages, audit size) from the node's state, sets them,
-    /// and returns them. Blocking: it reads the database.
-    pub fn refresh(&self, shared: &Shared) -> Result<Gauges, NodeError> {
+    /// Sets the gauges (budgets, epoch ages, audit size) to `g`, read from the node's state
+    /// by a [`GaugeSource`].
+    pub fn set_gauges(&self, g: &Gauges) {
         let gauge = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
-        let mut g = Gauges::default();
-        for p in shared.partner_status()?.partners {
-            for c in p.collections.into_iter().filter(|c| c.shared) {
-                g.budgets.push(BudgetLeft {
-                    left: c.daily_items.saturating_sub(c.used_today),
-                    daily_items: c.daily_items,
-                    partner: p.partner.clone(),
-                    collection: c.collection,
-                });
-            }
-        }
-        let now = shared.clock.now_unix();
-        g.epoch_ages = shared
-            .holder
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .iter()
-            // Held collections' names were checked when they were imported.
-            .filter_map(|(c, e)| {
-                Some(EpochAge {
-                    collection: CollectionName::parse(c).ok()?,
-                    seconds: now.saturating_sub(e.built_at),
-                })
-            })
-            .collect();
-        g.epoch_ages.sort_by(|a, b| a.collection.cmp(&b.collection));
-        g.audit_size = shared.audit.size();
         // Reset first: a grant removed by a policy reload, or a collection deleted, must not
         // leave its last value behind.
         self.budget_left.reset();
@@ -248,7 +219,6 @@ impl Metrics {
                 .set(gauge(e.seconds));
         }
         self.audit_size.set(gauge(g.audit_size));
-        Ok(g)
     }
 
     /// The metrics in the Prometheus text exposition format, version 0.0.4.
@@ -322,7 +292,13 @@ fn series<const N: usize>(c: &IntCounterVec, labels: &[&str; N]) -> Vec<([String
     rows
 }
 
-/// The gauges of one [`Metrics::refresh`].
+/// Where the gauges are read from, when they are asked for (the node's components).
+pub trait GaugeSource: Send + Sync {
+    /// The gauges now. Blocking: it reads the databases.
+    fn gauges(&self) -> Result<Gauges, NodeError>;
+}
+
+/// The gauges of one reading ([`GaugeSource`]).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Gauges {
     /// Budgets left, per partner and shared collection.
