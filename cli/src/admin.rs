@@ -338,7 +338,7 @@ pub fn node(c: NodeCmd) -> anyhow::Result<ExitCode> {
                 if let Some(m) = node.metrics_addr() {
                     eprintln!("metrics at http://{m}/metrics");
                 }
-                reload_on_sighup(node.shared().clone());
+                reload_on_sighup(node.handle());
                 node.run(shutdown_signal()).await
             })?;
             Ok(ExitCode::SUCCESS)
@@ -347,7 +347,7 @@ pub fn node(c: NodeCmd) -> anyhow::Result<ExitCode> {
 }
 
 /// Reloads the federation policy from node.toml on every SIGHUP (as `cordon policy reload`).
-fn reload_on_sighup(shared: std::sync::Arc<cordon_node::Shared>) {
+fn reload_on_sighup(node: cordon_node::NodeHandle) {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{signal, SignalKind};
@@ -357,9 +357,9 @@ fn reload_on_sighup(shared: std::sync::Arc<cordon_node::Shared>) {
         };
         tokio::spawn(async move {
             while hup.recv().await.is_some() {
-                let s = shared.clone();
-                let actor = cordon_protocol::audit::entry::Actor::node(&s.config.node.name);
-                match tokio::task::spawn_blocking(move || s.reload_policy(&actor)).await {
+                let n = node.clone();
+                let actor = cordon_protocol::audit::entry::Actor::node(n.name());
+                match tokio::task::spawn_blocking(move || n.reload_policy(&actor)).await {
                     Ok(Ok(r)) if r.changed => {
                         tracing::info!(grants = r.grants.len(), "SIGHUP: policy reloaded")
                     }

@@ -82,7 +82,11 @@ pub fn delete(a: DeleteArgs, profile: Option<PathBuf>) -> anyhow::Result<ExitCod
                 Some(k) => k.parse()?,
                 None => {
                     let s = client.status().await?;
-                    let Some(c) = s.collections.iter().find(|c| c.name == a.collection) else {
+                    let Some(c) = s
+                        .collections
+                        .iter()
+                        .find(|c| c.name.as_str() == a.collection)
+                    else {
                         bail!(
                             "node `{}` holds no collection named `{}`; `cordon status` lists them",
                             s.node,

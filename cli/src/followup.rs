@@ -146,6 +146,7 @@ pub fn render(r: &FollowupReply) -> String {
             }
             list.iter().map(render_sent).collect::<Vec<_>>().join("\n")
         }
+        other => format!("{other:?}\n"),
     }
 }
 

@@ -69,7 +69,10 @@ pub fn query(a: QueryArgs, profile: Option<PathBuf>) -> anyhow::Result<ExitCode>
     let mut kind = a.kind.clone();
     if kind.is_none() {
         let status = rt.block_on(client.status())?;
-        let local = status.collections.iter().find(|c| c.name == a.collection);
+        let local = status
+            .collections
+            .iter()
+            .find(|c| c.name.as_str() == a.collection);
         let persons = match local {
             Some(c) => c.kind == Kind::Person.as_str(),
             None => input::looks_like_persons(&a.file, &a.input),
@@ -240,8 +243,14 @@ pub fn render(r: &QueryReply, items: &[(u64, String)]) -> String {
                     .unwrap_or_default();
                 let mut row = vec![m.line.to_string(), item, p.partner.clone()];
                 if person {
-                    row.push(m.strength.clone());
-                    row.push(m.classes.join(", "));
+                    row.push(m.strength.to_string());
+                    row.push(
+                        m.classes
+                            .iter()
+                            .map(|c| c.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", "),
+                    );
                 }
                 row.push(reference);
                 hit_rows.push(row);

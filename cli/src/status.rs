@@ -71,8 +71,8 @@ fn render(s: &StatusReply, now: u64) -> String {
             .iter()
             .map(|c| {
                 vec![
-                    c.name.clone(),
-                    c.kind.clone(),
+                    c.name.to_string(),
+                    c.kind.to_string(),
                     c.records.to_string(),
                     c.epoch.map_or("-".into(), |e| e.to_string()),
                     c.delta.to_string(),
@@ -186,7 +186,7 @@ fn render_operations(ops: &Operations, partners: &[String], now: u64) -> String 
             .map(|b| {
                 vec![
                     b.partner.clone(),
-                    b.collection.clone(),
+                    b.collection.to_string(),
                     b.left.to_string(),
                     b.daily_items.to_string(),
                 ]
@@ -243,7 +243,7 @@ mod tests {
             }],
             budgets: vec![BudgetLeft {
                 partner: "jp".into(),
-                collection: "phones".into(),
+                collection: cordon_protocol::collection::CollectionName::parse("phones").unwrap(),
                 left: 7,
                 daily_items: 50,
             }],

@@ -19,11 +19,7 @@ use crate::pki::{self, CertifiedKey, Role};
 use crate::profile::Profile;
 
 fn io<'a>(what: &'static str, path: &'a Path) -> impl FnOnce(std::io::Error) -> NodeError + 'a {
-    move |source| NodeError::Io {
-        what,
-        path: path.to_path_buf(),
-        source,
-    }
+    move |source| NodeError::io(what, path, source)
 }
 
 /// Writes a file; secret ones get mode 0600 on Unix.
@@ -66,10 +62,23 @@ fn pem_wrap(label: &str, der: &[u8]) -> String {
     out
 }
 
+/// Decodes a partner's descriptor key as written in `node.toml` (base64 of 32 bytes).
+pub fn parse_signing_public_key(s: &str) -> Result<[u8; 32], String> {
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(s.trim())
+        .map_err(|e| format!("{s:?} is not base64 ({e})"))?;
+    bytes.try_into().map_err(|b: Vec<u8>| {
+        format!(
+            "{s:?} decodes to {} bytes; an Ed25519 public key has 32",
+            b.len()
+        )
+    })
+}
+
 /// A new Ed25519 descriptor-signing key as PKCS#8 PEM.
 pub fn new_signing_key_pem() -> Result<String, NodeError> {
     let doc = Ed25519KeyPair::generate_pkcs8(&ring::rand::SystemRandom::new())
-        .map_err(|_| NodeError::Misuse("the system random generator failed".into()))?;
+        .map_err(|_| crate::error::InternalError::Random)?;
     Ok(pem_wrap("PRIVATE KEY", doc.as_ref()))
 }
 
@@ -79,11 +88,9 @@ pub fn load_signing_key(path: &Path) -> Result<Ed25519KeyPair, NodeError> {
     let body: String = text.lines().filter(|l| !l.starts_with("-----")).collect();
     let der = base64::engine::general_purpose::STANDARD
         .decode(body.trim())
-        .map_err(|e| {
-            NodeError::Misuse(format!("signing key {} is not PEM: {e}", path.display()))
-        })?;
+        .map_err(|e| NodeError::setup(format!("signing key {} is not PEM: {e}", path.display())))?;
     Ed25519KeyPair::from_pkcs8_maybe_unchecked(&der).map_err(|e| {
-        NodeError::Misuse(format!(
+        NodeError::setup(format!(
             "signing key {} is not an Ed25519 PKCS#8 key: {e}",
             path.display()
         ))
@@ -110,20 +117,110 @@ pub struct InitOptions {
     pub region: Option<String>,
 }
 
+/// `node.toml` as `cordon init` writes it, after `[node]`: the TLS files, epochs and limits.
+const TOML_SETTINGS: &str = r#"[tls]
+ca_cert = "ca.pem"          # this agency's CA certificate (give it to partners via card.toml)
+ca_key = "ca.key"           # the CA key: issues users' certificates; keep it private
+cert = "node.pem"           # this node's certificate, issued by the CA
+key = "node.key"            # this node's private key
+signing_key = "signing.key" # Ed25519 key that signs epoch descriptors and receipts
+log_key = "log.key"         # Ed25519 key that signs only the audit log's checkpoints
+witness_key = "witness.key" # Ed25519 key that signs only cosignatures of partners' logs
+
+[epochs]
+# False-positive rate of each collection's Bloom filter.
+fp_rate = 1e-9
+# How long partners may use a signed descriptor before fetching a fresh one.
+descriptor_validity = "7d"
+# Build a new epoch (new key, new filter) once records added since the last build exceed
+# this fraction of it; until then they travel to partners as a small delta.
+rebuild_delta_fraction = 0.5
+
+[limits]
+# Time allowed for one partner's whole answer to a query.
+query_timeout = "30s"
+# Time allowed for a QUIC handshake with a partner.
+connect_timeout = "5s"
+# Most items in one query.
+max_items_per_query = 65536
+# Time in-flight requests get to finish at shutdown.
+shutdown_grace = "10s"
+# Connections one partner may hold open at once (default 4); more are closed at once.
+max_connections_per_partner = 4
+# Streams a peer may have open on one connection (default 64); more wait their turn.
+max_streams_per_connection = 64
+# Requests of one partner served at once (default 4); its others wait, other partners do not.
+max_requests_per_partner = 4
+# Largest request a partner may send, in bytes (default 4194304 = 4 MiB; at most 8 MiB, and
+# at least max_items_per_query x 32 + 65536).
+max_request_bytes = 4194304
+# Time a partner gets to send one whole request once it is served (default 20s).
+request_read_timeout = "20s"
+# Follow-up requests of one partner that may await review at once (default 1000).
+max_pending_followups_per_partner = 1000
+# Handshakes in progress at once, from anyone, before the peer is identified (default 256);
+# one more is refused at once, so an unauthenticated flood cannot exhaust the node.
+max_handshakes = 256
+
+"#;
+
+/// `node.toml` as `cordon init` writes it, after `[identifiers]`: the sections that are off or
+/// empty until an operator fills them.
+const TOML_SECTIONS: &str = r#"
+[metrics]
+# Serve Prometheus metrics at http://ADDRESS/metrics (plain HTTP; partner names, query and
+# refusal counts, budgets left, epoch ages, audit log size, handshake failures; never an
+# identifier). Off unless `listen` is set. A loopback address keeps it on this machine; a
+# private address is allowed with a warning; a public or wildcard one (0.0.0.0, [::]) is
+# refused unless `allow_public = true` [default: false], for a port a firewall guards.
+# listen = "127.0.0.1:9464"
+# allow_public = false
+
+# Key rotation and retention per collection (both optional; the collection need not exist
+# yet). `rotate_every`: a new key and epoch once the current one is this old [default: never
+# on schedule]. `retain`: records imported longer ago than this are deleted, and the key
+# rotated [default: kept until deleted with `cordon data delete`].
+#
+# [[collection]]
+# name = "phones"
+# rotate_every = "30d"
+# retain = "5y"
+
+# Partners are added with `cordon partner add --config THIS_FILE --card THEIR_CARD.toml`,
+# which appends entries like this one:
+#
+# [[partner]]
+# name = "jp"
+# address = "198.51.100.7:7400"
+# ca_cert = "partners/jp-ca.pem"
+# signing_key = "base64 of their Ed25519 public key"
+# log_key = "base64 of their audit-log public key"
+# witness_key = "base64 of their cosigning public key"
+
+# Certificates refused at the TLS handshake although their CA is trusted (a stolen laptop's
+# user certificate, a partner's leaked node key) [default: none]. `cordon cert revoke
+# --config THIS_FILE --cert FILE --reason WHY` appends one; `cordon policy reload` or SIGHUP
+# applies the list to the running node.
+#
+# [[revoked]]
+# fingerprint = "SHA-256 of the certificate, 64 hex digits (`cordon cert fingerprint FILE`)"
+# reason = "laptop stolen"
+"#;
+
 /// Creates a node folder: CA, node certificate, signing key, `node.toml`, `card.toml`.
 /// Returns the path of `node.toml`.
 pub fn init_node(o: &InitOptions, now: time::OffsetDateTime) -> Result<PathBuf, NodeError> {
     pki::validate_node_name(&o.name)?;
     let cfg_path = o.dir.join("node.toml");
     if cfg_path.exists() {
-        return Err(NodeError::Misuse(format!(
+        return Err(NodeError::request(format!(
             "{} already exists; this folder already holds a node (choose another --dir, or delete it to start over)",
             cfg_path.display()
         )));
     }
     if let Some(r) = &o.region {
         if r.len() != 2 || !r.chars().all(|c| c.is_ascii_alphabetic()) {
-            return Err(NodeError::Misuse(format!(
+            return Err(NodeError::request(format!(
                 "region {r:?} is not an ISO 3166 two-letter code such as TH"
             )));
         }
@@ -184,96 +281,17 @@ public_address = "{public}"
 # Folder of the database (cordon.redb).
 data_dir = "data"
 
-[tls]
-ca_cert = "ca.pem"          # this agency's CA certificate (give it to partners via card.toml)
-ca_key = "ca.key"           # the CA key: issues users' certificates; keep it private
-cert = "node.pem"           # this node's certificate, issued by the CA
-key = "node.key"            # this node's private key
-signing_key = "signing.key" # Ed25519 key that signs epoch descriptors and receipts
-log_key = "log.key"         # Ed25519 key that signs only the audit log's checkpoints
-witness_key = "witness.key" # Ed25519 key that signs only cosignatures of partners' logs
-
-[epochs]
-# False-positive rate of each collection's Bloom filter.
-fp_rate = 1e-9
-# How long partners may use a signed descriptor before fetching a fresh one.
-descriptor_validity = "7d"
-# Build a new epoch (new key, new filter) once records added since the last build exceed
-# this fraction of it; until then they travel to partners as a small delta.
-rebuild_delta_fraction = 0.5
-
-[limits]
-# Time allowed for one partner's whole answer to a query.
-query_timeout = "30s"
-# Time allowed for a QUIC handshake with a partner.
-connect_timeout = "5s"
-# Most items in one query.
-max_items_per_query = 65536
-# Time in-flight requests get to finish at shutdown.
-shutdown_grace = "10s"
-# Connections one partner may hold open at once (default 4); more are closed at once.
-max_connections_per_partner = 4
-# Streams a peer may have open on one connection (default 64); more wait their turn.
-max_streams_per_connection = 64
-# Requests of one partner served at once (default 4); its others wait, other partners do not.
-max_requests_per_partner = 4
-# Largest request a partner may send, in bytes (default 4194304 = 4 MiB; at most 8 MiB, and
-# at least max_items_per_query x 32 + 65536).
-max_request_bytes = 4194304
-# Time a partner gets to send one whole request once it is served (default 20s).
-request_read_timeout = "20s"
-# Follow-up requests of one partner that may await review at once (default 1000).
-max_pending_followups_per_partner = 1000
-# Handshakes in progress at once, from anyone, before the peer is identified (default 256);
-# one more is refused at once, so an unauthenticated flood cannot exhaust the node.
-max_handshakes = 256
-
-[identifiers]
-# Region for phone numbers written in national format (ISO 3166 alpha-2).
-{region}
-
-[metrics]
-# Serve Prometheus metrics at http://ADDRESS/metrics (plain HTTP; partner names, query and
-# refusal counts, budgets left, epoch ages, audit log size, handshake failures; never an
-# identifier). Off unless `listen` is set. A loopback address keeps it on this machine; a
-# private address is allowed with a warning; a public or wildcard one (0.0.0.0, [::]) is
-# refused unless `allow_public = true` [default: false], for a port a firewall guards.
-# listen = "127.0.0.1:9464"
-# allow_public = false
-
-# Key rotation and retention per collection (both optional; the collection need not exist
-# yet). `rotate_every`: a new key and epoch once the current one is this old [default: never
-# on schedule]. `retain`: records imported longer ago than this are deleted, and the key
-# rotated [default: kept until deleted with `cordon data delete`].
-#
-# [[collection]]
-# name = "phones"
-# rotate_every = "30d"
-# retain = "5y"
-
-# Partners are added with `cordon partner add --config THIS_FILE --card THEIR_CARD.toml`,
-# which appends entries like this one:
-#
-# [[partner]]
-# name = "jp"
-# address = "198.51.100.7:7400"
-# ca_cert = "partners/jp-ca.pem"
-# signing_key = "base64 of their Ed25519 public key"
-# log_key = "base64 of their audit-log public key"
-# witness_key = "base64 of their cosigning public key"
-
-# Certificates refused at the TLS handshake although their CA is trusted (a stolen laptop's
-# user certificate, a partner's leaked node key) [default: none]. `cordon cert revoke
-# --config THIS_FILE --cert FILE --reason WHY` appends one; `cordon policy reload` or SIGHUP
-# applies the list to the running node.
-#
-# [[revoked]]
-# fingerprint = "SHA-256 of the certificate, 64 hex digits (`cordon cert fingerprint FILE`)"
-# reason = "laptop stolen"
 "#,
         name = o.name,
         listen = o.listen,
-    );
+    ) + TOML_SETTINGS
+        + &format!(
+            r#"[identifiers]
+# Region for phone numbers written in national format (ISO 3166 alpha-2).
+{region}
+"#
+        )
+        + TOML_SECTIONS;
     write_file(&cfg_path, &text, false, "configuration")?;
     let cfg = Config::load(&cfg_path)?;
     write_card(&cfg, &o.dir.join("card.toml"))?;
@@ -322,7 +340,7 @@ pub fn card(cfg: &Config) -> Result<Card, NodeError> {
 /// Writes this node's card to `path`.
 pub fn write_card(cfg: &Config, path: &Path) -> Result<Card, NodeError> {
     let c = card(cfg)?;
-    let body = toml::to_string(&c).map_err(|e| NodeError::Storage(e.to_string()))?;
+    let body = toml::to_string(&c).map_err(|e| NodeError::storage(e.to_string()))?;
     write_file(
         path,
         &format!("# Cordon partner card of `{}`: give it to partner agencies; it holds nothing secret.\n{body}", c.name),
@@ -335,23 +353,25 @@ pub fn write_card(cfg: &Config, path: &Path) -> Result<Card, NodeError> {
 /// Reads a partner's card.
 pub fn read_card(path: &Path) -> Result<Card, NodeError> {
     let text = std::fs::read_to_string(path).map_err(io("partner card", path))?;
-    let c: Card = toml::from_str(&text).map_err(|e| NodeError::Config {
-        path: path.to_path_buf(),
-        message: crate::config::describe_toml_error(&text, &e),
+    let c: Card = toml::from_str(&text).map_err(|e| {
+        NodeError::config(
+            path.to_path_buf(),
+            crate::config::describe_toml_error(&text, &e),
+        )
     })?;
     let (der, _) = pki::parse_cert_pem(&c.ca_cert)?;
     if hex::encode(pki::fingerprint(&der)) != c.ca_fingerprint {
-        return Err(NodeError::Misuse(format!(
+        return Err(NodeError::request(format!(
             "card {}: the CA certificate does not match its stated fingerprint; ask the partner for a new card",
             path.display()
         )));
     }
-    crate::parse_signing_public_key(&c.signing_key)
-        .map_err(|m| NodeError::Misuse(format!("card {}: signing_key {m}", path.display())))?;
-    crate::parse_signing_public_key(&c.log_key)
-        .map_err(|m| NodeError::Misuse(format!("card {}: log_key {m}", path.display())))?;
-    crate::parse_signing_public_key(&c.witness_key)
-        .map_err(|m| NodeError::Misuse(format!("card {}: witness_key {m}", path.display())))?;
+    parse_signing_public_key(&c.signing_key)
+        .map_err(|m| NodeError::request(format!("card {}: signing_key {m}", path.display())))?;
+    parse_signing_public_key(&c.log_key)
+        .map_err(|m| NodeError::request(format!("card {}: log_key {m}", path.display())))?;
+    parse_signing_public_key(&c.witness_key)
+        .map_err(|m| NodeError::request(format!("card {}: witness_key {m}", path.display())))?;
     pki::validate_node_name(&c.name)?;
     Ok(c)
 }
@@ -362,13 +382,13 @@ pub fn read_card(path: &Path) -> Result<Card, NodeError> {
 pub fn add_partner(cfg_path: &Path, card: &Card) -> Result<(), NodeError> {
     let cfg = Config::load(cfg_path)?;
     if card.name == cfg.node.name {
-        return Err(NodeError::Misuse(format!(
+        return Err(NodeError::request(format!(
             "the card is this node's own (`{}`); add the partner's card instead",
             card.name
         )));
     }
     if cfg.partner(&card.name).is_some() {
-        return Err(NodeError::Misuse(format!(
+        return Err(NodeError::request(format!(
             "`{}` is already a partner in {}; edit or remove its [[partner]] entry first",
             card.name,
             cfg_path.display()
@@ -402,10 +422,7 @@ pub fn add_partner(cfg_path: &Path, card: &Card) -> Result<(), NodeError> {
         daily = crate::policy::DEFAULT_DAILY_ITEMS,
     );
     // Check the result parses before replacing the file.
-    Config::parse(&text).map_err(|message| NodeError::Config {
-        path: cfg_path.to_path_buf(),
-        message,
-    })?;
+    Config::parse(&text).map_err(|message| NodeError::config(cfg_path.to_path_buf(), message))?;
     write_file(cfg_path, &text, false, "configuration")?;
     Ok(())
 }
@@ -428,7 +445,7 @@ pub fn add_user(
     };
     let dir = cfg.base_dir.join("users").join(user);
     if dir.join("cert.pem").exists() {
-        return Err(NodeError::Misuse(format!(
+        return Err(NodeError::request(format!(
             "user `{user}` already exists at {}; choose another name",
             dir.display()
         )));

@@ -14,37 +14,57 @@ use cordon_protocol::audit::entry::{Actor, Entry, EntryKind};
 use cordon_protocol::audit::receipt::{request_digest, Receipt};
 use cordon_protocol::error::{ErrorCode, RemoteError};
 use cordon_protocol::messages::{
-    unpack, EvaluateRequest, EvaluateResponse, PartnerResponse, QueryMode,
+    unpack, AuditReply, EvaluateRequest, EvaluateResponse, PartnerResponse, QueryMode,
 };
 use cordon_protocol::{count, exchange};
 
-use crate::audit::witness;
+use cordon_protocol::collection::CollectionName;
+
+use crate::audit::AuditLog;
+use crate::budget::{Reservation, Spent};
+use crate::epoch::HolderEpoch;
 use crate::error::NodeError;
-use crate::Shared;
+use crate::governance::Governance;
+use crate::holder::Holder;
+use crate::metrics::Metrics;
+use crate::replay::Claim;
+
+/// What answering partners uses: the epochs held, who may ask what, the log, the metrics.
+#[derive(Clone)]
+pub struct Answerer {
+    /// The collections held.
+    pub holder: Arc<Holder>,
+    /// Policy, budgets and answered query ids.
+    pub governance: Arc<Governance>,
+    /// The audit log.
+    pub audit: Arc<AuditLog>,
+    /// The metrics.
+    pub metrics: Arc<Metrics>,
+}
+
+/// A partner as the log names it.
+pub(crate) fn partner_actor(partner: &str, fingerprint: &[u8; 32]) -> Actor {
+    Actor {
+        name: partner.to_string(),
+        role: "partner".into(),
+        fingerprint: hex::encode(fingerprint),
+    }
+}
 
 fn base_entry(
-    shared: &Shared,
+    a: &Answerer,
     kind: EntryKind,
     partner: &str,
     fingerprint: &[u8; 32],
     req: &EvaluateRequest,
     items: u64,
 ) -> Entry {
-    let mut e = shared.audit.entry(
-        shared.clock.now_unix(),
-        kind,
-        Actor {
-            name: partner.to_string(),
-            role: "partner".into(),
-            fingerprint: hex::encode(fingerprint),
-        },
-    );
+    let mut e = a
+        .audit
+        .entry(a.now(), kind, partner_actor(partner, fingerprint));
     e.partner = Some(partner.to_string());
     // The name comes from the partner: logged only if it is a valid collection name.
-    e.collection = Some(match crate::import::validate_collection(&req.collection) {
-        Ok(()) => req.collection.clone(),
-        Err(_) => format!("<invalid name of {} bytes>", req.collection.len()),
-    });
+    e.collection = Some(CollectionName::loggable(&req.collection));
     e.mode = Some(req.mode.as_str().into());
     e.exchange_id = Some(hex::encode(*req.query_id));
     e.epoch = Some(req.epoch);
@@ -52,77 +72,67 @@ fn base_entry(
     e
 }
 
+impl Answerer {
+    /// Now, by the node's clock.
+    fn now(&self) -> u64 {
+        self.holder.now()
+    }
+}
+
 /// Logs the refusal of a descriptor, filter or delta request by policy, then returns it.
 pub(crate) fn refuse_sync(
-    shared: &Shared,
+    a: &Answerer,
     partner: &str,
     fingerprint: &[u8; 32],
     collection: &str,
     what: &str,
     err: RemoteError,
 ) -> RemoteError {
-    let mut e = shared.audit.entry(
-        shared.clock.now_unix(),
+    let mut e = a.audit.entry(
+        a.now(),
         EntryKind::QueryRefused,
-        Actor {
-            name: partner.to_string(),
-            role: "partner".into(),
-            fingerprint: hex::encode(fingerprint),
-        },
+        partner_actor(partner, fingerprint),
     );
     e.partner = Some(partner.to_string());
-    e.collection = Some(match crate::import::validate_collection(collection) {
-        Ok(()) => collection.to_string(),
-        Err(_) => format!("<invalid name of {} bytes>", collection.len()),
-    });
+    e.collection = Some(CollectionName::loggable(collection));
     e.reason = Some(format!("{what}: {}: {}", err.code.as_str(), err.message));
-    if let Err(le) = shared.audit.append(shared.audit.db(), &[e]) {
+    if let Err(le) = a.audit.append(&[e]) {
         tracing::error!(error = %le, "could not log a refusal");
     }
     tracing::info!(partner, code = err.code.as_str(), what, "request refused");
-    shared.metrics.refused_partner(partner, err.code, false);
+    a.metrics.refused_partner(partner, err.code, false);
     err
 }
 
 /// Logs a refusal, then returns it. If even the log fails, the refusal still goes out: the
 /// partner gets no data either way.
 fn refused(
-    shared: &Shared,
+    a: &Answerer,
     partner: &str,
     fingerprint: &[u8; 32],
     req: &EvaluateRequest,
     items: u64,
     err: RemoteError,
 ) -> PartnerResponse {
-    let mut e = base_entry(
-        shared,
-        EntryKind::QueryRefused,
-        partner,
-        fingerprint,
-        req,
-        items,
-    );
+    let mut e = base_entry(a, EntryKind::QueryRefused, partner, fingerprint, req, items);
     e.reason = Some(format!("{}: {}", err.code.as_str(), err.message));
-    if let Err(le) = shared.audit.append(shared.audit.db(), &[e]) {
+    if let Err(le) = a.audit.append(&[e]) {
         tracing::error!(error = %le, "could not log a refusal");
     }
     tracing::info!(partner, code = err.code.as_str(), "evaluation refused");
-    shared.metrics.refused_partner(partner, err.code, true);
+    a.metrics.refused_partner(partner, err.code, true);
     PartnerResponse::Error(err)
 }
 
 /// The refusal sentence of a spent budget: how much, and when it opens again.
-fn budget_sentence(
-    shared: &Shared,
-    partner: &str,
-    collection: &str,
-    s: &crate::budget::Spent,
-) -> String {
-    let now = shared.clock.now_unix();
+fn budget_sentence(a: &Answerer, partner: &str, collection: &str, s: &Spent) -> String {
+    let now = a.now();
     let left = crate::budget::DAY - now % crate::budget::DAY;
     let base = format!(
         "{partner} has used {} of its {} items a day for collection `{collection}` at {}",
-        s.used, s.limit, shared.config.node.name
+        s.used,
+        s.limit,
+        a.holder.node()
     );
     if s.asked > s.limit {
         format!(
@@ -139,120 +149,127 @@ fn budget_sentence(
     }
 }
 
-/// Answers one evaluation (runs on a blocking thread: group arithmetic and fsync).
-pub(crate) fn evaluate(
-    shared: &Arc<Shared>,
+/// An evaluation request admitted: the epoch it is for, its claimed query id and its
+/// reserved budget.
+struct Admitted<'a> {
+    epoch: Arc<HolderEpoch>,
+    claim: Claim<'a>,
+    reservation: Reservation,
+}
+
+/// The holder's admission of an evaluation request, in order: a valid collection name, a
+/// grant in this mode (a partner without one learns nothing, not even whether the collection
+/// exists), the current epoch, the size, a fresh query id, and the budget. The first check
+/// that fails gives the refusal.
+fn admit<'a>(
+    a: &'a Answerer,
     partner: &str,
-    fingerprint: &[u8; 32],
-    req: EvaluateRequest,
-) -> PartnerResponse {
-    let n = (req.blinded.len() / 32) as u64;
-    if crate::import::validate_collection(&req.collection).is_err() {
-        let r = RemoteError::new(
+    req: &EvaluateRequest,
+    n: u64,
+) -> Result<Admitted<'a>, RemoteError> {
+    if CollectionName::parse(&req.collection).is_err() {
+        return Err(RemoteError::new(
             ErrorCode::BadRequest,
             format!(
                 "the collection name ({} bytes) is not a valid collection name",
                 req.collection.len()
             ),
-        );
-        return refused(shared, partner, fingerprint, &req, n, r);
+        ));
     }
-    // The grant comes first: a partner without one learns nothing, not even whether the
-    // collection exists.
-    let grant = match shared
-        .policy()
-        .check_mode(partner, &req.collection, req.mode)
-    {
-        Ok(g) => g.clone(),
-        Err(r) => return refused(shared, partner, fingerprint, &req, n, r),
-    };
-    let e = match shared.epoch_at(&req.collection, req.epoch) {
-        Ok(e) => e,
-        Err(r) => return refused(shared, partner, fingerprint, &req, n, r),
-    };
-    let node_max = shared.config.limits.max_items_per_query as u64;
+    let policy = a.governance.policy();
+    let grant = policy.check_mode(partner, &req.collection, req.mode)?;
+    let epoch = a.holder.epoch_at(&req.collection, req.epoch)?;
+    let node_max = a.governance.max_items_per_query();
     let max = grant.max_items_per_query.unwrap_or(node_max).min(node_max);
     if n > max {
-        let r = RemoteError::new(
+        return Err(RemoteError::new(
             ErrorCode::TooManyItems,
             format!(
                 "{n} items in one request; {} accepts at most {max} per request from {partner}",
-                shared.config.node.name
+                a.holder.node()
             ),
-        );
-        return refused(shared, partner, fingerprint, &req, n, r);
+        ));
     }
     if let Err(err) = unpack("blinded", &req.blinded) {
-        let r = RemoteError::new(ErrorCode::BadRequest, err.to_string());
-        return refused(shared, partner, fingerprint, &req, n, r);
+        return Err(RemoteError::new(ErrorCode::BadRequest, err.to_string()));
     }
-    let day = crate::budget::day_of(shared.clock.now_unix());
+    let day = crate::budget::day_of(a.now());
     // One answer per query id and partner: a replay would put two receipts with one exchange
     // id into both logs.
-    let claim = match shared
-        .replay
-        .claim(shared.audit.db(), day, partner, &req.query_id)
-    {
+    let claim = match a.governance.claim(&a.audit, day, partner, &req.query_id) {
         Ok(Some(c)) => c,
         Ok(None) => {
-            let r = RemoteError::new(
+            return Err(RemoteError::new(
                 ErrorCode::ReplayedQuery,
                 format!(
                     "query id {} was already answered for {partner} by {}; every request needs a fresh random query id",
                     hex::encode(*req.query_id),
-                    shared.config.node.name
+                    a.holder.node()
                 ),
-            );
-            return refused(shared, partner, fingerprint, &req, n, r);
+            ))
         }
         Err(err) => {
             tracing::error!(error = %err, "could not read the answered query ids");
-            let r = RemoteError::new(
+            return Err(RemoteError::new(
                 ErrorCode::Internal,
                 "the holder could not check the query id; nothing was evaluated, try again later",
-            );
-            return refused(shared, partner, fingerprint, &req, n, r);
+            ));
         }
     };
-    let reservation = match shared.budgets.reserve(
-        shared.audit.db(),
-        day,
-        partner,
-        &req.collection,
-        n,
-        grant.daily_items,
-    ) {
+    let who = (partner, req.collection.as_str());
+    let reservation = match a
+        .governance
+        .reserve(&a.audit, day, who, n, grant.daily_items)
+    {
         Ok(Ok(r)) => r,
         Ok(Err(spent)) => {
-            let r = RemoteError::new(
+            return Err(RemoteError::new(
                 ErrorCode::BudgetExhausted,
-                budget_sentence(shared, partner, &req.collection, &spent),
-            );
-            return refused(shared, partner, fingerprint, &req, n, r);
+                budget_sentence(a, partner, &req.collection, &spent),
+            ))
         }
         Err(err) => {
             tracing::error!(error = %err, "could not read a budget");
-            let r = RemoteError::new(
+            return Err(RemoteError::new(
                 ErrorCode::Internal,
                 "the holder could not read the budget; nothing was evaluated, try again later",
-            );
-            return refused(shared, partner, fingerprint, &req, n, r);
+            ));
         }
+    };
+    Ok(Admitted {
+        epoch,
+        claim,
+        reservation,
+    })
+}
+
+/// Answers one evaluation (runs on a blocking thread: group arithmetic and fsync).
+pub(crate) fn evaluate(
+    a: &Answerer,
+    partner: &str,
+    fingerprint: &[u8; 32],
+    req: EvaluateRequest,
+) -> PartnerResponse {
+    let n = (req.blinded.len() / 32) as u64;
+    let ok = match admit(a, partner, &req, n) {
+        Ok(ok) => ok,
+        Err(r) => return refused(a, partner, fingerprint, &req, n, r),
     };
     // Count mode shuffles the answers and proves only their sum (cordon_protocol::count).
     let evaluate = match req.mode {
         QueryMode::Match => exchange::holder_evaluate::<rand::rngs::OsRng>,
         QueryMode::Count => count::holder_evaluate_count::<rand::rngs::OsRng>,
     };
+    let e = &ok.epoch;
     let (evaluated, proof) = match evaluate(&e.sk, &e.pk, &req.blinded, &mut rand::rngs::OsRng) {
         Ok(x) => x,
         Err(err) => {
-            shared.budgets.release(reservation);
+            a.governance.release(ok.reservation);
             let r = RemoteError::new(ErrorCode::BadRequest, err.to_string());
-            return refused(shared, partner, fingerprint, &req, n, r);
+            return refused(a, partner, fingerprint, &req, n, r);
         }
     };
-    match finish(shared, partner, fingerprint, &req, n, &reservation, &claim) {
+    match finish(a, partner, fingerprint, &req, n, &ok) {
         Ok((receipt, audit)) => {
             tracing::info!(
                 partner,
@@ -263,7 +280,7 @@ pub(crate) fn evaluate(
                 exchange_id = %hex::encode(*req.query_id),
                 "query answered"
             );
-            shared.metrics.query_answered(partner);
+            a.metrics.query_answered(partner);
             PartnerResponse::Evaluated(EvaluateResponse {
                 query_id: req.query_id,
                 epoch: req.epoch,
@@ -275,10 +292,9 @@ pub(crate) fn evaluate(
         }
         Err(err) => {
             // Nothing is sent that was not logged.
-            shared.budgets.release(reservation);
+            a.governance.release(ok.reservation);
             tracing::error!(error = %err, "could not log an answer; refusing it");
-            shared
-                .metrics
+            a.metrics
                 .refused_partner(partner, ErrorCode::Internal, true);
             PartnerResponse::Error(RemoteError::new(
                 ErrorCode::Internal,
@@ -289,20 +305,19 @@ pub(crate) fn evaluate(
 }
 
 /// Signs the receipt, processes the querier's checkpoint, and commits the answer's entry with
-/// the partner's audit state in one transaction.
+/// the partner's audit state, its spent budget and its query id in one transaction.
 fn finish(
-    shared: &Shared,
+    a: &Answerer,
     partner: &str,
     fingerprint: &[u8; 32],
     req: &EvaluateRequest,
     n: u64,
-    reservation: &crate::budget::Reservation,
-    claim: &crate::replay::Claim<'_>,
-) -> Result<(String, Option<cordon_protocol::messages::AuditReply>), NodeError> {
-    let now = shared.clock.now_unix();
-    let receipt = Receipt {
+    ok: &Admitted<'_>,
+) -> Result<(String, Option<AuditReply>), NodeError> {
+    let now = a.now();
+    let receipt = a.holder.sign_receipt(&Receipt {
         exchange_id: *req.query_id,
-        holder: shared.config.node.name.clone(),
+        holder: a.holder.node().to_string(),
         querier: partner.to_string(),
         collection: req.collection.clone(),
         epoch: req.epoch,
@@ -310,72 +325,40 @@ fn finish(
         items: n,
         request_digest: request_digest(&req.blinded),
         time: now,
-    }
-    .sign(&shared.receipt_signer)
-    .map_err(|e| NodeError::Internal(format!("signing the receipt: {e}")))?;
-    let db = shared.audit.db();
-    let keys = shared.partner_log_keys.get(partner);
-    let _serial = shared.audit_lock.lock().unwrap_or_else(|p| p.into_inner());
-    let state = witness::load(db, partner)?;
-    let (state, cosignature, alert) = match (&req.audit, keys) {
-        (Some(h), Some(k)) => witness::on_hello(
-            &shared.audit,
-            db,
-            partner,
-            state,
-            h,
-            k,
-            &shared.witness,
-            now,
-        )?,
-        _ => (state, None, None),
+    })?;
+    let mut exchange = a.audit.exchange(partner)?;
+    let (cosignature, alert) = match &req.audit {
+        Some(h) => exchange.on_hello(h, now)?,
+        None => (None, None),
     };
-    let mut entry = base_entry(
-        shared,
-        EntryKind::QueryAnswered,
-        partner,
-        fingerprint,
-        req,
-        n,
-    );
+    let mut entry = base_entry(a, EntryKind::QueryAnswered, partner, fingerprint, req, n);
     entry.receipt = Some(receipt.clone());
     let mut entries = vec![entry];
-    if let Some(a) = &alert {
+    if let Some(alert) = &alert {
         let mut flag = base_entry(
-            shared,
+            a,
             EntryKind::PartnerInconsistent,
             partner,
             fingerprint,
             req,
             n,
         );
-        flag.reason = Some(a.reason.clone());
+        flag.reason = Some(alert.reason.clone());
         entries.push(flag);
     }
-    let txn = db.begin_write()?;
-    let staged = shared.audit.stage(&txn, &entries)?;
-    let size = staged.size_after();
-    // The querier will keep the checkpoint of this size (the one the reply carries) unless it
-    // finds it inconsistent: our next request to it proves consistency from there.
-    let mut state = state;
-    if req.audit.is_some() {
-        state.known_by_them = size;
-    }
-    witness::save(&txn, partner, &state, alert.as_ref())?;
-    // The budget spent commits with the entry: an answer sent is never refunded by a crash.
-    shared.budgets.persist(&txn, reservation)?;
-    claim.persist(&txn)?;
-    txn.commit()?;
-    staged.applied();
-    let reply = match (&req.audit, keys) {
-        (Some(h), Some(_)) => Some(witness::reply(
-            &shared.audit,
-            db,
-            h,
-            size,
-            cosignature,
-            &state,
-        )?),
+    let size = exchange.commit(&entries, alert.as_ref(), |txn, size, state| {
+        // The querier will keep the checkpoint of this size (the one the reply carries)
+        // unless it finds it inconsistent: our next request to it proves consistency from
+        // there.
+        if req.audit.is_some() {
+            state.known_by_them = size;
+        }
+        // The budget spent commits with the entry: an answer sent is never refunded by a
+        // crash.
+        a.governance.persist_answer(txn, &ok.reservation, &ok.claim)
+    })?;
+    let reply = match (&req.audit, exchange.keys()) {
+        (Some(h), Some(_)) => Some(exchange.reply(h, size, cosignature)?),
         _ => None,
     };
     Ok((receipt, reply))

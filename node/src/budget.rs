@@ -19,7 +19,9 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
-use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition, WriteTransaction};
+use redb::{ReadableTable, TableDefinition, WriteTransaction};
+
+use crate::audit::Reader;
 
 use crate::error::NodeError;
 
@@ -64,7 +66,7 @@ pub struct Budgets {
     used: Mutex<HashMap<(u64, String, String), u64>>,
 }
 
-fn stored(db: &Database, k: &str) -> Result<u64, NodeError> {
+fn stored(db: &Reader<'_>, k: &str) -> Result<u64, NodeError> {
     let txn = db.begin_read()?;
     match txn.open_table(BUDGETS) {
         Ok(t) => Ok(t.get(k)?.map(|v| v.value()).unwrap_or(0)),
@@ -78,7 +80,7 @@ impl Budgets {
     /// much is spent. `db` is the audit log's database.
     pub fn reserve(
         &self,
-        db: &Database,
+        db: &Reader<'_>,
         day: u64,
         partner: &str,
         collection: &str,
@@ -141,7 +143,7 @@ impl Budgets {
     /// Items `partner` has used of `collection` on `day` (reserved in memory or persisted).
     pub fn used(
         &self,
-        db: &Database,
+        db: &Reader<'_>,
         day: u64,
         partner: &str,
         collection: &str,
@@ -160,7 +162,7 @@ impl Budgets {
     /// Every collection `partner` has used on `day`, with the items used.
     pub fn used_by(
         &self,
-        db: &Database,
+        db: &Reader<'_>,
         day: u64,
         partner: &str,
     ) -> Result<Vec<(String, u64)>, NodeError> {
@@ -195,6 +197,7 @@ impl Budgets {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use redb::Database;
 
     fn db() -> (tempfile::TempDir, Database) {
         let dir = tempfile::tempdir().unwrap();
@@ -210,7 +213,7 @@ mod tests {
         std::thread::scope(|s| {
             for _ in 0..20 {
                 s.spawn(|| {
-                    if let Ok(Ok(r)) = b.reserve(&db, 7, "jp", "phones", 7, 50) {
+                    if let Ok(Ok(r)) = b.reserve(&Reader::new(&db), 7, "jp", "phones", 7, 50) {
                         granted.fetch_add(r.items, std::sync::atomic::Ordering::SeqCst);
                     }
                 });
@@ -218,12 +221,18 @@ mod tests {
         });
         // 7 reservations of 7 fit in 50; the eighth would make 56.
         assert_eq!(granted.into_inner(), 49);
-        assert_eq!(b.used(&db, 7, "jp", "phones").unwrap(), 49);
+        assert_eq!(b.used(&Reader::new(&db), 7, "jp", "phones").unwrap(), 49);
         // Another day, another partner or collection: a fresh budget.
-        assert!(b.reserve(&db, 8, "jp", "phones", 50, 50).unwrap().is_ok());
-        assert!(b.reserve(&db, 7, "us", "phones", 50, 50).unwrap().is_ok());
+        assert!(b
+            .reserve(&Reader::new(&db), 8, "jp", "phones", 50, 50)
+            .unwrap()
+            .is_ok());
+        assert!(b
+            .reserve(&Reader::new(&db), 7, "us", "phones", 50, 50)
+            .unwrap()
+            .is_ok());
         let spent = b
-            .reserve(&db, 7, "jp", "phones", 2, 50)
+            .reserve(&Reader::new(&db), 7, "jp", "phones", 2, 50)
             .unwrap()
             .unwrap_err();
         assert_eq!((spent.used, spent.limit, spent.asked), (49, 50, 2));
@@ -233,19 +242,31 @@ mod tests {
     fn persisted_totals_survive_a_restart_and_releases_give_back() {
         let (_d, db) = db();
         let b = Budgets::default();
-        let r = b.reserve(&db, 1, "jp", "c", 30, 50).unwrap().unwrap();
+        let r = b
+            .reserve(&Reader::new(&db), 1, "jp", "c", 30, 50)
+            .unwrap()
+            .unwrap();
         let txn = db.begin_write().unwrap();
         b.persist(&txn, &r).unwrap();
         txn.commit().unwrap();
-        let r2 = b.reserve(&db, 1, "jp", "c", 10, 50).unwrap().unwrap();
+        let r2 = b
+            .reserve(&Reader::new(&db), 1, "jp", "c", 10, 50)
+            .unwrap()
+            .unwrap();
         b.release(r2);
-        assert_eq!(b.used(&db, 1, "jp", "c").unwrap(), 30);
+        assert_eq!(b.used(&Reader::new(&db), 1, "jp", "c").unwrap(), 30);
         // A restarted node (fresh memory) starts from the persisted total.
         let fresh = Budgets::default();
-        assert!(fresh.reserve(&db, 1, "jp", "c", 21, 50).unwrap().is_err());
-        assert!(fresh.reserve(&db, 1, "jp", "c", 20, 50).unwrap().is_ok());
+        assert!(fresh
+            .reserve(&Reader::new(&db), 1, "jp", "c", 21, 50)
+            .unwrap()
+            .is_err());
+        assert!(fresh
+            .reserve(&Reader::new(&db), 1, "jp", "c", 20, 50)
+            .unwrap()
+            .is_ok());
         assert_eq!(
-            fresh.used_by(&db, 1, "jp").unwrap(),
+            fresh.used_by(&Reader::new(&db), 1, "jp").unwrap(),
             vec![("c".to_string(), 50)]
         );
     }

@@ -24,11 +24,7 @@ pub struct ControlClient {
 }
 
 fn read(what: &'static str, path: &std::path::Path) -> Result<String, NodeError> {
-    std::fs::read_to_string(path).map_err(|source| NodeError::Io {
-        what,
-        path: path.to_path_buf(),
-        source,
-    })
+    std::fs::read_to_string(path).map_err(|source| NodeError::io(what, path, source))
 }
 
 impl ControlClient {
@@ -39,7 +35,7 @@ impl ControlClient {
         let (_, info) = pki::parse_cert_pem(&cert_pem)?;
         let now = time::OffsetDateTime::now_utc();
         if now > info.not_after {
-            return Err(NodeError::Misuse(format!(
+            return Err(NodeError::request(format!(
                 "your certificate {} expired on {}; ask your node's operator for a new one (`cordon user add`)",
                 cert_path.display(),
                 info.not_after.date()
@@ -55,21 +51,21 @@ impl ControlClient {
         let bind: std::net::SocketAddr = if profile.address.is_ipv6() {
             "[::]:0"
                 .parse()
-                .map_err(|_| NodeError::Misuse("bad bind address".into()))?
+                .map_err(|_| NodeError::internal("bad bind address"))?
         } else {
             "0.0.0.0:0"
                 .parse()
-                .map_err(|_| NodeError::Misuse("bad bind address".into()))?
+                .map_err(|_| NodeError::internal("bad bind address"))?
         };
         let endpoint =
-            quinn::Endpoint::client(bind).map_err(|e| NodeError::Connection(e.to_string()))?;
+            quinn::Endpoint::client(bind).map_err(|e| NodeError::connection(e.to_string()))?;
         let connecting = endpoint
             .connect_with(cfg, profile.address, &profile.node)
-            .map_err(|e| NodeError::Connection(e.to_string()))?;
+            .map_err(|e| NodeError::connection(e.to_string()))?;
         let conn = tokio::time::timeout(Duration::from_secs(10), connecting)
             .await
-            .map_err(|_| NodeError::Connection(format!("node `{}` at {} did not answer within 10 s; is it running (`cordon node run`)?", profile.node, profile.address)))?
-            .map_err(|e| NodeError::Connection(format!("cannot connect to node `{}` at {}: {}", profile.node, profile.address, crate::net::explain(&e))))?;
+            .map_err(|_| NodeError::connection(format!("node `{}` at {} did not answer within 10 s; is it running (`cordon node run`)?", profile.node, profile.address)))?
+            .map_err(|e| NodeError::connection(format!("cannot connect to node `{}` at {}: {}", profile.node, profile.address, crate::net::explain(&e))))?;
         Ok(ControlClient { endpoint, conn })
     }
 
@@ -78,7 +74,7 @@ impl ControlClient {
             .conn
             .open_bi()
             .await
-            .map_err(|e| NodeError::Connection(crate::net::explain(&e)))?;
+            .map_err(|e| NodeError::connection(crate::net::explain(&e)))?;
         write_frame(&mut send, req).await?;
         Ok((send, recv))
     }
@@ -108,7 +104,7 @@ impl ControlClient {
         let _ = send.finish();
         match Self::answer(&mut recv).await? {
             ControlResponse::Status(s) => Ok(s),
-            _ => Err(NodeError::Connection("unexpected answer to status".into())),
+            _ => Err(NodeError::connection("unexpected answer to status")),
         }
     }
 
@@ -134,7 +130,7 @@ impl ControlClient {
         let _ = send.finish();
         match Self::answer(&mut recv).await? {
             ControlResponse::Rotated(r) => Ok(r),
-            _ => Err(NodeError::Connection("unexpected answer to rotate".into())),
+            _ => Err(NodeError::connection("unexpected answer to rotate")),
         }
     }
 
@@ -144,7 +140,7 @@ impl ControlClient {
         let _ = send.finish();
         match Self::answer(&mut recv).await? {
             ControlResponse::Query(r) => Ok(r),
-            _ => Err(NodeError::Connection("unexpected answer to query".into())),
+            _ => Err(NodeError::connection("unexpected answer to query")),
         }
     }
 
@@ -163,11 +159,7 @@ impl ControlClient {
             match Self::answer(&mut recv).await? {
                 ControlResponse::AuditChunk { bytes } => out.extend_from_slice(&bytes),
                 ControlResponse::AuditEnd => return Ok(out),
-                _ => {
-                    return Err(NodeError::Connection(
-                        "unexpected answer to an export".into(),
-                    ))
-                }
+                _ => return Err(NodeError::connection("unexpected answer to an export")),
             }
         }
     }
@@ -178,8 +170,8 @@ impl ControlClient {
         let _ = send.finish();
         match Self::answer(&mut recv).await? {
             ControlResponse::AuditProof { proof, entry } => Ok((proof, entry)),
-            _ => Err(NodeError::Connection(
-                "unexpected answer to a proof request".into(),
+            _ => Err(NodeError::connection(
+                "unexpected answer to a proof request",
             )),
         }
     }
@@ -196,8 +188,8 @@ impl ControlClient {
         let _ = send.finish();
         match Self::answer(&mut recv).await? {
             ControlResponse::AuditConsistency { checkpoint, proof } => Ok((checkpoint, proof)),
-            _ => Err(NodeError::Connection(
-                "unexpected answer to a consistency request".into(),
+            _ => Err(NodeError::connection(
+                "unexpected answer to a consistency request",
             )),
         }
     }
@@ -211,8 +203,8 @@ impl ControlClient {
         let _ = send.finish();
         match Self::answer(&mut recv).await? {
             ControlResponse::Followup(r) => Ok(r),
-            _ => Err(NodeError::Connection(
-                "unexpected answer to a follow-up command".into(),
+            _ => Err(NodeError::connection(
+                "unexpected answer to a follow-up command",
             )),
         }
     }
@@ -353,7 +345,7 @@ impl ImportSession {
         let _ = self.send.finish();
         match ControlClient::answer(&mut self.recv).await? {
             ControlResponse::Deleted(r) => Ok(r),
-            _ => Err(NodeError::Connection("unexpected answer to delete".into())),
+            _ => Err(NodeError::connection("unexpected answer to delete")),
         }
     }
 
@@ -365,7 +357,7 @@ impl ImportSession {
         let _ = self.send.finish();
         match ControlClient::answer(&mut self.recv).await? {
             ControlResponse::Imported(r) => Ok(r),
-            _ => Err(NodeError::Connection("unexpected answer to import".into())),
+            _ => Err(NodeError::connection("unexpected answer to import")),
         }
     }
 }

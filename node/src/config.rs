@@ -10,7 +10,13 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use cordon_protocol::collection::CollectionName;
+
 use crate::error::NodeError;
+
+/// The weakest false-positive rate a querier accepts in a partner's filter (and so the
+/// weakest `epochs.fp_rate` a holder may build with).
+pub const MAX_ACCEPTED_FP_RATE: f64 = 1e-6;
 
 /// The whole `node.toml`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -44,13 +50,32 @@ pub struct Config {
     /// `[[revoked]]`: certificates refused at the handshake although their CA is trusted
     /// (applied again by `cordon policy reload` and SIGHUP).
     #[serde(default, rename = "revoked")]
-    pub revoked: Vec<crate::revocation::RevokedCert>,
+    pub revoked: Vec<RevokedCert>,
     /// Folder of `node.toml`; not in the file.
     #[serde(skip)]
     pub base_dir: PathBuf,
     /// The file this was loaded from (empty when parsed from text); policy reloads re-read it.
     #[serde(skip)]
     pub source: PathBuf,
+}
+
+/// One `[[revoked]]` entry of `node.toml`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RevokedCert {
+    /// SHA-256 of the certificate's DER encoding, 64 hex digits (colons allowed).
+    pub fingerprint: String,
+    /// Why (shown in the node's log when the certificate is refused).
+    #[serde(default)]
+    pub reason: String,
+}
+
+impl RevokedCert {
+    /// The fingerprint as bytes, or the sentence saying which entry is wrong and why.
+    pub fn fingerprint_bytes(&self) -> Result<[u8; 32], String> {
+        crate::pki::parse_fingerprint(&self.fingerprint)
+            .map_err(|m| format!("[[revoked]] fingerprint {:?}: {m}", self.fingerprint))
+    }
 }
 
 /// `[node]`.
@@ -349,14 +374,14 @@ pub fn describe_toml_error(text: &str, e: &toml::de::Error) -> String {
 impl Config {
     /// Reads and checks `node.toml`.
     pub fn load(path: &Path) -> Result<Config, NodeError> {
-        let text = std::fs::read_to_string(path).map_err(|e| NodeError::Config {
-            path: path.to_path_buf(),
-            message: format!("cannot read it: {e}; check the path or run `cordon init`"),
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            NodeError::config(
+                path,
+                format!("cannot read it: {e}; check the path or run `cordon init`"),
+            )
         })?;
-        let mut cfg = Config::parse(&text).map_err(|message| NodeError::Config {
-            path: path.to_path_buf(),
-            message,
-        })?;
+        let mut cfg = Config::parse(&text)
+            .map_err(|message| NodeError::config(path.to_path_buf(), message))?;
         cfg.base_dir = path
             .parent()
             .map(Path::to_path_buf)
@@ -373,25 +398,8 @@ impl Config {
         Ok(cfg)
     }
 
-    fn check(&self) -> Result<(), String> {
-        for r in &self.revoked {
-            r.fingerprint_bytes()?;
-        }
-        if !(self.epochs.fp_rate > 0.0
-            && self.epochs.fp_rate <= crate::partner_client::MAX_ACCEPTED_FP_RATE)
-        {
-            return Err(format!(
-                "key `epochs.fp_rate` = {} is out of range; partners accept at most 1e-6, use e.g. 1e-9",
-                self.epochs.fp_rate
-            ));
-        }
-        if !(self.epochs.rebuild_delta_fraction > 0.0 && self.epochs.rebuild_delta_fraction <= 1.0)
-        {
-            return Err(format!(
-                "key `epochs.rebuild_delta_fraction` = {} is out of range; use a fraction in (0, 1] such as 0.5",
-                self.epochs.rebuild_delta_fraction
-            ));
-        }
+    /// `[limits]` (and `[metrics]`): every value in its range.
+    fn check_limits(&self) -> Result<(), String> {
         let l = &self.limits;
         for (key, value, max) in [
             (
@@ -444,6 +452,27 @@ impl Config {
                 "key `limits.request_read_timeout` is zero; use a duration such as \"20s\"".into(),
             );
         }
+        Ok(())
+    }
+
+    fn check(&self) -> Result<(), String> {
+        for r in &self.revoked {
+            r.fingerprint_bytes()?;
+        }
+        if !(self.epochs.fp_rate > 0.0 && self.epochs.fp_rate <= MAX_ACCEPTED_FP_RATE) {
+            return Err(format!(
+                "key `epochs.fp_rate` = {} is out of range; partners accept at most 1e-6, use e.g. 1e-9",
+                self.epochs.fp_rate
+            ));
+        }
+        if !(self.epochs.rebuild_delta_fraction > 0.0 && self.epochs.rebuild_delta_fraction <= 1.0)
+        {
+            return Err(format!(
+                "key `epochs.rebuild_delta_fraction` = {} is out of range; use a fraction in (0, 1] such as 0.5",
+                self.epochs.rebuild_delta_fraction
+            ));
+        }
+        self.check_limits()?;
         let mut seen = std::collections::HashSet::new();
         for p in &self.partners {
             if p.name == self.node.name {
@@ -463,8 +492,7 @@ impl Config {
         crate::policy::check_grants(&self.grants, &names)?;
         let mut seen = std::collections::HashSet::new();
         for c in &self.collections {
-            crate::import::validate_collection(&c.name)
-                .map_err(|e| format!("[[collection]]: {e}"))?;
+            CollectionName::parse(&c.name).map_err(|e| format!("[[collection]]: {e}"))?;
             if !seen.insert(&c.name) {
                 return Err(format!(
                     "collection `{}` has two [[collection]] sections; keep one per collection",

@@ -83,7 +83,7 @@ pub struct BuildParams<'a> {
 pub fn items_of(kind: &str, value: &str) -> Result<Vec<Vec<u8>>, NodeError> {
     if kind == Kind::Person.as_str() {
         let keys = person::match_keys(value).map_err(|e| {
-            NodeError::Storage(format!("a stored person record cannot be read: {e}"))
+            NodeError::storage(format!("a stored person record cannot be read: {e}"))
         })?;
         Ok(keys.into_iter().map(|k| k.input).collect())
     } else {
@@ -119,7 +119,7 @@ fn tags_of(sk: &SecretKey, kind: &str, values: &[&str]) -> Result<Vec<Tag>, Node
     };
     let refs: Vec<&[u8]> = inputs.iter().map(Vec::as_slice).collect();
     oprf::holder_tags(sk, &refs)
-        .map_err(|e| NodeError::Internal(format!("tag derivation failed: {e}")))
+        .map_err(|e| NodeError::internal(format!("tag derivation failed: {e}")))
 }
 
 /// Records read from the store per chunk of a build: large enough that rayon keeps both cores
@@ -156,7 +156,7 @@ fn build_filter(
     let mut filter = if person {
         None
     } else {
-        Some(EpochFilter::new(filter_capacity(records), fp_rate, seed).map_err(NodeError::Misuse)?)
+        Some(EpochFilter::new(filter_capacity(records), fp_rate, seed).map_err(NodeError::setup)?)
     };
     let mut person_tags: Vec<Tag> = Vec::new();
     let mut inserted = 0u64;
@@ -175,7 +175,7 @@ fn build_filter(
     std::thread::scope(|s| -> Result<(), NodeError> {
         let join = |h: std::thread::ScopedJoinHandle<'_, Result<Vec<Tag>, NodeError>>| {
             h.join()
-                .map_err(|_| NodeError::Internal("tag derivation panicked".into()))?
+                .map_err(|_| NodeError::internal("tag derivation panicked"))?
         };
         let mut in_flight = None;
         batch.for_each_record_chunk(collection, chunk, |c| {
@@ -194,7 +194,7 @@ fn build_filter(
     let (filter, items) = match filter {
         Some(f) => {
             if inserted != records {
-                return Err(NodeError::Internal(format!(
+                return Err(NodeError::internal(format!(
                     "the build read {inserted} records of `{collection}`, its table counts {records}"
                 )));
             }
@@ -204,7 +204,7 @@ fn build_filter(
             use rayon::prelude::*;
             person_tags.par_sort_unstable();
             person_tags.dedup();
-            let f = EpochFilter::build(&person_tags, fp_rate, seed).map_err(NodeError::Misuse)?;
+            let f = EpochFilter::build(&person_tags, fp_rate, seed).map_err(NodeError::setup)?;
             (f, person_tags.len() as u64)
         }
     };
@@ -227,23 +227,33 @@ pub fn rebuild_in(
 ) -> Result<HolderEpoch, NodeError> {
     let number = current.map_or(1, |e| e.epoch + 1);
     let (sk, pk) = oprf::generate_key_pair(&mut rand::rngs::OsRng);
-    let (stored, holder) = build_with_key(batch, collection, kind, number, sk, pk, p, BUILD_CHUNK)?;
+    let key = NewKey {
+        epoch: number,
+        sk,
+        pk,
+    };
+    let (stored, holder) = build_with_key(batch, collection, kind, key, p, BUILD_CHUNK)?;
     batch.put_new_epoch(collection, &stored, &holder.filter)?;
     Ok(holder)
 }
 
-/// Builds epoch `epoch` over the records `batch` holds, with the key pair given.
-#[allow(clippy::too_many_arguments)]
+/// An epoch's number and its new key pair.
+struct NewKey {
+    epoch: u64,
+    sk: SecretKey,
+    pk: PublicKey,
+}
+
+/// Builds a new epoch over the records `batch` holds, with the key pair given.
 fn build_with_key(
     batch: &crate::store::WriteBatch,
     collection: &str,
     kind: &str,
-    epoch: u64,
-    sk: SecretKey,
-    pk: PublicKey,
+    key: NewKey,
     p: &BuildParams<'_>,
     chunk: usize,
 ) -> Result<(StoredEpoch, HolderEpoch), NodeError> {
+    let NewKey { epoch, sk, pk } = key;
     let seed = seed_for(&pk.to_bytes());
     let built = build_filter(batch, collection, kind, &sk, &seed, p.fp_rate, chunk)?;
     let BuiltFilter {
@@ -370,9 +380,9 @@ pub fn load(
 ) -> Result<HolderEpoch, NodeError> {
     let descriptor = stored.descriptor.descriptor_unverified()?;
     let sk = SecretKey::from_bytes(&stored.secret_key)
-        .map_err(|e| NodeError::Storage(format!("stored key of `{collection}` is invalid: {e}")))?;
+        .map_err(|e| NodeError::storage(format!("stored key of `{collection}` is invalid: {e}")))?;
     let pk = PublicKey::from_bytes(&descriptor.public_key).map_err(|e| {
-        NodeError::Storage(format!(
+        NodeError::storage(format!(
             "stored public key of `{collection}` is invalid: {e}"
         ))
     })?;
@@ -468,8 +478,19 @@ mod tests {
         };
         let batch = store.begin().unwrap();
         for &chunk in chunks {
-            let (stored, holder) =
-                build_with_key(&batch, "c", kind, 1, sk.clone(), pk, &p, chunk).unwrap();
+            let (stored, holder) = build_with_key(
+                &batch,
+                "c",
+                kind,
+                NewKey {
+                    epoch: 1,
+                    sk: sk.clone(),
+                    pk,
+                },
+                &p,
+                chunk,
+            )
+            .unwrap();
             assert_eq!(
                 *holder.filter, bytes,
                 "{kind}: filter bytes, chunks of {chunk}"

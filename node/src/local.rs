@@ -12,9 +12,13 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::admin::{self, InitOptions};
+use crate::clock::{Clock, SystemClock};
+use crate::config::Config;
 use crate::error::NodeError;
+use crate::metrics::Metrics;
+use crate::node::{Node, NodeHandle};
 use crate::pki::Role;
-use crate::{Clock, Config, Node, SystemClock};
+use crate::store::Store;
 
 /// One agency of the federation.
 #[derive(Debug, Clone)]
@@ -37,8 +41,40 @@ pub struct Agency {
     pub supervisor: PathBuf,
 }
 
+/// A running node as tests reach into it: its [`NodeHandle`] (through `Deref`), and its
+/// database and metrics, which tests read directly.
+pub struct NodeView {
+    /// The node's database.
+    pub store: Store,
+    /// The node's metrics.
+    pub metrics: Arc<Metrics>,
+    handle: NodeHandle,
+}
+
+impl NodeView {
+    fn new(handle: NodeHandle) -> NodeView {
+        NodeView {
+            store: handle.store().clone(),
+            metrics: handle.metrics().clone(),
+            handle,
+        }
+    }
+
+    /// The node's handle.
+    pub fn handle(&self) -> &NodeHandle {
+        &self.handle
+    }
+}
+
+impl std::ops::Deref for NodeView {
+    type Target = NodeHandle;
+    fn deref(&self) -> &NodeHandle {
+        &self.handle
+    }
+}
+
 struct Running {
-    shared: Arc<crate::Shared>,
+    shared: Arc<NodeView>,
     stop: CancellationToken,
     task: JoinHandle<Result<(), NodeError>>,
 }
@@ -69,13 +105,11 @@ impl LocalFederation {
         let mut at = Vec::new();
         for name in names {
             // Bind first and keep the socket: the port cannot be taken before the node starts.
-            let sock = UdpSocket::bind("127.0.0.1:0").map_err(|source| NodeError::Bind {
-                addr: SocketAddr::from(([127, 0, 0, 1], 0)),
-                source,
-            })?;
+            let sock = UdpSocket::bind("127.0.0.1:0")
+                .map_err(|source| NodeError::bind(SocketAddr::from(([127, 0, 0, 1], 0)), source))?;
             let addr = sock
                 .local_addr()
-                .map_err(|e| NodeError::Connection(e.to_string()))?;
+                .map_err(|e| NodeError::connection(e.to_string()))?;
             sockets.insert(name.to_string(), sock);
             at.push((*name, addr));
         }
@@ -107,7 +141,7 @@ impl LocalFederation {
         self.agencies
             .iter()
             .find(|a| a.name == name)
-            .ok_or_else(|| NodeError::Misuse(format!("no agency `{name}` in this federation")))
+            .ok_or_else(|| NodeError::request(format!("no agency `{name}` in this federation")))
     }
 
     /// Starts one node (again, after [`LocalFederation::stop`]).
@@ -119,13 +153,13 @@ impl LocalFederation {
         let cfg = Config::load(&a.config_path)?;
         let socket = match self.sockets.remove(name) {
             Some(s) => s,
-            None => UdpSocket::bind(a.addr).map_err(|source| NodeError::Bind {
-                addr: a.addr,
-                source,
-            })?,
+            None => UdpSocket::bind(a.addr).map_err(|source| NodeError::bind(a.addr, source))?,
         };
-        let node = Node::bind_with(cfg, self.clock.clone(), Some(socket))?;
-        let shared = node.shared().clone();
+        let node = Node::builder(cfg)
+            .clock(self.clock.clone())
+            .socket(socket)
+            .bind()?;
+        let shared = Arc::new(NodeView::new(node.handle()));
         let stop = CancellationToken::new();
         let s2 = stop.clone();
         let task = tokio::spawn(async move { node.run(async move { s2.cancelled().await }).await });
@@ -136,7 +170,7 @@ impl LocalFederation {
 
     /// The state of a running node (tests reach into it: to make it misbehave, or to drive
     /// its maintenance pass).
-    pub fn shared(&self, name: &str) -> Option<Arc<crate::Shared>> {
+    pub fn shared(&self, name: &str) -> Option<Arc<NodeView>> {
         self.running.get(name).map(|r| r.shared.clone())
     }
 
@@ -158,7 +192,7 @@ impl LocalFederation {
             r.stop.cancel();
             r.task
                 .await
-                .map_err(|e| NodeError::Connection(e.to_string()))??;
+                .map_err(|e| NodeError::connection(e.to_string()))??;
             // The QUIC endpoint's driver task releases the socket shortly after the node's last
             // handle is dropped, on the runtime's own schedule: take the port back as soon as
             // the OS frees it, so a restart never races it.
@@ -172,7 +206,7 @@ impl LocalFederation {
                     Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => {
                         tokio::time::sleep(std::time::Duration::from_millis(2)).await;
                     }
-                    Err(source) => return Err(NodeError::Bind { addr, source }),
+                    Err(source) => return Err(NodeError::bind(addr, source)),
                 }
             }
         }

@@ -1,12 +1,11 @@
 //! A holder that lies on purpose, for the tests that show a querier rejects its answers
-//! (feature `test-util` only: without it neither this module nor the setting on [`Shared`]
-//! exists, and nothing in a configuration or a control message can turn it on).
+//! (feature `test-util` only: without it neither this module nor the setting exists, and
+//! nothing in a configuration or a control message can turn it on; tests set it through
+//! `NodeHandle::set_misbehaviour`).
 
 use std::sync::atomic::{AtomicU8, Ordering};
 
 use cordon_protocol::messages::PartnerResponse;
-
-use crate::Shared;
 
 /// How the holder corrupts what it serves to partners.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -37,24 +36,24 @@ impl Misbehaviour {
     }
 }
 
-/// The setting, held by [`Shared`].
+/// The setting, shared by the partner server and the node's handle.
 #[derive(Debug, Default)]
 pub struct MisbehaviourCell(AtomicU8);
 
-impl Shared {
+impl MisbehaviourCell {
     /// Makes this node misbehave as a holder from now on (`Misbehaviour::None` to stop).
-    pub fn set_misbehaviour(&self, m: Misbehaviour) {
-        self.misbehaviour.0.store(m as u8, Ordering::SeqCst);
+    pub fn set(&self, m: Misbehaviour) {
+        self.0.store(m as u8, Ordering::SeqCst);
     }
 
-    fn misbehaviour(&self) -> Misbehaviour {
-        Misbehaviour::from_u8(self.misbehaviour.0.load(Ordering::SeqCst))
+    fn get(&self) -> Misbehaviour {
+        Misbehaviour::from_u8(self.0.load(Ordering::SeqCst))
     }
 }
 
 /// A descriptor or evaluation answer as the misbehaving holder sends it.
-pub(crate) fn response(shared: &Shared, mut resp: PartnerResponse) -> PartnerResponse {
-    match (shared.misbehaviour(), &mut resp) {
+pub(crate) fn response(cell: &MisbehaviourCell, mut resp: PartnerResponse) -> PartnerResponse {
+    match (cell.get(), &mut resp) {
         (Misbehaviour::DescriptorSignature, PartnerResponse::Descriptor(d)) => {
             d.signature[0] ^= 1;
         }
@@ -68,9 +67,9 @@ pub(crate) fn response(shared: &Shared, mut resp: PartnerResponse) -> PartnerRes
 }
 
 /// The filter bytes as the misbehaving holder sends them.
-pub(crate) fn filter(shared: &Shared, filter: &[u8]) -> Vec<u8> {
+pub(crate) fn filter(cell: &MisbehaviourCell, filter: &[u8]) -> Vec<u8> {
     let mut out = filter.to_vec();
-    match shared.misbehaviour() {
+    match cell.get() {
         Misbehaviour::FilterBytes if !out.is_empty() => {
             let last = out.len() - 1;
             out[last] ^= 1;

@@ -8,7 +8,7 @@ use serde::{de::DeserializeOwned, Serialize};
 
 use cordon_protocol::frame::{self, HEADER_LEN};
 
-use crate::error::NodeError;
+use crate::error::{InternalError, NodeError, TransportError};
 
 /// Reads one frame. `Ok(None)` means the peer finished the stream cleanly before a new frame.
 pub async fn read_frame<T: DeserializeOwned>(
@@ -25,8 +25,9 @@ pub async fn read_frame_sized<T: DeserializeOwned>(
 }
 
 /// [`read_frame_sized`] with a lower limit of this node's on the payload (`max` bytes): a
-/// larger frame the protocol allows is refused as [`NodeError::Limit`], before its payload is
-/// read or allocated.
+/// larger frame the protocol allows is refused as [`PeerError::Limit`](crate::error::PeerError::Limit), before its payload is
+/// read or allocated. A stream finished in the middle of a frame is a
+/// [`TransportError::Truncated`], not a malformed message.
 pub async fn read_frame_within<T: DeserializeOwned>(
     recv: &mut RecvStream,
     max: usize,
@@ -36,17 +37,16 @@ pub async fn read_frame_within<T: DeserializeOwned>(
         Ok(()) => {}
         Err(quinn::ReadExactError::FinishedEarly(0)) => return Ok(None),
         Err(quinn::ReadExactError::FinishedEarly(n)) => {
-            return Err(NodeError::Wire(cordon_protocol::WireError::Frame(
-                frame::FrameError::Incomplete {
-                    needed: HEADER_LEN - n,
-                },
-            )))
+            return Err(TransportError::Truncated {
+                needed: HEADER_LEN - n,
+            }
+            .into())
         }
         Err(quinn::ReadExactError::ReadError(e)) => return Err(lost(e)),
     }
     let len = frame::parse_header(&header).map_err(cordon_protocol::WireError::from)?;
     if len > max {
-        return Err(NodeError::Limit(format!(
+        return Err(NodeError::limit(format!(
             "a frame of {len} bytes exceeds this node's limit of {max} bytes per request (`limits.max_request_bytes`)"
         )));
     }
@@ -54,9 +54,7 @@ pub async fn read_frame_within<T: DeserializeOwned>(
     match recv.read_exact(&mut payload).await {
         Ok(()) => {}
         Err(quinn::ReadExactError::FinishedEarly(n)) => {
-            return Err(NodeError::Wire(cordon_protocol::WireError::Frame(
-                frame::FrameError::Incomplete { needed: len - n },
-            )))
+            return Err(TransportError::Truncated { needed: len - n }.into())
         }
         Err(quinn::ReadExactError::ReadError(e)) => return Err(lost(e)),
     }
@@ -74,15 +72,15 @@ pub async fn expect_frame_sized<T: DeserializeOwned>(
 ) -> Result<(T, usize), NodeError> {
     read_frame_sized(recv)
         .await?
-        .ok_or_else(|| NodeError::Dropped("the peer closed the stream without answering".into()))
+        .ok_or_else(|| NodeError::dropped("the peer closed the stream without answering"))
 }
 
 /// Writes one frame; returns the bytes written.
 pub async fn write_frame<T: Serialize>(send: &mut SendStream, msg: &T) -> Result<usize, NodeError> {
-    let bytes = frame::encode(msg)?;
+    let bytes = frame::encode(msg).map_err(InternalError::Encode)?;
     send.write_all(&bytes).await.map_err(|e| match e {
         quinn::WriteError::ConnectionLost(c) => connection_lost(c),
-        other => NodeError::Dropped(other.to_string()),
+        other => NodeError::dropped(other.to_string()),
     })?;
     Ok(bytes.len())
 }
@@ -91,7 +89,7 @@ pub async fn write_frame<T: Serialize>(send: &mut SendStream, msg: &T) -> Result
 fn lost(e: quinn::ReadError) -> NodeError {
     match e {
         quinn::ReadError::ConnectionLost(c) => connection_lost(c),
-        other => NodeError::Dropped(other.to_string()),
+        other => NodeError::dropped(other.to_string()),
     }
 }
 
@@ -104,9 +102,9 @@ fn connection_lost(c: quinn::ConnectionError) -> NodeError {
         quinn::ConnectionError::ConnectionClosed(_)
         | quinn::ConnectionError::TransportError(_)
         | quinn::ConnectionError::VersionMismatch => {
-            NodeError::Connection(format!("the peer refused the connection: {}", explain(&c)))
+            NodeError::connection(format!("the peer refused the connection: {}", explain(&c)))
         }
-        other => NodeError::Dropped(other.to_string()),
+        other => NodeError::dropped(other.to_string()),
     }
 }
 

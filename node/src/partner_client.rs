@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use tokio::sync::Mutex;
 
+use cordon_protocol::control::FilterSource;
 use cordon_protocol::descriptor::{EpochDescriptor, SignedDescriptor};
 use cordon_protocol::filter::{chain_delta, filter_capacity, EpochFilter, FILTER_HEADER_LEN};
 use cordon_protocol::messages::{unpack, PartnerRequest, PartnerResponse};
@@ -97,7 +98,7 @@ impl PartnerClient {
     async fn connection(&self, partner: &str) -> Result<quinn::Connection, NodeError> {
         let (Some(slot), Some((cfg, addr))) = (self.conns.get(partner), self.configs.get(partner))
         else {
-            return Err(NodeError::Misuse(format!(
+            return Err(NodeError::request(format!(
                 "`{partner}` is not a configured partner"
             )));
         };
@@ -114,11 +115,11 @@ impl PartnerClient {
         let connecting = self
             .endpoint
             .connect_with(cfg.clone(), sock, partner)
-            .map_err(|e| NodeError::Connection(format!("cannot connect to {addr}: {e}")))?;
+            .map_err(|e| NodeError::connection(format!("cannot connect to {addr}: {e}")))?;
         let conn = tokio::time::timeout(self.connect_timeout, connecting)
             .await
-            .map_err(|_| NodeError::Timeout(self.connect_timeout))?
-            .map_err(|e| NodeError::Connection(format!("{addr}: {}", crate::net::explain(&e))))?;
+            .map_err(|_| NodeError::timeout(self.connect_timeout))?
+            .map_err(|e| NodeError::connection(format!("{addr}: {}", crate::net::explain(&e))))?;
         let fingerprint = crate::tls::peer_chain(&conn)
             .and_then(|chain| chain.first().map(crate::pki::fingerprint));
         *slot = Some((conn.clone(), fingerprint));
@@ -136,13 +137,13 @@ impl PartnerClient {
         let (mut send, mut recv) = conn
             .open_bi()
             .await
-            .map_err(|e| NodeError::Connection(crate::net::explain(&e)))?;
+            .map_err(|e| NodeError::connection(crate::net::explain(&e)))?;
         t.sent += write_frame(&mut send, req).await? as u64;
         let _ = send.finish();
         let (resp, len): (PartnerResponse, usize) = expect_frame_sized(&mut recv).await?;
         t.received += len as u64;
         if let PartnerResponse::Error(e) = resp {
-            return Err(NodeError::Remote(e));
+            return Err(NodeError::from(e));
         }
         Ok((recv, resp))
     }
@@ -175,7 +176,7 @@ impl PartnerClient {
         };
         let expected = FILTER_HEADER_LEN as u64 + d.filter.bitmap_bytes;
         if epoch != d.epoch || total_bytes != expected {
-            return Err(NodeError::Verify(VerifyError::FilterMismatch(format!(
+            return Err(NodeError::from(VerifyError::FilterMismatch(format!(
                 "a {total_bytes}-byte filter of epoch {epoch} announced; the descriptor signs {expected} bytes of epoch {}",
                 d.epoch
             ))));
@@ -198,7 +199,7 @@ impl PartnerClient {
                     ))
                     .into())
                 }
-                PartnerResponse::Error(e) => return Err(NodeError::Remote(e)),
+                PartnerResponse::Error(e) => return Err(NodeError::from(e)),
                 other => return Err(unexpected("filter_chunk", &other)),
             }
         }
@@ -217,7 +218,7 @@ impl PartnerClient {
         d: EpochDescriptor,
         cached: Option<Arc<PartnerEpoch>>,
         t: &mut Traffic,
-    ) -> Result<(Arc<PartnerEpoch>, &'static str), NodeError> {
+    ) -> Result<(Arc<PartnerEpoch>, FilterSource), NodeError> {
         EpochFilter::check_params(&d.filter, &d.public_key, MAX_ACCEPTED_FP_RATE)?;
         // A holder rebuilds its epoch before the delta outgrows the filter (its configuration
         // allows at most as many delta records as filter records); a larger signed count would
@@ -258,7 +259,7 @@ impl PartnerClient {
                     if d.delta_chain != old.delta_chain {
                         return Err(rollback("the same delta count with another chain".into()));
                     }
-                    return Ok((c, "cached"));
+                    return Ok((c, FilterSource::Cached));
                 }
                 let tags = self.fetch_delta(partner, &d, old.delta_count, t).await?;
                 if chain_delta(*old.delta_chain, &tags) != *d.delta_chain {
@@ -281,7 +282,7 @@ impl PartnerClient {
                     delta: delta_list.iter().copied().collect(),
                     delta_list,
                 };
-                return Ok((Arc::new(e), "delta"));
+                return Ok((Arc::new(e), FilterSource::Delta));
             }
             // A newer epoch: the partner rotated its key (a rebuild, a deletion, expiry or a
             // schedule). Nothing of the cached epoch is used; the whole new filter is fetched
@@ -315,7 +316,7 @@ impl PartnerClient {
             delta: delta_list.iter().copied().collect(),
             delta_list,
         };
-        Ok((Arc::new(e), "full"))
+        Ok((Arc::new(e), FilterSource::Full))
     }
 
     /// Fetches delta tags `from..d.delta_count`, in as many requests as the holder needs.
@@ -355,7 +356,7 @@ impl PartnerClient {
                     out.extend(tags);
                 }
                 PartnerResponse::Delta { from: f, epoch, .. } => {
-                    return Err(NodeError::Wire(cordon_protocol::WireError::Malformed(
+                    return Err(NodeError::from(cordon_protocol::WireError::Malformed(
                         format!(
                         "delta for position {f} of epoch {epoch}, asked position {at} of epoch {}",
                         d.epoch
@@ -408,11 +409,10 @@ impl PartnerEpoch {
     }
 }
 
-/// The weakest false-positive rate a querier accepts in a partner's filter.
-pub const MAX_ACCEPTED_FP_RATE: f64 = 1e-6;
+pub use crate::config::MAX_ACCEPTED_FP_RATE;
 
 fn rollback(what: String) -> NodeError {
-    NodeError::Verify(VerifyError::DescriptorMismatch(format!(
+    NodeError::from(VerifyError::DescriptorMismatch(format!(
         "the partner went back on what it signed before: {what}"
     )))
 }
@@ -428,7 +428,7 @@ fn unexpected(wanted: &str, got: &PartnerResponse) -> NodeError {
         PartnerResponse::FollowupAccepted(_) => "followup_accepted",
         PartnerResponse::FollowupStatus { .. } => "followup_status",
     };
-    NodeError::Wire(cordon_protocol::WireError::Malformed(format!(
+    NodeError::from(cordon_protocol::WireError::Malformed(format!(
         "expected a `{wanted}` answer, got `{name}`"
     )))
 }
@@ -439,7 +439,7 @@ async fn resolve(addr: &str) -> Result<std::net::SocketAddr, NodeError> {
     }
     tokio::net::lookup_host(addr)
         .await
-        .map_err(|e| NodeError::Connection(format!("cannot resolve {addr}: {e}")))?
+        .map_err(|e| NodeError::connection(format!("cannot resolve {addr}: {e}")))?
         .next()
-        .ok_or_else(|| NodeError::Connection(format!("{addr} resolves to no address")))
+        .ok_or_else(|| NodeError::connection(format!("{addr} resolves to no address")))
 }

@@ -104,7 +104,8 @@ pub fn check_grants(grants: &[Grant], partners: &[String]) -> Result<(), String>
         }
         for c in &g.collections {
             if c != "*" {
-                crate::import::validate_collection(c).map_err(|e| format!("{at}: {e}"))?;
+                cordon_protocol::collection::CollectionName::parse(c)
+                    .map_err(|e| format!("{at}: {e}"))?;
             }
         }
         if g.modes.is_empty() {

@@ -40,13 +40,15 @@ pub struct Profile {
 impl Profile {
     /// Reads a profile.
     pub fn load(path: &Path) -> Result<Profile, NodeError> {
-        let text = std::fs::read_to_string(path).map_err(|e| NodeError::Misuse(format!(
+        let text = std::fs::read_to_string(path).map_err(|e| NodeError::request(format!(
             "cannot read profile {}: {e}; pass --profile with the file `cordon user add` wrote, or set {PROFILE_ENV}",
             path.display()
         )))?;
-        let mut p: Profile = toml::from_str(&text).map_err(|e| NodeError::Config {
-            path: path.to_path_buf(),
-            message: crate::config::describe_toml_error(&text, &e),
+        let mut p: Profile = toml::from_str(&text).map_err(|e| {
+            NodeError::config(
+                path.to_path_buf(),
+                crate::config::describe_toml_error(&text, &e),
+            )
         })?;
         p.base_dir = path
             .parent()
@@ -63,7 +65,7 @@ impl Profile {
         }
         match std::env::var_os(PROFILE_ENV) {
             Some(p) if !p.is_empty() => Profile::load(Path::new(&p)),
-            _ => Err(NodeError::Misuse(format!(
+            _ => Err(NodeError::request(format!(
                 "no client profile given; pass --profile FILE (written by `cordon user add`) or set {PROFILE_ENV}"
             ))),
         }
@@ -80,7 +82,7 @@ impl Profile {
 
     /// The file's text, with a comment header.
     pub fn to_toml(&self) -> Result<String, NodeError> {
-        let body = toml::to_string(self).map_err(|e| NodeError::Storage(e.to_string()))?;
+        let body = toml::to_string(self).map_err(|e| NodeError::storage(e.to_string()))?;
         Ok(format!(
             "# Cordon client profile: {} ({}) at node {}.\n# Use with `cordon --profile THIS_FILE ...` or `export {PROFILE_ENV}=THIS_FILE`.\n# Paths are relative to this file's folder. Keep the key file private.\n{body}",
             self.user, self.role, self.node

@@ -16,7 +16,9 @@
 use std::collections::HashSet;
 use std::sync::Mutex;
 
-use redb::{Database, ReadableDatabase, TableDefinition, WriteTransaction};
+use redb::{TableDefinition, WriteTransaction};
+
+use crate::audit::Reader;
 
 use crate::error::NodeError;
 
@@ -47,7 +49,7 @@ impl ReplayGuard {
     /// the previous day, or is being answered now. `db` is the audit log's database.
     pub fn claim(
         &self,
-        db: &Database,
+        db: &Reader<'_>,
         day: u64,
         partner: &str,
         qid: &[u8; 16],
@@ -112,6 +114,7 @@ impl Drop for Claim<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use redb::{Database, ReadableDatabase};
 
     #[test]
     fn an_answered_id_is_refused_for_two_days_then_forgotten() {
@@ -120,20 +123,26 @@ mod tests {
         let g = ReplayGuard::default();
         let q = [7u8; 16];
         // A claim dropped without persisting (the request was refused) frees the id.
-        let c = g.claim(&db, 100, "jp", &q).unwrap().unwrap();
-        assert!(g.claim(&db, 100, "jp", &q).unwrap().is_none(), "in flight");
+        let c = g.claim(&Reader::new(&db), 100, "jp", &q).unwrap().unwrap();
+        assert!(
+            g.claim(&Reader::new(&db), 100, "jp", &q).unwrap().is_none(),
+            "in flight"
+        );
         drop(c);
-        let c = g.claim(&db, 100, "jp", &q).unwrap().unwrap();
+        let c = g.claim(&Reader::new(&db), 100, "jp", &q).unwrap().unwrap();
         let txn = db.begin_write().unwrap();
         c.persist(&txn).unwrap();
         txn.commit().unwrap();
         drop(c);
-        assert!(g.claim(&db, 100, "jp", &q).unwrap().is_none());
-        assert!(g.claim(&db, 101, "jp", &q).unwrap().is_none());
+        assert!(g.claim(&Reader::new(&db), 100, "jp", &q).unwrap().is_none());
+        assert!(g.claim(&Reader::new(&db), 101, "jp", &q).unwrap().is_none());
         // Another partner's identical id is its own.
-        assert!(g.claim(&db, 100, "us", &q).unwrap().is_some());
+        assert!(g.claim(&Reader::new(&db), 100, "us", &q).unwrap().is_some());
         // Two days on, a new answer prunes day 100 (bounded table).
-        let other = g.claim(&db, 102, "jp", &[8; 16]).unwrap().unwrap();
+        let other = g
+            .claim(&Reader::new(&db), 102, "jp", &[8; 16])
+            .unwrap()
+            .unwrap();
         let txn = db.begin_write().unwrap();
         other.persist(&txn).unwrap();
         txn.commit().unwrap();

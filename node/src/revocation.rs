@@ -36,52 +36,21 @@ use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, Server
 use rustls::client::WebPkiServerVerifier;
 use rustls::{CertificateError, DigitallySignedStruct};
 use rustls_pki_types::{CertificateDer, ServerName, UnixTime};
-use serde::{Deserialize, Serialize};
+
+pub use crate::config::RevokedCert;
+pub use crate::pki::parse_fingerprint;
 
 use crate::config::Config;
 use crate::error::NodeError;
 
-/// One `[[revoked]]` entry of `node.toml`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RevokedCert {
-    /// SHA-256 of the certificate's DER encoding, 64 hex digits (colons allowed).
-    pub fingerprint: String,
-    /// Why (shown in the node's log when the certificate is refused).
-    #[serde(default)]
-    pub reason: String,
-}
-
-impl RevokedCert {
-    /// The fingerprint as bytes, or the sentence saying which entry is wrong and why.
-    pub fn fingerprint_bytes(&self) -> Result<[u8; 32], String> {
-        parse_fingerprint(&self.fingerprint)
-            .map_err(|m| format!("[[revoked]] fingerprint {:?}: {m}", self.fingerprint))
-    }
-}
-
 /// Refuses a revocation without a reason (a certificate's, or a person's).
 pub fn require_reason(reason: &str) -> Result<(), NodeError> {
     if reason.trim().is_empty() {
-        return Err(NodeError::Misuse(
-            "a reason is required; pass --reason stating why the certificate is revoked".into(),
+        return Err(NodeError::request(
+            "a reason is required; pass --reason stating why the certificate is revoked",
         ));
     }
     Ok(())
-}
-
-/// Parses a SHA-256 fingerprint: 64 hex digits, upper or lower case, `:` separators allowed.
-pub fn parse_fingerprint(s: &str) -> Result<[u8; 32], String> {
-    let digits: String = s.chars().filter(|c| *c != ':').collect();
-    let bytes = hex::decode(digits.trim()).map_err(|e| {
-        format!("not hexadecimal ({e}); give the certificate's SHA-256 fingerprint, 64 hex digits")
-    })?;
-    bytes.try_into().map_err(|b: Vec<u8>| {
-        format!(
-            "{} bytes, but a SHA-256 fingerprint has 32 (64 hex digits)",
-            b.len()
-        )
-    })
 }
 
 /// The revoked fingerprints in force, replaceable at run time (shared by the server's client
@@ -234,7 +203,7 @@ pub fn revoke_in_config(
 ) -> Result<bool, NodeError> {
     require_reason(reason)?;
     if reason.contains(['\n', '\r']) {
-        return Err(NodeError::Misuse("the reason must be one line".into()));
+        return Err(NodeError::request("the reason must be one line"));
     }
     let cfg = Config::load(cfg_path)?;
     let listed = cfg
@@ -244,11 +213,7 @@ pub fn revoke_in_config(
     if listed {
         return Ok(false);
     }
-    let io = |source| NodeError::Io {
-        what: "configuration",
-        path: cfg_path.to_path_buf(),
-        source,
-    };
+    let io = |source| NodeError::io("configuration", cfg_path.to_path_buf(), source);
     let mut text = std::fs::read_to_string(cfg_path).map_err(io)?;
     if !text.ends_with('\n') {
         text.push('\n');
@@ -266,10 +231,7 @@ pub fn revoke_in_config(
         hex::encode(fingerprint)
     );
     // Checked before it is written: a node.toml that no longer loads would stop the node.
-    Config::parse(&text).map_err(|message| NodeError::Config {
-        path: cfg_path.to_path_buf(),
-        message,
-    })?;
+    Config::parse(&text).map_err(|message| NodeError::config(cfg_path.to_path_buf(), message))?;
     // Written whole to a temporary file and renamed: a crash never leaves half a node.toml.
     let tmp = cfg_path.with_extension("toml.tmp");
     std::fs::write(&tmp, &text).map_err(io)?;

@@ -30,6 +30,7 @@ use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata, Tab
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 use serde_bytes::{ByteArray, ByteBuf};
 
+use cordon_protocol::collection::CollectionName;
 use cordon_protocol::descriptor::SignedDescriptor;
 use cordon_protocol::oprf::Tag;
 
@@ -107,18 +108,19 @@ fn batches_table(collection: &str) -> String {
 
 fn to_cbor<T: Serialize>(v: &T) -> Result<Vec<u8>, NodeError> {
     let mut out = Vec::new();
-    ciborium::into_writer(v, &mut out).map_err(|e| NodeError::Storage(e.to_string()))?;
+    ciborium::into_writer(v, &mut out).map_err(|e| NodeError::storage(e.to_string()))?;
     Ok(out)
 }
 
 fn from_cbor<T: DeserializeOwned>(b: &[u8]) -> Result<T, NodeError> {
     cordon_protocol::frame::decode(b)
-        .map_err(|e| NodeError::Storage(format!("corrupt record: {e}")))
+        .map_err(|e| NodeError::storage(format!("corrupt record: {e}")))
 }
 
-/// The database.
+/// The node's database. Cloning shares it.
+#[derive(Clone)]
 pub struct Store {
-    db: Database,
+    db: std::sync::Arc<Database>,
 }
 
 /// Outcome of staging records into a collection.
@@ -134,18 +136,15 @@ impl Store {
     /// Opens (or creates) the database at `path`.
     pub fn open(path: &Path) -> Result<Store, NodeError> {
         if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir).map_err(|source| NodeError::Io {
-                what: "data folder",
-                path: dir.to_path_buf(),
-                source,
-            })?;
+            std::fs::create_dir_all(dir)
+                .map_err(|source| NodeError::io("data folder", dir.to_path_buf(), source))?;
         }
         let db = Database::create(path).map_err(|e| match e {
-            redb::DatabaseError::DatabaseAlreadyOpen => NodeError::Misuse(format!(
+            redb::DatabaseError::DatabaseAlreadyOpen => NodeError::setup(format!(
                 "database {} is already open by another process; is this node already running?",
                 path.display()
             )),
-            other => NodeError::Storage(format!("{}: {other}", path.display())),
+            other => NodeError::storage(format!("{}: {other}", path.display())),
         })?;
         let txn = db.begin_write()?;
         {
@@ -155,7 +154,9 @@ impl Store {
             txn.open_table(PARTNER_CACHE)?;
         }
         txn.commit()?;
-        Ok(Store { db })
+        Ok(Store {
+            db: std::sync::Arc::new(db),
+        })
     }
 
     /// The database, for the audit log's own tables (see `crate::audit`).
@@ -164,13 +165,16 @@ impl Store {
     }
 
     /// All collections.
-    pub fn collections(&self) -> Result<Vec<(String, CollectionMeta)>, NodeError> {
+    pub fn collections(&self) -> Result<Vec<(CollectionName, CollectionMeta)>, NodeError> {
         let txn = self.db.begin_read()?;
         let t = txn.open_table(COLLECTIONS)?;
         let mut out = Vec::new();
         for row in t.iter()? {
             let (k, v) = row?;
-            out.push((k.value().to_string(), from_cbor(v.value())?));
+            // Every name was checked before it was stored.
+            let name = CollectionName::parse(k.value())
+                .map_err(|e| NodeError::storage(format!("corrupt collection table: {e}")))?;
+            out.push((name, from_cbor(v.value())?));
         }
         Ok(out)
     }
@@ -200,7 +204,7 @@ impl Store {
             .get(collection)?
             .map(|v| v.value().to_vec())
             .ok_or_else(|| {
-                NodeError::Storage(format!(
+                NodeError::storage(format!(
                     "collection `{collection}` has an epoch but no filter"
                 ))
             })?;
@@ -214,7 +218,7 @@ impl Store {
                     let tag: Tag = v
                         .value()
                         .try_into()
-                        .map_err(|_| NodeError::Storage("delta tag is not 32 bytes".into()))?;
+                        .map_err(|_| NodeError::storage("delta tag is not 32 bytes"))?;
                     delta.push(tag);
                 }
             }

@@ -11,6 +11,8 @@
 //!   (ciborium) encoding that rejects trailing bytes.
 //! - [`messages`]: requests and responses between nodes.
 //! - [`collection`]: collection names, parsed once where they enter.
+//! - [`control`]: a CLI talking to its own node: requests, answers, roles and what each may
+//!   do.
 //! - [`followup`]: follow-up requests on hits, and the hit reference format.
 //! - [`oprf`]: RFC 9497 OPRF/VOPRF over ristretto255-SHA512, batched DLEQ proofs, and tag
 //!   derivation.
@@ -41,6 +43,7 @@
 
 pub mod audit;
 pub mod collection;
+pub mod control;
 pub mod count;
 pub mod descriptor;
 pub mod error;

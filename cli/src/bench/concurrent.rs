@@ -404,7 +404,7 @@ async fn one_query(
                     ),
                 );
             }
-            PartnerOutcome::Failed { code, message } => log.fail(code.clone(), message.clone()),
+            PartnerOutcome::Failed { code, message } => log.fail(code.to_string(), message.clone()),
         },
     }
     None

@@ -201,7 +201,7 @@ fn check_persons(
             PartnerOutcome::Answered { matches, .. } => Some(
                 matches
                     .iter()
-                    .map(|m| (m.line, m.strength.clone()))
+                    .map(|m| (m.line, m.strength.to_string()))
                     .collect(),
             ),
             PartnerOutcome::Failed { .. } => None,

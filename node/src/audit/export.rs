@@ -2,8 +2,6 @@
 //! consistency proofs between two checkpoints. Everything is read in one snapshot of the
 //! database, so a bundle is consistent even while the node keeps logging.
 
-use std::collections::BTreeMap;
-
 use redb::{Database, ReadableDatabase, ReadableTable};
 
 use cordon_protocol::audit::bundle::{
@@ -14,37 +12,32 @@ use cordon_protocol::audit::entry::Entry;
 use cordon_protocol::audit::note::open_note;
 use cordon_protocol::audit::proof::TlogProof;
 
-use super::witness::{self, PartnerLogKeys};
+use super::witness;
 use super::{AuditLog, CHECKPOINTS, ENTRIES};
 use crate::error::NodeError;
-
-/// Keys the exporting node puts in a bundle: its own receipt key and its partners' keys.
-pub struct ExportKeys<'a> {
-    /// This node's descriptor (receipt) key, vkey text.
-    pub own_receipt: String,
-    /// Partners' keys.
-    pub partners: &'a BTreeMap<String, PartnerLogKeys>,
-}
 
 /// Builds a bundle of the entries with `since <= time < until` (all when both are None).
 ///
 /// Entries are appended in time order, so the range is the contiguous run from the first
 /// entry at or after `since` to the last before `until`.
+///
+/// `own_receipt` is this node's receipt (descriptor) key, vkey text; the partners' keys are the
+/// log's own.
 pub fn bundle(
     log: &AuditLog,
-    db: &Database,
     since: Option<u64>,
     until: Option<u64>,
     now: u64,
-    keys: &ExportKeys<'_>,
+    own_receipt: String,
 ) -> Result<Bundle, NodeError> {
+    let db: &Database = &log.db;
     let read = db.begin_read()?;
     let entries_t = read.open_table(ENTRIES)?;
     let cps = read.open_table(CHECKPOINTS)?;
     let Some((latest_size, latest)) = cps.last()?.map(|(k, v)| (k.value(), v.value().to_string()))
     else {
-        return Err(NodeError::Misuse(
-            "the audit log is empty; nothing to export".into(),
+        return Err(NodeError::request(
+            "the audit log is empty; nothing to export",
         ));
     };
     let mut first = None;
@@ -53,7 +46,7 @@ pub fn bundle(
         let (k, v) = row?;
         let line = v.value();
         let t = Entry::parse(line)
-            .map_err(|e| NodeError::Storage(format!("audit entry #{}: {e}", k.value())))?
+            .map_err(|e| NodeError::storage(format!("audit entry #{}: {e}", k.value())))?
             .time;
         if since.is_some_and(|s| t < s) {
             if first.is_some() {
@@ -86,8 +79,8 @@ pub fn bundle(
             continue;
         };
         let (body, _) = open_note(note.as_bytes(), &[log.verifier_key()])
-            .map_err(|e| NodeError::Storage(format!("cosigned checkpoint of {partner}: {e}")))?;
-        let c = Checkpoint::parse(&body).map_err(|e| NodeError::Storage(e.to_string()))?;
+            .map_err(|e| NodeError::storage(format!("cosigned checkpoint of {partner}: {e}")))?;
+        let c = Checkpoint::parse(&body).map_err(|e| NodeError::storage(e.to_string()))?;
         let proof = if c.size == 0 || c.size == latest_size {
             Vec::new()
         } else {
@@ -105,8 +98,8 @@ pub fn bundle(
     };
     bundle_keys
         .receipts
-        .insert(log.node().to_string(), keys.own_receipt.clone());
-    for (name, k) in keys.partners {
+        .insert(log.node().to_string(), own_receipt);
+    for (name, k) in &log.partners {
         bundle_keys
             .receipts
             .insert(name.clone(), k.receipt.to_string());
@@ -137,14 +130,14 @@ pub fn bundle(
 }
 
 /// A C2SP tlog-proof of entry `index` against the latest checkpoint, and the entry's bytes.
-pub fn prove(log: &AuditLog, db: &Database, index: u64) -> Result<(TlogProof, Vec<u8>), NodeError> {
-    let read = db.begin_read()?;
+pub fn prove(log: &AuditLog, index: u64) -> Result<(TlogProof, Vec<u8>), NodeError> {
+    let read = log.db.begin_read()?;
     let cps = read.open_table(CHECKPOINTS)?;
     let Some((size, note)) = cps.last()?.map(|(k, v)| (k.value(), v.value().to_string())) else {
-        return Err(NodeError::Misuse("the audit log is empty".into()));
+        return Err(NodeError::request("the audit log is empty"));
     };
     if index >= size {
-        return Err(NodeError::Misuse(format!(
+        return Err(NodeError::request(format!(
             "there is no entry #{index}: the log has {size} entries (0 to {})",
             size.saturating_sub(1)
         )));
@@ -153,7 +146,7 @@ pub fn prove(log: &AuditLog, db: &Database, index: u64) -> Result<(TlogProof, Ve
         .open_table(ENTRIES)?
         .get(index)?
         .map(|v| v.value().to_vec())
-        .ok_or_else(|| NodeError::Storage(format!("audit entry #{index} is missing")))?;
+        .ok_or_else(|| NodeError::storage(format!("audit entry #{index} is missing")))?;
     Ok((
         TlogProof {
             extra: None,
@@ -168,23 +161,22 @@ pub fn prove(log: &AuditLog, db: &Database, index: u64) -> Result<(TlogProof, Ve
 /// The signed checkpoint at `new` (latest when None) and the consistency proof from `old`.
 pub fn consistency(
     log: &AuditLog,
-    db: &Database,
     old: u64,
     new: Option<u64>,
 ) -> Result<(String, Vec<[u8; 32]>), NodeError> {
     let (size, note) = match new {
         Some(n) => (
             n,
-            log.checkpoint_at(db, n)?.ok_or_else(|| {
-                NodeError::Misuse(format!("this log has no checkpoint of size {n}"))
+            log.checkpoint_at(n)?.ok_or_else(|| {
+                NodeError::request(format!("this log has no checkpoint of size {n}"))
             })?,
         ),
         None => log
-            .latest(db)?
-            .ok_or_else(|| NodeError::Misuse("the audit log is empty".into()))?,
+            .latest()?
+            .ok_or_else(|| NodeError::request("the audit log is empty"))?,
     };
     if old == 0 || old > size {
-        return Err(NodeError::Misuse(format!(
+        return Err(NodeError::request(format!(
             "a consistency proof needs 0 < old size <= new size; got {old} and {size}"
         )));
     }

@@ -8,26 +8,36 @@
 //! Concurrency: the in-memory tree is locked only by a thread that already holds a redb write
 //! transaction (redb has one writer at a time), so the lock order is always "transaction, then
 //! tree" and appends cannot deadlock; the lock is held until the transaction committed, so the
-//! in-memory tree never runs ahead of or behind the database.
+//! in-memory tree never runs ahead of or behind the database. Exchanges with partners read,
+//! check and save the partner's audit state under one more lock, taken before any write
+//! transaction: [`AuditLog::exchange`] is the only way to take it and [`Exchange::commit`] the
+//! only write transaction opened under it, and no write transaction of the log's database is
+//! opened anywhere but here, so the order "partner state, transaction, tree" holds by
+//! construction.
 //!
 //! At start the whole log is re-hashed and checked against the latest signed checkpoint: a
 //! database whose entries were altered under the node refuses to start.
 //!
-//! - [`witness`]: the checkpoint exchange with partners (cosigning, inconsistency alerts).
+//! - [`witness`]: the checkpoint exchange with partners (cosigning, inconsistency alerts), run
+//!   under [`Exchange`].
 //! - [`export`]: bundles, proofs and reads for auditors.
 //! - `tamper` (feature `test-util` only): simulates a rogue operator rewriting history, for
 //!   detection tests.
 
+mod exchange;
 pub mod export;
 pub mod pending;
-pub(crate) mod serve;
+mod status;
 #[cfg(feature = "test-util")]
 pub mod tamper;
 pub mod witness;
 
+use std::collections::BTreeMap;
 use std::sync::{Mutex, MutexGuard};
 
-use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition, WriteTransaction};
+use redb::{
+    Database, ReadTransaction, ReadableDatabase, ReadableTable, TableDefinition, WriteTransaction,
+};
 
 use cordon_protocol::audit::checkpoint::Checkpoint;
 use cordon_protocol::audit::entry::{Actor, Entry, EntryKind, MAX_ENTRY_LEN};
@@ -37,7 +47,8 @@ use cordon_protocol::audit::tree::Tree;
 
 use crate::error::NodeError;
 
-pub use witness::PartnerAudit;
+pub use exchange::Exchange;
+pub use witness::{PartnerAudit, PartnerLogKeys};
 
 pub(crate) const ENTRIES: TableDefinition<u64, &[u8]> = TableDefinition::new("audit_entries");
 pub(crate) const CHECKPOINTS: TableDefinition<u64, &str> =
@@ -56,6 +67,16 @@ pub fn origin_of(node: &str) -> String {
     format!("{node}/audit")
 }
 
+/// The keys of a node's log: its own, and its partners'.
+pub struct AuditKeys {
+    /// Signs this log's checkpoints (named by [`origin_of`] the node).
+    pub log: Signer,
+    /// Cosigns partners' checkpoints.
+    pub witness: Signer,
+    /// Partners' log, cosigning and receipt keys.
+    pub partners: BTreeMap<String, PartnerLogKeys>,
+}
+
 /// The log.
 pub struct AuditLog {
     db: std::sync::Arc<Database>,
@@ -63,6 +84,27 @@ pub struct AuditLog {
     origin: String,
     signer: Signer,
     tree: Mutex<Tree>,
+    /// Serialises reading, checking and saving partners' audit state (see [`Exchange`]).
+    exchanges: Mutex<()>,
+    witness: Signer,
+    partners: BTreeMap<String, PartnerLogKeys>,
+}
+
+/// Read access to the log's database, for the tables that commit with an answer's entry
+/// (budgets, answered query ids): reads only, the writes go through [`Exchange::commit`].
+pub struct Reader<'a>(&'a Database);
+
+impl<'a> Reader<'a> {
+    /// A reader of a database of a test's own.
+    #[cfg(test)]
+    pub(crate) fn new(db: &'a Database) -> Self {
+        Reader(db)
+    }
+
+    /// A read transaction: a snapshot of what has committed so far.
+    pub fn begin_read(&self) -> Result<ReadTransaction, NodeError> {
+        Ok(self.0.begin_read()?)
+    }
 }
 
 impl std::fmt::Debug for AuditLog {
@@ -97,7 +139,7 @@ impl Staged<'_> {
 }
 
 fn storage(e: impl std::fmt::Display) -> NodeError {
-    NodeError::Storage(e.to_string())
+    NodeError::storage(e.to_string())
 }
 
 impl AuditLog {
@@ -107,18 +149,23 @@ impl AuditLog {
     /// The log has its own database file so that appending an entry never waits for another
     /// writer of the node's data (a large import holds that database's single writer for as
     /// long as it builds its epoch).
-    pub fn open(path: &std::path::Path, node: &str, signer: Signer) -> Result<AuditLog, NodeError> {
+    pub fn open(
+        path: &std::path::Path,
+        node: &str,
+        keys: AuditKeys,
+    ) -> Result<AuditLog, NodeError> {
+        let signer = keys.log;
         let shared_db = std::sync::Arc::new(Database::create(path).map_err(|e| match e {
-            redb::DatabaseError::DatabaseAlreadyOpen => NodeError::Misuse(format!(
+            redb::DatabaseError::DatabaseAlreadyOpen => NodeError::setup(format!(
                 "audit log {} is already open by another process; is this node already running?",
                 path.display()
             )),
-            other => NodeError::Storage(format!("{}: {other}", path.display())),
+            other => NodeError::storage(format!("{}: {other}", path.display())),
         })?);
         let db: &Database = &shared_db;
         let origin = origin_of(node);
         if signer.name() != origin {
-            return Err(NodeError::Misuse(format!(
+            return Err(NodeError::setup(format!(
                 "the log key is named {:?}, not {origin:?}",
                 signer.name()
             )));
@@ -138,7 +185,7 @@ impl AuditLog {
         for (expected, row) in entries.iter()?.enumerate() {
             let (k, v) = row?;
             if k.value() != expected as u64 {
-                return Err(NodeError::Storage(format!(
+                return Err(NodeError::storage(format!(
                     "the audit log has no entry #{expected} (next is #{}); the database was altered",
                     k.value()
                 )));
@@ -151,6 +198,9 @@ impl AuditLog {
             origin,
             tree: Mutex::new(Tree::new()),
             signer,
+            exchanges: Mutex::new(()),
+            witness: keys.witness,
+            partners: keys.partners,
         };
         let size = tree.size();
         let checkpoints = read.open_table(CHECKPOINTS)?;
@@ -160,19 +210,19 @@ impl AuditLog {
         match last {
             None if size == 0 => {}
             None => {
-                return Err(NodeError::Storage(format!(
+                return Err(NodeError::storage(format!(
                     "the audit log has {size} entries but no signed checkpoint; the database was altered"
                 )))
             }
             Some((cp_size, note)) => {
                 let c = log.open_own(&note)?;
                 let root = tree.root_at(c.size).map_err(|_| {
-                    NodeError::Storage(format!(
+                    NodeError::storage(format!(
                         "the audit log has {size} entries but its latest checkpoint is of size {cp_size}; entries were removed"
                     ))
                 })?;
                 if c.size != size || root != c.root || cp_size != c.size {
-                    return Err(NodeError::Storage(format!(
+                    return Err(NodeError::storage(format!(
                         "the audit log's {size} entries do not match its latest signed checkpoint (size {}); \
                          entries were altered under the node. Keep the database as evidence and tell the auditors",
                         c.size
@@ -191,16 +241,27 @@ impl AuditLog {
     /// Opens one of this log's own checkpoints.
     fn open_own(&self, note: &str) -> Result<Checkpoint, NodeError> {
         let (body, _) = open_note(note.as_bytes(), &[self.verifier_key()]).map_err(|e| {
-            NodeError::Storage(format!(
+            NodeError::storage(format!(
                 "a stored checkpoint does not verify with this node's log key: {e}"
             ))
         })?;
         Checkpoint::parse(&body).map_err(storage)
     }
 
-    /// The log's own database (entries, checkpoints, partners' audit state, alerts).
-    pub fn db(&self) -> &Database {
-        &self.db
+    /// Reads of the log's own database (budgets and answered query ids live there, so that
+    /// they commit with an answer's entry).
+    pub fn reader(&self) -> Reader<'_> {
+        Reader(&self.db)
+    }
+
+    /// A partner's log, cosigning and receipt keys.
+    pub fn partner_keys(&self, partner: &str) -> Option<&PartnerLogKeys> {
+        self.partners.get(partner)
+    }
+
+    /// Every partner's keys.
+    pub fn partners(&self) -> &BTreeMap<String, PartnerLogKeys> {
+        &self.partners
     }
 
     /// The node's name.
@@ -225,7 +286,7 @@ impl AuditLog {
 
     /// Adds entries to `txn`, each followed by its signed checkpoint. Hold the returned value
     /// until the transaction committed, then call [`Staged::applied`].
-    pub fn stage<'a>(
+    fn stage<'a>(
         &'a self,
         txn: &WriteTransaction,
         entries: &[Entry],
@@ -240,7 +301,7 @@ impl AuditLog {
         for e in entries {
             let line = e.to_line();
             if line.len() > MAX_ENTRY_LEN {
-                return Err(NodeError::Internal(format!(
+                return Err(NodeError::internal(format!(
                     "an audit entry of {} bytes exceeds the {MAX_ENTRY_LEN}-byte limit; nothing was logged",
                     line.len()
                 )));
@@ -263,23 +324,23 @@ impl AuditLog {
     }
 
     /// Appends entries in their own transaction, durably; returns the new size.
-    pub fn append(&self, db: &Database, entries: &[Entry]) -> Result<u64, NodeError> {
-        let txn = db.begin_write()?;
+    pub fn append(&self, entries: &[Entry]) -> Result<u64, NodeError> {
+        let txn = self.db.begin_write()?;
         let staged = self.stage(&txn, entries)?;
         txn.commit()?;
         Ok(staged.applied())
     }
 
     /// The signed checkpoint at `size` (0: none).
-    pub fn checkpoint_at(&self, db: &Database, size: u64) -> Result<Option<String>, NodeError> {
-        let read = db.begin_read()?;
+    pub fn checkpoint_at(&self, size: u64) -> Result<Option<String>, NodeError> {
+        let read = self.db.begin_read()?;
         let t = read.open_table(CHECKPOINTS)?;
         Ok(t.get(size)?.map(|v| v.value().to_string()))
     }
 
     /// The latest signed checkpoint and its size (None while the log is empty).
-    pub fn latest(&self, db: &Database) -> Result<Option<(u64, String)>, NodeError> {
-        let read = db.begin_read()?;
+    pub fn latest(&self) -> Result<Option<(u64, String)>, NodeError> {
+        let read = self.db.begin_read()?;
         let t = read.open_table(CHECKPOINTS)?;
         let last = t.last()?.map(|(k, v)| (k.value(), v.value().to_string()));
         Ok(last)
@@ -289,56 +350,32 @@ impl AuditLog {
     pub fn consistency(&self, old: u64, new: u64) -> Result<Vec<Hash>, NodeError> {
         self.lock()
             .consistency_proof(old, new)
-            .map_err(|e| NodeError::Misuse(e.to_string()))
+            .map_err(|e| NodeError::request(e.to_string()))
     }
 
     /// Inclusion proof of entry `index` in the tree of `size` entries.
     pub fn inclusion(&self, index: u64, size: u64) -> Result<Vec<Hash>, NodeError> {
         self.lock()
             .inclusion_proof(index, size)
-            .map_err(|e| NodeError::Misuse(e.to_string()))
+            .map_err(|e| NodeError::request(e.to_string()))
     }
 
     /// The root of the tree at `size`.
     pub fn root_at(&self, size: u64) -> Result<Hash, NodeError> {
         self.lock()
             .root_at(size)
-            .map_err(|e| NodeError::Misuse(e.to_string()))
+            .map_err(|e| NodeError::request(e.to_string()))
     }
 
     /// Perfect-subtree roots covering the first `size` entries.
     pub fn frontier_at(&self, size: u64) -> Result<Vec<Hash>, NodeError> {
         self.lock()
             .frontier_at(size)
-            .map_err(|e| NodeError::Misuse(e.to_string()))
+            .map_err(|e| NodeError::request(e.to_string()))
     }
 
     /// A new entry written by this node.
     pub fn entry(&self, time: u64, kind: EntryKind, actor: Actor) -> Entry {
         Entry::new(time, kind, &self.node, actor)
     }
-}
-
-/// The partners recorded at the last start (name → description).
-pub fn partners_seen(
-    db: &Database,
-) -> Result<std::collections::BTreeMap<String, String>, NodeError> {
-    let read = db.begin_read()?;
-    let t = read.open_table(META)?;
-    match t.get("partners")? {
-        Some(v) => serde_json::from_slice(v.value()).map_err(storage),
-        None => Ok(Default::default()),
-    }
-}
-
-/// Records the partners of this start.
-pub fn set_partners_seen(
-    db: &Database,
-    p: &std::collections::BTreeMap<String, String>,
-) -> Result<(), NodeError> {
-    let bytes = serde_json::to_vec(p).map_err(storage)?;
-    let txn = db.begin_write()?;
-    txn.open_table(META)?.insert("partners", bytes.as_slice())?;
-    txn.commit()?;
-    Ok(())
 }

@@ -21,7 +21,7 @@ const PENDING: TableDefinition<u64, &[u8]> = TableDefinition::new("audit_pending
 pub(crate) const MOVED: TableDefinition<u64, ()> = TableDefinition::new("audit_moved");
 
 fn corrupt(e: impl std::fmt::Display) -> NodeError {
-    NodeError::Storage(format!("pending audit entries: {e}"))
+    NodeError::storage(format!("pending audit entries: {e}"))
 }
 
 /// Adds `entries` to the node-database transaction `txn` as one pending batch.
@@ -60,7 +60,7 @@ pub fn flush(store_db: &Database, log: &AuditLog) -> Result<(), NodeError> {
         return Ok(());
     }
     for (id, entries) in &batches {
-        let txn = log.db().begin_write()?;
+        let txn = log.db.begin_write()?;
         let done = txn.open_table(MOVED)?.get(*id)?.is_some();
         if done {
             continue;

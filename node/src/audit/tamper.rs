@@ -28,7 +28,7 @@ pub fn rewrite_entry(
     {
         let mut entries = txn.open_table(ENTRIES)?;
         if entries.get(index)?.is_none() {
-            return Err(NodeError::Misuse(format!("there is no entry #{index}")));
+            return Err(NodeError::request(format!("there is no entry #{index}")));
         }
         entries.insert(index, line)?;
         let mut cps = txn.open_table(CHECKPOINTS)?;
@@ -39,7 +39,7 @@ pub fn rewrite_entry(
             .collect::<Result<_, _>>()?;
         for e in &all {
             tree.push(leaf_hash(e))
-                .map_err(|e| NodeError::Internal(e.to_string()))?;
+                .map_err(|e| NodeError::internal(e.to_string()))?;
             if tree.size() > index {
                 let c = Checkpoint {
                     origin: log_key.name().to_string(),
@@ -49,10 +49,10 @@ pub fn rewrite_entry(
                 };
                 let note = sign_note(
                     &c.to_body()
-                        .map_err(|e| NodeError::Internal(e.to_string()))?,
+                        .map_err(|e| NodeError::internal(e.to_string()))?,
                     &[log_key],
                 )
-                .map_err(|e| NodeError::Internal(e.to_string()))?;
+                .map_err(|e| NodeError::internal(e.to_string()))?;
                 cps.insert(c.size, note.as_str())?;
             }
         }

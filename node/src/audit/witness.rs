@@ -73,7 +73,7 @@ pub struct PartnerLogKeys {
 }
 
 fn corrupt(e: impl std::fmt::Display) -> NodeError {
-    NodeError::Storage(format!("audit partner state: {e}"))
+    NodeError::storage(format!("audit partner state: {e}"))
 }
 
 /// Reads a partner's state.
@@ -227,10 +227,10 @@ pub fn check(
 }
 
 /// The querier's hello for `partner`: its latest checkpoint and what it owes the partner.
-pub fn hello(log: &AuditLog, db: &Database, state: &PartnerAudit) -> Result<AuditHello, NodeError> {
+pub fn hello(log: &AuditLog, state: &PartnerAudit) -> Result<AuditHello, NodeError> {
     let (size, checkpoint) = log
-        .latest(db)?
-        .ok_or_else(|| NodeError::Internal("the audit log is empty before a query".into()))?;
+        .latest()?
+        .ok_or_else(|| NodeError::internal("the audit log is empty before a query"))?;
     let from = state.known_by_them;
     let proof = if from == 0 || from > size {
         Vec::new()
@@ -249,20 +249,17 @@ pub fn hello(log: &AuditLog, db: &Database, state: &PartnerAudit) -> Result<Audi
 
 /// What the holder does with a hello: returns the new state, the cosignature to send back,
 /// and an alert if the querier's log contradicts what it signed before.
-#[allow(clippy::too_many_arguments)]
 pub fn on_hello(
     log: &AuditLog,
-    db: &Database,
     partner: &str,
     mut state: PartnerAudit,
     h: &AuditHello,
     keys: &PartnerLogKeys,
-    witness: &Signer,
     now: u64,
 ) -> Result<(PartnerAudit, Option<String>, Option<Alert>), NodeError> {
     // The querier's cosignature of our checkpoint of size `seen`.
     if let (Some(line), true) = (&h.cosignature, h.seen > 0) {
-        if let Some(ours) = log.checkpoint_at(db, h.seen)? {
+        if let Some(ours) = log.checkpoint_at(h.seen)? {
             take_cosignature(&mut state, partner, &ours, line, keys);
         }
     }
@@ -271,7 +268,7 @@ pub fn on_hello(
         partner,
         (&h.checkpoint, h.proof_from, &h.proof),
         keys,
-        witness,
+        &log.witness,
         now,
     )?;
     Ok((state, cosignature, alert))
@@ -346,9 +343,9 @@ fn take_checkpoint(
                 state.unverified = 0;
                 let body = c
                     .to_body()
-                    .map_err(|e| NodeError::Internal(e.to_string()))?;
+                    .map_err(|e| NodeError::internal(e.to_string()))?;
                 let line =
-                    cosign(&body, now, witness).map_err(|e| NodeError::Internal(e.to_string()))?;
+                    cosign(&body, now, witness).map_err(|e| NodeError::internal(e.to_string()))?;
                 state.theirs = Some(note.to_string());
                 state.my_cosignature = Some(line.clone());
                 (Some(line), None)
@@ -385,14 +382,13 @@ fn alert(partner: &str, state: &PartnerAudit, new: &str, reason: String, now: u6
 /// proof from the size the querier holds.
 pub fn reply(
     log: &AuditLog,
-    db: &Database,
     h: &AuditHello,
     size: u64,
     cosignature: Option<String>,
     state: &PartnerAudit,
 ) -> Result<AuditReply, NodeError> {
-    let checkpoint = log.checkpoint_at(db, size)?.ok_or_else(|| {
-        NodeError::Internal(format!("no checkpoint of size {size} after an answer"))
+    let checkpoint = log.checkpoint_at(size)?.ok_or_else(|| {
+        NodeError::internal(format!("no checkpoint of size {size} after an answer"))
     })?;
     let proof = if h.seen == 0 || h.seen > size {
         Vec::new()

@@ -2,11 +2,11 @@
 //! node's own records), answer status requests, and the supervisor's review.
 
 use std::collections::HashMap;
-use std::sync::Arc;
 
 use serde_bytes::ByteArray;
 
 use cordon_protocol::audit::entry::{Actor, Entry, EntryKind};
+use cordon_protocol::collection::CollectionName;
 use cordon_protocol::followup::{
     FollowupAccepted, FollowupDecision, FollowupRequest, FollowupState, HitReference,
     ReleasedReference, MAX_REFERENCES, MAX_STATUS_IDS, MAX_TEXT,
@@ -20,63 +20,56 @@ use super::{
     DecisionView, FieldView, FollowupCommand, FollowupReply, HeldRecord, HeldReference,
     HeldSummary, HeldView,
 };
+use crate::answer::{partner_actor, Answerer};
 use crate::epoch::HolderEpoch;
 use crate::error::NodeError;
-use crate::Shared;
+use crate::holder::Frozen;
+use crate::store::Store;
+
+pub use super::state_name;
 
 fn refuse(code: ErrorCode, message: impl Into<String>) -> RemoteError {
     RemoteError::new(code, message)
 }
 
-fn partner_actor(partner: &str, fingerprint: &[u8; 32]) -> Actor {
-    Actor {
-        name: partner.to_string(),
-        role: "partner".into(),
-        fingerprint: hex::encode(fingerprint),
-    }
-}
-
 /// Serves a partner's follow-up request (blocking: resolving recomputes tags).
 pub fn receive(
-    shared: &Arc<Shared>,
+    a: &Answerer,
     partner: &str,
     fingerprint: &[u8; 32],
     req: FollowupRequest,
 ) -> PartnerResponse {
     let id = hex::encode(*req.id);
-    match accept(shared, partner, fingerprint, &req) {
+    match accept(a, partner, fingerprint, &req) {
         Ok(a) => PartnerResponse::FollowupAccepted(a),
         Err(r) => {
             // A refusal is logged too (what was asked, and why not), then sent.
-            let mut e = base_entry(shared, partner, fingerprint, &req, &id);
+            let mut e = base_entry(a, partner, fingerprint, &req, &id);
             e.reason = Some(format!("{}: {}", r.code, r.message));
-            if let Err(err) = shared.audit.append(shared.audit.db(), &[e]) {
+            if let Err(err) = a.audit.append(&[e]) {
                 tracing::error!(error = %err, "could not log a refused follow-up request");
             }
             tracing::info!(partner, code = %r.code, "follow-up request refused");
-            shared.metrics.refused_partner(partner, r.code, false);
+            a.metrics.refused_partner(partner, r.code, false);
             PartnerResponse::Error(r)
         }
     }
 }
 
 fn base_entry(
-    shared: &Shared,
+    a: &Answerer,
     partner: &str,
     fingerprint: &[u8; 32],
     req: &FollowupRequest,
     id: &str,
 ) -> Entry {
-    let mut e = shared.audit.entry(
-        shared.clock.now_unix(),
+    let mut e = a.audit.entry(
+        a.holder.now(),
         EntryKind::FollowupRequested,
         partner_actor(partner, fingerprint),
     );
     e.partner = Some(partner.to_string());
-    e.collection = Some(match crate::import::validate_collection(&req.collection) {
-        Ok(()) => req.collection.clone(),
-        Err(_) => format!("<invalid name of {} bytes>", req.collection.len()),
-    });
+    e.collection = Some(CollectionName::loggable(&req.collection));
     e.epoch = Some(req.epoch);
     e.items = Some((req.references.len() / 32) as u64);
     e.case_ref = Some(clip(&req.case_ref));
@@ -99,13 +92,8 @@ fn clip(s: &str) -> String {
     s[..end].to_string()
 }
 
-fn accept(
-    shared: &Arc<Shared>,
-    partner: &str,
-    fingerprint: &[u8; 32],
-    req: &FollowupRequest,
-) -> Result<FollowupAccepted, RemoteError> {
-    shared.policy().check_followup(partner, &req.collection)?;
+/// The references a request cites, once its texts and their number are checked.
+fn checked(req: &FollowupRequest) -> Result<Vec<Tag>, RemoteError> {
     for (what, v) in [
         ("case reference", &req.case_ref),
         ("purpose", &req.purpose),
@@ -126,16 +114,76 @@ fn accept(
             format!("a follow-up request cites 1 to {MAX_REFERENCES} references"),
         ));
     }
-    // Held until the request is stored: a deletion or rotation cannot commit between resolving
-    // the references and queuing them (it would leave a deleted record's value in the queue,
-    // or accept a reference of an epoch just replaced).
-    let _epochs = shared.import_lock.lock().unwrap_or_else(|p| p.into_inner());
-    let epoch = shared.holder_epoch(&req.collection).ok_or_else(|| {
+    Ok(tags)
+}
+
+fn accept(
+    a: &Answerer,
+    partner: &str,
+    fingerprint: &[u8; 32],
+    req: &FollowupRequest,
+) -> Result<FollowupAccepted, RemoteError> {
+    a.governance
+        .policy()
+        .check_followup(partner, &req.collection)?;
+    let tags = checked(req)?;
+    // The epochs stay as they are until the request is stored: a deletion or rotation cannot
+    // commit between resolving the references and queuing them (it would leave a deleted
+    // record's value in the queue, or accept a reference of an epoch just replaced).
+    a.holder.frozen(|held| {
+        let resolved = resolve_all(a, held, partner, req, &tags)?;
+        let id = hex::encode(*req.id);
+        let h = HeldFollowup {
+            id: id.clone(),
+            partner: partner.to_string(),
+            collection: req.collection.clone(),
+            epoch: req.epoch,
+            references: tags
+                .iter()
+                .zip(resolved)
+                .map(|(t, r)| (ByteArray::new(*t), r))
+                .collect(),
+            case_ref: req.case_ref.clone(),
+            purpose: req.purpose.clone(),
+            requested_by: req.requested_by.clone(),
+            received_at: a.holder.now(),
+            state: FollowupState::Pending,
+            decided_by: None,
+            decided_at: None,
+            released_fields: Vec::new(),
+        };
+        let records = h.record_count();
+        let mut entry = base_entry(a, partner, fingerprint, req, &id);
+        entry.detail = Some(format!(
+            "followup={id} requested_by={} references={} records={records}",
+            req.requested_by,
+            tags.len()
+        ));
+        queue(a, held.store(), &h, entry)?;
+        tracing::info!(partner, collection = %req.collection, followup = %id, records, "follow-up request queued");
+        Ok(FollowupAccepted {
+            id: req.id,
+            records,
+        })
+    })
+}
+
+/// Every cited reference resolved to the records it hit in the current epoch; the whole
+/// request is refused if the epoch is not current or any reference hits nothing.
+fn resolve_all(
+    a: &Answerer,
+    held: &Frozen<'_>,
+    partner: &str,
+    req: &FollowupRequest,
+    tags: &[Tag],
+) -> Result<Vec<Vec<String>>, RemoteError> {
+    let epoch = held.epoch(&req.collection).ok_or_else(|| {
         refuse(
             ErrorCode::NotShared,
             format!(
                 "{} does not share collection `{}` with {partner}",
-                shared.config.node.name, req.collection
+                a.holder.node(),
+                req.collection
             ),
         )
     })?;
@@ -160,7 +208,7 @@ fn accept(
             ),
         ));
     }
-    let resolved = resolve(&epoch, &shared.store, &tags)
+    let resolved = resolve(&epoch, held.store(), tags)
         .map_err(|e| refuse(ErrorCode::Internal, e.to_string()))?;
     let unknown: Vec<String> = tags
         .iter()
@@ -181,67 +229,40 @@ fn accept(
             ),
         ));
     }
-    let id = hex::encode(*req.id);
-    let held = HeldFollowup {
-        id: id.clone(),
-        partner: partner.to_string(),
-        collection: req.collection.clone(),
-        epoch: req.epoch,
-        references: tags
-            .iter()
-            .zip(resolved)
-            .map(|(t, r)| (ByteArray::new(*t), r))
-            .collect(),
-        case_ref: req.case_ref.clone(),
-        purpose: req.purpose.clone(),
-        requested_by: req.requested_by.clone(),
-        received_at: shared.clock.now_unix(),
-        state: FollowupState::Pending,
-        decided_by: None,
-        decided_at: None,
-        released_fields: Vec::new(),
-    };
-    let records = held.record_count();
-    let mut entry = base_entry(shared, partner, fingerprint, req, &id);
-    entry.detail = Some(format!(
-        "followup={id} requested_by={} references={} records={records}",
-        req.requested_by,
-        tags.len()
-    ));
+    Ok(resolved)
+}
+
+/// Stores a partner's request for review with its entry, unless its id is taken or the
+/// partner has too many awaiting review.
+fn queue(a: &Answerer, records: &Store, h: &HeldFollowup, entry: Entry) -> Result<(), RemoteError> {
     let internal = |e: NodeError| refuse(ErrorCode::Internal, e.to_string());
-    let txn = shared
-        .store
-        .db()
-        .begin_write()
-        .map_err(|e| internal(e.into()))?;
-    if store::held_exists(&txn, &id).map_err(internal)? {
+    let txn = records.db().begin_write().map_err(|e| internal(e.into()))?;
+    if store::held_exists(&txn, &h.id).map_err(internal)? {
         return Err(refuse(
             ErrorCode::BadRequest,
             format!(
-                "follow-up identifier {id} is already used; send the request again with a new one"
+                "follow-up identifier {} is already used; send the request again with a new one",
+                h.id
             ),
         ));
     }
-    let most = shared.config.limits.max_pending_followups_per_partner;
-    if store::held_pending_of(&txn, partner).map_err(internal)? >= most {
+    let most = a.governance.max_pending_followups();
+    if store::held_pending_of(&txn, &h.partner).map_err(internal)? >= most {
         return Err(refuse(
             ErrorCode::LimitExceeded,
             format!(
-                "{partner} already has {most} follow-up requests awaiting review at {} (`limits.max_pending_followups_per_partner`); wait for decisions before filing more",
-                shared.config.node.name
+                "{} already has {most} follow-up requests awaiting review at {} (`limits.max_pending_followups_per_partner`); wait for decisions before filing more",
+                h.partner,
+                a.holder.node()
             ),
         ));
     }
-    store::put_held(&txn, &held).map_err(internal)?;
+    store::put_held(&txn, h).map_err(internal)?;
     // Queued means logged: the entry commits with the request (see `audit::pending`).
     crate::audit::pending::put(&txn, &[entry]).map_err(internal)?;
     txn.commit().map_err(|e| internal(e.into()))?;
-    crate::audit::pending::flush(shared.store.db(), &shared.audit).map_err(internal)?;
-    tracing::info!(partner, collection = %req.collection, followup = %id, records, "follow-up request queued");
-    Ok(FollowupAccepted {
-        id: req.id,
-        records,
-    })
+    crate::audit::pending::flush(records.db(), &a.audit).map_err(internal)?;
+    Ok(())
 }
 
 /// Per wanted tag, the canonical values of the records one of whose items has that tag under
@@ -249,7 +270,7 @@ fn accept(
 /// an epoch build reads them, so a large collection is never all in memory.
 pub fn resolve(
     epoch: &HolderEpoch,
-    store: &crate::store::Store,
+    store: &Store,
     wanted: &[Tag],
 ) -> Result<Vec<Vec<String>>, NodeError> {
     use rayon::prelude::*;
@@ -270,7 +291,7 @@ pub fn resolve(
             }
         }
         let tags = oprf::holder_tags(&epoch.sk, &inputs)
-            .map_err(|e| NodeError::Internal(format!("tag derivation failed: {e}")))?;
+            .map_err(|e| NodeError::internal(format!("tag derivation failed: {e}")))?;
         for (k, t) in tags.iter().enumerate() {
             if let Some(&w) = index.get(t) {
                 let v = &chunk.values[owner[k]];
@@ -286,14 +307,14 @@ pub fn resolve(
 
 /// Decisions on `ids` that are `partner`'s own requests; others are left out, so a partner
 /// learns nothing of another's.
-pub fn answer_status(shared: &Shared, partner: &str, ids: &[ByteArray<16>]) -> PartnerResponse {
+pub fn answer_status(a: &Answerer, partner: &str, ids: &[ByteArray<16>]) -> PartnerResponse {
     if ids.len() > MAX_STATUS_IDS {
         return PartnerResponse::Error(refuse(
             ErrorCode::TooManyItems,
             format!("ask about at most {MAX_STATUS_IDS} follow-up requests at a time"),
         ));
     }
-    let all = match store::held_all(shared.store.db()) {
+    let all = match store::held_all(a.holder.store().db()) {
         Ok(a) => a,
         Err(e) => return PartnerResponse::Error(refuse(ErrorCode::Internal, e.to_string())),
     };
@@ -304,7 +325,7 @@ pub fn answer_status(shared: &Shared, partner: &str, ids: &[ByteArray<16>]) -> P
         .collect();
     // Answers go out only while the policy still accepts the partner's follow-ups on that
     // collection (a reload may have withdrawn it since the request or the decision).
-    let policy = shared.policy();
+    let policy = a.governance.policy();
     for id in ids {
         if let Some(h) = by_id.get(hex::encode(**id).as_str()) {
             if let Err(r) = policy.check_followup(partner, &h.collection) {
@@ -342,17 +363,8 @@ fn summary(h: &HeldFollowup) -> HeldSummary {
     }
 }
 
-/// `pending`, `approved` or `denied`.
-pub fn state_name(s: &FollowupState) -> &'static str {
-    match s {
-        FollowupState::Pending => "pending",
-        FollowupState::Approved { .. } => "approved",
-        FollowupState::Denied { .. } => "denied",
-    }
-}
-
-fn view(shared: &Shared, h: &HeldFollowup) -> Result<HeldView, NodeError> {
-    let db = shared.store.db();
+fn view(a: &Answerer, h: &HeldFollowup) -> Result<HeldView, NodeError> {
+    let db = a.holder.store().db();
     let mut references = Vec::new();
     for (tag, values) in &h.references {
         let refs: Vec<&str> = values.iter().map(String::as_str).collect();
@@ -406,18 +418,18 @@ fn view(shared: &Shared, h: &HeldFollowup) -> Result<HeldView, NodeError> {
 
 /// The supervisor's commands (blocking).
 pub fn review(
-    shared: &Arc<Shared>,
+    a: &Answerer,
     actor: &Actor,
     cmd: FollowupCommand,
 ) -> Result<FollowupReply, NodeError> {
-    let db = shared.store.db();
+    let db = a.holder.store().db();
     let all = store::held_all(db)?;
     let find = |id: &str| -> Result<HeldFollowup, NodeError> {
         let full = store::resolve_id(all.iter().map(|h| h.id.as_str()), id)?;
         all.iter()
             .find(|h| h.id == full)
             .cloned()
-            .ok_or_else(|| NodeError::Internal("follow-up vanished".into()))
+            .ok_or_else(|| NodeError::internal("follow-up vanished"))
     };
     match cmd {
         FollowupCommand::List => {
@@ -429,24 +441,22 @@ pub fn review(
             });
             Ok(FollowupReply::List(list.into_iter().map(summary).collect()))
         }
-        FollowupCommand::Show { id } => Ok(FollowupReply::Show(view(shared, &find(&id)?)?)),
+        FollowupCommand::Show { id } => Ok(FollowupReply::Show(view(a, &find(&id)?)?)),
         FollowupCommand::Approve { id, fields } => {
             let h = find(&id)?;
-            decide(shared, actor, h, Decision::Approve(fields))
+            decide(a, actor, h, Decision::Approve(fields))
         }
         FollowupCommand::Deny { id, reason } => {
             let reason = reason.trim().to_string();
             if reason.is_empty() || reason.len() > MAX_TEXT {
-                return Err(NodeError::Misuse(format!(
+                return Err(NodeError::request(format!(
                     "a denial needs a reason of 1 to {MAX_TEXT} bytes (--reason); the requesting agency sees it"
                 )));
             }
             let h = find(&id)?;
-            decide(shared, actor, h, Decision::Deny(reason))
+            decide(a, actor, h, Decision::Deny(reason))
         }
-        FollowupCommand::Request { .. } | FollowupCommand::Status { .. } => {
-            Err(NodeError::Internal("not a review command".into()))
-        }
+        _ => Err(NodeError::internal("not a review command")),
     }
 }
 
@@ -456,18 +466,18 @@ enum Decision {
 }
 
 fn decide(
-    shared: &Arc<Shared>,
+    a: &Answerer,
     actor: &Actor,
     h: HeldFollowup,
     d: Decision,
 ) -> Result<FollowupReply, NodeError> {
-    let db = shared.store.db();
+    let db = a.holder.store().db();
     let txn = db.begin_write()?;
     // Read again inside the writer: two supervisors deciding at once cannot both win.
-    let mut h = store::get_held(&txn, &h.id)?
-        .ok_or_else(|| NodeError::Internal("follow-up vanished".into()))?;
+    let mut h =
+        store::get_held(&txn, &h.id)?.ok_or_else(|| NodeError::internal("follow-up vanished"))?;
     if h.state != FollowupState::Pending {
-        return Err(NodeError::Misuse(format!(
+        return Err(NodeError::request(format!(
             "follow-up request {} was already {} by {}; a decision is final",
             h.id,
             state_name(&h.state),
@@ -475,15 +485,19 @@ fn decide(
         )));
     }
     if matches!(d, Decision::Approve(_)) {
-        if let Err(r) = shared.policy().check_followup(&h.partner, &h.collection) {
-            return Err(NodeError::Misuse(format!(
+        if let Err(r) = a
+            .governance
+            .policy()
+            .check_followup(&h.partner, &h.collection)
+        {
+            return Err(NodeError::request(format!(
                 "follow-up request {} cannot be approved: {} (the policy changed since it arrived); deny it instead",
                 h.id, r.message
             )));
         }
     }
-    let now = shared.clock.now_unix();
-    let mut entry = shared
+    let now = a.holder.now();
+    let mut entry = a
         .audit
         .entry(now, EntryKind::FollowupAnswered, actor.clone());
     entry.partner = Some(h.partner.clone());
@@ -499,7 +513,7 @@ fn decide(
             h.state = FollowupState::Denied { reason };
         }
         Decision::Approve(wanted) => {
-            let (released, names) = release(shared, &h, wanted.as_deref())?;
+            let (released, names) = release(a, &h, wanted.as_deref())?;
             entry.detail = Some(format!(
                 "followup={} decision=approved records={} fields={}",
                 h.id,
@@ -515,19 +529,19 @@ fn decide(
     store::put_held(&txn, &h)?;
     crate::audit::pending::put(&txn, &[entry])?;
     txn.commit()?;
-    crate::audit::pending::flush(db, &shared.audit)?;
+    crate::audit::pending::flush(db, &a.audit)?;
     tracing::info!(followup = %h.id, partner = %h.partner, decision = state_name(&h.state), by = %actor.name, "follow-up decided");
-    Ok(FollowupReply::Show(view(shared, &h)?))
+    Ok(FollowupReply::Show(view(a, &h)?))
 }
 
 /// The released values: per reference, per record, the chosen fields that are releasable for
 /// that record. A field that is releasable nowhere in the request is refused by name.
 fn release(
-    shared: &Shared,
+    a: &Answerer,
     h: &HeldFollowup,
     wanted: Option<&[String]>,
 ) -> Result<(Vec<ReleasedReference>, Vec<String>), NodeError> {
-    let db = shared.store.db();
+    let db = a.holder.store().db();
     let mut per_ref = Vec::new();
     let mut releasable_anywhere: Vec<String> = Vec::new();
     let mut present_anywhere: Vec<String> = Vec::new();
@@ -558,7 +572,7 @@ fn release(
                     } else {
                         "is not a field of these records"
                     };
-                    return Err(NodeError::Misuse(format!(
+                    return Err(NodeError::request(format!(
                         "field `{name}` {why}; releasable fields here: {}",
                         if releasable_anywhere.is_empty() {
                             "none".to_string()

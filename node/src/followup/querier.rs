@@ -2,7 +2,6 @@
 //! partners' decisions on the open ones.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
 use rand::RngCore;
 use serde_bytes::ByteArray;
@@ -13,21 +12,19 @@ use cordon_protocol::followup::{
 };
 use cordon_protocol::messages::{pack, PartnerRequest, PartnerResponse};
 
-use super::holder::state_name;
+use super::state_name;
 use super::store::{self, SentFollowup};
 use super::SentView;
-use crate::error::NodeError;
+use crate::error::{NodeError, PeerError};
 use crate::partner_client::Traffic;
-use crate::Shared;
+use crate::query::Querying;
 
 fn misuse(m: impl Into<String>) -> NodeError {
-    NodeError::Misuse(m.into())
+    NodeError::request(m.into())
 }
 
-fn entry(shared: &Shared, kind: EntryKind, actor: &Actor, s: &SentFollowup) -> Entry {
-    let mut e = shared
-        .audit
-        .entry(shared.clock.now_unix(), kind, actor.clone());
+fn entry(q: &Querying, kind: EntryKind, actor: &Actor, s: &SentFollowup) -> Entry {
+    let mut e = q.audit.entry(q.querier.now(), kind, actor.clone());
     e.partner = Some(s.partner.clone());
     e.collection = Some(s.collection.clone());
     e.epoch = Some(s.epoch);
@@ -38,31 +35,27 @@ fn entry(shared: &Shared, kind: EntryKind, actor: &Actor, s: &SentFollowup) -> E
 }
 
 /// Stores `s` and logs `entries` in one commit, then moves the entries into the log.
-fn save(shared: &Shared, s: &SentFollowup, entries: &[Entry]) -> Result<(), NodeError> {
-    let db = shared.store.db();
+fn save(q: &Querying, s: &SentFollowup, entries: &[Entry]) -> Result<(), NodeError> {
+    let db = q.querier.store().db();
     let txn = db.begin_write()?;
     store::put_sent(&txn, s)?;
     if !entries.is_empty() {
         crate::audit::pending::put(&txn, entries)?;
     }
     txn.commit()?;
-    crate::audit::pending::flush(db, &shared.audit)
+    crate::audit::pending::flush(db, &q.audit)
 }
 
-async fn save_async(
-    shared: &Arc<Shared>,
-    s: &SentFollowup,
-    entries: Vec<Entry>,
-) -> Result<(), NodeError> {
-    let (sh, s) = (shared.clone(), s.clone());
+async fn save_async(q: &Querying, s: &SentFollowup, entries: Vec<Entry>) -> Result<(), NodeError> {
+    let (sh, s) = (q.clone(), s.clone());
     tokio::task::spawn_blocking(move || save(&sh, &s, &entries))
         .await
-        .map_err(|e| NodeError::Internal(format!("follow-up store failed: {e}")))?
+        .map_err(|e| NodeError::internal(format!("follow-up store failed: {e}")))?
 }
 
 /// Files a follow-up request with `partner` on `references` (all of one collection and epoch).
 pub async fn request(
-    shared: &Arc<Shared>,
+    q: &Querying,
     actor: &Actor,
     partner: &str,
     references: &[String],
@@ -79,7 +72,7 @@ pub async fn request(
             "a purpose is required; pass --purpose stating why the records are needed",
         ));
     }
-    if !shared.partners.knows(partner) {
+    if !q.querier.knows(partner) {
         return Err(misuse(format!(
             "`{partner}` is not a configured partner; `cordon status` lists them"
         )));
@@ -91,7 +84,7 @@ pub async fn request(
     }
     let mut parsed: Vec<HitReference> = Vec::new();
     for r in references {
-        let h: HitReference = r.parse().map_err(NodeError::Misuse)?;
+        let h: HitReference = r.parse().map_err(NodeError::request)?;
         if let Some(first) = parsed.first() {
             if first.collection != h.collection || first.epoch != h.epoch {
                 return Err(misuse(format!(
@@ -116,16 +109,16 @@ pub async fn request(
         case_ref: case_ref.to_string(),
         purpose: purpose.to_string(),
         requested_by: actor.name.clone(),
-        sent_at: shared.clock.now_unix(),
+        sent_at: q.querier.now(),
         records: 0,
         state: Some(FollowupState::Pending),
         answered_at: None,
         refused: None,
     };
     // Logged and kept before the request leaves.
-    let mut e = entry(shared, EntryKind::FollowupRequested, actor, &sent);
+    let mut e = entry(q, EntryKind::FollowupRequested, actor, &sent);
     e.detail = Some(format!("followup={}", sent.id));
-    save_async(shared, &sent, vec![e]).await?;
+    save_async(q, &sent, vec![e]).await?;
     let req = PartnerRequest::Followup(FollowupRequest {
         id: ByteArray::new(id),
         collection,
@@ -135,35 +128,34 @@ pub async fn request(
         purpose: purpose.to_string(),
         requested_by: actor.name.clone(),
     });
-    match shared
-        .partners
+    match q
+        .querier
         .request(partner, &req, &mut Traffic::default())
         .await
     {
         Ok(PartnerResponse::FollowupAccepted(a)) if *a.id == id => {
             sent.records = a.records;
-            save_async(shared, &sent, Vec::new()).await?;
+            save_async(q, &sent, Vec::new()).await?;
             Ok(view(&sent))
         }
-        Ok(_) => Err(NodeError::Wire(cordon_protocol::WireError::Malformed(
+        Ok(_) => Err(NodeError::from(cordon_protocol::WireError::Malformed(
             "expected the acceptance of this follow-up request".into(),
         ))),
-        Err(NodeError::Remote(r)) => {
+        Err(NodeError::Peer(PeerError::Refused(r))) => {
             sent.state = None;
             sent.refused = Some(format!("{}: {}", r.code, r.message));
-            sent.answered_at = Some(shared.clock.now_unix());
-            let mut e = entry(shared, EntryKind::FollowupAnswered, actor, &sent);
+            sent.answered_at = Some(q.querier.now());
+            let mut e = entry(q, EntryKind::FollowupAnswered, actor, &sent);
             e.detail = Some(format!("followup={} decision=refused", sent.id));
             e.reason = sent.refused.clone();
-            save_async(shared, &sent, vec![e]).await?;
-            Err(NodeError::Control {
-                code: r.code,
-                message: format!(
+            save_async(q, &sent, vec![e]).await?;
+            Err(NodeError::refused(
+                r.code,
+                format!(
                     "{partner} refused follow-up request {}: {}",
                     sent.id, r.message
                 ),
-                details: Vec::new(),
-            })
+            ))
         }
         // Not sent, or no answer: the request stays recorded as pending; `status` asks again.
         Err(e) => Err(e),
@@ -173,11 +165,11 @@ pub async fn request(
 /// The requests this node sent (one, or all), after asking each partner for its decisions on
 /// those still open.
 pub async fn status(
-    shared: &Arc<Shared>,
+    q: &Querying,
     actor: &Actor,
     id: Option<&str>,
 ) -> Result<Vec<SentView>, NodeError> {
-    let all = store::sent_all(shared.store.db())?;
+    let all = store::sent_all(q.querier.store().db())?;
     let mut chosen: Vec<SentFollowup> = match id {
         Some(id) => {
             let full = store::resolve_id(all.iter().map(|s| s.id.as_str()), id)?;
@@ -200,8 +192,8 @@ pub async fn status(
             })
             .collect();
         let req = PartnerRequest::FollowupStatus { ids };
-        let decisions = match shared
-            .partners
+        let decisions = match q
+            .querier
             .request(&partner, &req, &mut Traffic::default())
             .await
         {
@@ -228,8 +220,8 @@ pub async fn status(
             if let Some(st @ (FollowupState::Approved { .. } | FollowupState::Denied { .. })) =
                 &s.state
             {
-                s.answered_at = Some(shared.clock.now_unix());
-                let mut e = entry(shared, EntryKind::FollowupAnswered, actor, s);
+                s.answered_at = Some(q.querier.now());
+                let mut e = entry(q, EntryKind::FollowupAnswered, actor, s);
                 let mut detail = format!("followup={} decision={}", s.id, state_name(st));
                 match st {
                     FollowupState::Approved { released } => {
@@ -248,7 +240,7 @@ pub async fn status(
                 e.detail = Some(detail);
                 entries.push(e);
             }
-            save_async(shared, s, entries).await?;
+            save_async(q, s, entries).await?;
         }
     }
     chosen.sort_by_key(|s| std::cmp::Reverse(s.sent_at));

@@ -104,13 +104,13 @@ pub struct SentFollowup {
 
 fn to_cbor<T: Serialize>(v: &T) -> Result<Vec<u8>, NodeError> {
     let mut out = Vec::new();
-    ciborium::into_writer(v, &mut out).map_err(|e| NodeError::Storage(e.to_string()))?;
+    ciborium::into_writer(v, &mut out).map_err(|e| NodeError::storage(e.to_string()))?;
     Ok(out)
 }
 
 fn from_cbor<T: DeserializeOwned>(b: &[u8]) -> Result<T, NodeError> {
     cordon_protocol::frame::decode(b)
-        .map_err(|e| NodeError::Storage(format!("corrupt follow-up record: {e}")))
+        .map_err(|e| NodeError::storage(format!("corrupt follow-up record: {e}")))
 }
 
 fn fields_table(collection: &str) -> String {
@@ -309,21 +309,19 @@ pub fn resolve_id<'a>(
 ) -> Result<String, NodeError> {
     let w = wanted.trim().to_ascii_lowercase();
     if w.is_empty() {
-        return Err(NodeError::Control {
-            code: cordon_protocol::ErrorCode::UnknownFollowup,
-            message: "no follow-up identifier given; `cordon followup list` shows them".into(),
-            details: Vec::new(),
-        });
+        return Err(NodeError::refused(
+            cordon_protocol::ErrorCode::UnknownFollowup,
+            "no follow-up identifier given; `cordon followup list` shows them",
+        ));
     }
     let found: Vec<&str> = ids.filter(|i| i.starts_with(&w)).collect();
     match found.as_slice() {
         [one] => Ok(one.to_string()),
-        [] => Err(NodeError::Control {
-            code: cordon_protocol::ErrorCode::UnknownFollowup,
-            message: format!("no follow-up request `{wanted}` here; `cordon followup list` (requests received) or `cordon followup status` (requests sent) shows them"),
-            details: Vec::new(),
-        }),
-        many => Err(NodeError::Misuse(format!(
+        [] => Err(NodeError::refused(
+            cordon_protocol::ErrorCode::UnknownFollowup,
+            format!("no follow-up request `{wanted}` here; `cordon followup list` (requests received) or `cordon followup status` (requests sent) shows them"),
+        )),
+        many => Err(NodeError::request(format!(
             "`{wanted}` is the start of {} follow-up identifiers; give more of it",
             many.len()
         ))),

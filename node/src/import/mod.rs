@@ -1,61 +1,69 @@
-//! Imports: canonicalise rows, store the new ones, and build or extend the collection's epoch,
-//! all in one redb transaction, acknowledged only after it committed.
+//! Reading the rows of an import (or of a deletion): each frame's rows are canonicalised as
+//! they arrive, the valid values spooled to an unnamed temporary file ([`spool`]) for an
+//! import or kept in memory for a deletion, the invalid ones counted and listed.
 //!
-//! An import of any size streams: each frame's rows are canonicalised as they arrive and their
-//! values spooled to an unnamed temporary file ([`spool`]); once the last row arrived, the
-//! import takes the import lock, applies the spooled values in one write transaction and
-//! builds the epoch in it (chunk by chunk, [`epoch::rebuild_in`]). Neither the rows nor the
-//! records are ever all in memory, and nothing is held while the client sends: other writers,
-//! maintenance and follow-ups wait only for the apply phase, and a client that goes away
-//! leaves nothing behind.
+//! An import of any size streams: nothing is held while the client sends, and a client that
+//! goes away leaves nothing behind. Applying what was read, in one transaction with the
+//! epoch's update and the import's audit entry, is the holder's (`crate::holder::import`).
 
-use std::sync::Arc;
-use std::time::Instant;
+pub mod spool;
 
+use cordon_protocol::collection::CollectionName;
 use cordon_protocol::ident::{self, Kind, Options};
 
-use cordon_protocol::audit::entry::{Actor, EntryKind};
-
-use crate::control::{ImportHeader, ImportReply};
-use crate::epoch::{self, BuildParams};
+use crate::control::{ImportHeader, ImportRow};
 use crate::error::NodeError;
-use crate::store::{CollectionMeta, StagedRecords};
-use crate::Shared;
 
 /// Most rejected rows listed in a reply (the count is always exact).
 const MAX_LISTED_REJECTIONS: usize = 100;
 
-/// Checks a collection name: it appears in table names and on the wire
-/// ([`cordon_protocol::collection::CollectionName`] says what is allowed).
-pub fn validate_collection(name: &str) -> Result<(), NodeError> {
-    cordon_protocol::collection::CollectionName::parse(name)
-        .map(|_| ())
-        .map_err(|e| NodeError::Misuse(e.to_string()))
-}
+/// A row as it arrives: its line, raw value, and fields.
+type Row = (u64, String, Vec<(String, String)>);
 
-mod spool;
-
-/// Values read back from the spool and stored per step of an import's apply phase.
-const APPLY_BATCH: usize = 10_000;
+/// A row read: its line, canonical value or why it is invalid, and fields.
+type ReadRow = (u64, Result<String, String>, Vec<(String, String)>);
 
 /// Where the canonical values of the rows read go.
 enum Sink {
-    /// An import: spooled to a temporary file, applied at [`PendingImport::commit`].
+    /// An import: spooled to a temporary file, applied by the holder.
     Spool(spool::Spool),
-    /// A deletion (a list of values to delete, `crate::maintenance`): kept in memory with
-    /// their lines, which the reply cites.
+    /// A deletion (a list of values to delete): kept in memory with their lines, which the
+    /// reply cites.
     Listed(Vec<(u64, String)>),
 }
 
 /// Rows of an import (or deletion) being received, canonicalised as they arrive.
 pub struct PendingImport {
-    header: ImportHeader,
-    kind: Kind,
+    read: ReadRows,
     opts: Options,
-    rows: u64,
-    rejected: Vec<(u64, String)>,
-    rejected_count: u64,
     sink: Sink,
+}
+
+/// What was read of an import or a deletion, besides the values themselves.
+#[derive(Debug)]
+pub struct ReadRows {
+    /// The request's header.
+    pub header: ImportHeader,
+    /// The collection, parsed from the header.
+    pub collection: CollectionName,
+    /// The kind every row was read as.
+    pub kind: Kind,
+    /// Whether e-mail provider rules applied (only ever for e-mails).
+    pub provider_rules: bool,
+    /// Rows read.
+    pub rows: u64,
+    /// Rows rejected: `(line, reason)`; at most 100 listed.
+    pub rejected: Vec<(u64, String)>,
+    /// Total rejected rows.
+    pub rejected_count: u64,
+}
+
+impl ReadRows {
+    /// Whether nothing may be applied: some rows were invalid and the request did not ask to
+    /// skip them.
+    pub fn refused(&self) -> bool {
+        self.rejected_count > 0 && !self.header.skip_invalid
+    }
 }
 
 impl PendingImport {
@@ -63,7 +71,7 @@ impl PendingImport {
     /// temporary file in `spool_dir` (the node's data folder) until it is applied.
     pub fn new(
         header: ImportHeader,
-        default_region: Option<String>,
+        default_region: Option<&str>,
         spool_dir: &std::path::Path,
     ) -> Result<Self, NodeError> {
         let mut p = Self::start(header, default_region)?;
@@ -74,34 +82,45 @@ impl PendingImport {
     /// Starts reading the values of a deletion after checking the header.
     pub fn for_deletion(
         header: ImportHeader,
-        default_region: Option<String>,
+        default_region: Option<&str>,
     ) -> Result<Self, NodeError> {
         Self::start(header, default_region)
     }
 
-    fn start(header: ImportHeader, default_region: Option<String>) -> Result<Self, NodeError> {
-        validate_collection(&header.collection)?;
+    fn start(header: ImportHeader, default_region: Option<&str>) -> Result<Self, NodeError> {
+        // Parsed once, here, where the name enters.
+        let collection = CollectionName::parse(&header.collection)
+            .map_err(|e| NodeError::request(e.to_string()))?;
         let kind: Kind = header
             .kind
             .parse()
-            .map_err(|e: ident::IdentError| NodeError::Misuse(e.to_string()))?;
-        let mut opts = header.read.to_ident(default_region.as_deref());
+            .map_err(|e: ident::IdentError| NodeError::request(e.to_string()))?;
+        let mut opts = header.read.to_ident(default_region);
         // Only e-mail forms depend on the rules; for other kinds the flag means nothing, and
         // must not bind the collection.
         opts.provider_rules &= kind == Kind::Email;
         Ok(PendingImport {
-            header,
-            kind,
+            read: ReadRows {
+                collection,
+                kind,
+                provider_rules: opts.provider_rules,
+                header,
+                rows: 0,
+                rejected: Vec::new(),
+                rejected_count: 0,
+            },
             opts,
-            rows: 0,
-            rejected: Vec::new(),
-            rejected_count: 0,
             sink: Sink::Listed(Vec::new()),
         })
     }
 
+    /// The collection the rows are for.
+    pub fn collection(&self) -> &CollectionName {
+        &self.read.collection
+    }
+
     /// Canonicalises a batch of rows that carry fields.
-    pub fn add_records(&mut self, rows: Vec<crate::control::ImportRow>) -> Result<(), NodeError> {
+    pub fn add_records(&mut self, rows: Vec<ImportRow>) -> Result<(), NodeError> {
         self.add(
             rows.into_iter()
                 .map(|r| (r.line, r.value, r.fields))
@@ -114,13 +133,12 @@ impl PendingImport {
         self.add(rows.into_iter().map(|(l, v)| (l, v, Vec::new())).collect())
     }
 
-    #[allow(clippy::type_complexity)]
-    fn add(&mut self, rows: Vec<(u64, String, Vec<(String, String)>)>) -> Result<(), NodeError> {
+    fn add(&mut self, rows: Vec<Row>) -> Result<(), NodeError> {
         // Canonicalisation (phone numbers especially) costs microseconds per row: spread a
         // frame's rows over every core, then keep them in file order.
         use rayon::prelude::*;
-        let (kind, opts) = (self.kind, &self.opts);
-        let results: Vec<(u64, Result<String, String>, Vec<(String, String)>)> = rows
+        let (kind, opts) = (self.read.kind, &self.opts);
+        let results: Vec<ReadRow> = rows
             .into_par_iter()
             .map(|(line, raw, fields)| {
                 (
@@ -135,19 +153,19 @@ impl PendingImport {
             })
             .collect();
         for (line, r, fields) in results {
-            self.rows += 1;
+            self.read.rows += 1;
             match r {
                 Ok(v) => match &mut self.sink {
                     // Once a row is invalid, an import without --skip-invalid applies
                     // nothing: the rest is only counted.
-                    Sink::Spool(_) if self.rejected_count > 0 && !self.header.skip_invalid => {}
+                    Sink::Spool(_) if self.read.refused() => {}
                     Sink::Spool(s) => s.push(&v, &fields)?,
                     Sink::Listed(l) => l.push((line, v)),
                 },
                 Err(e) => {
-                    self.rejected_count += 1;
-                    if self.rejected.len() < MAX_LISTED_REJECTIONS {
-                        self.rejected.push((line, e));
+                    self.read.rejected_count += 1;
+                    if self.read.rejected.len() < MAX_LISTED_REJECTIONS {
+                        self.read.rejected.push((line, e));
                     }
                 }
             }
@@ -155,268 +173,23 @@ impl PendingImport {
         Ok(())
     }
 
-    /// What was read, for a deletion (`crate::maintenance`), which reads its rows as an
-    /// import does: the header, the rows read, the canonical values with their lines, and the
-    /// rejected rows (at most 100 listed) with their count.
-    #[allow(clippy::type_complexity)]
-    pub(crate) fn into_read(
-        self,
-    ) -> Result<
-        (
-            ImportHeader,
-            u64,
-            Vec<(u64, String)>,
-            Vec<(u64, String)>,
-            u64,
-        ),
-        NodeError,
-    > {
-        let Sink::Listed(values) = self.sink else {
-            return Err(NodeError::Internal(
-                "an import's rows were read as a deletion's".into(),
-            ));
-        };
-        Ok((
-            self.header,
-            self.rows,
-            values,
-            self.rejected,
-            self.rejected_count,
-        ))
-    }
-
-    /// Stores the rows and updates the epoch (blocking: call from a blocking thread).
-    /// Applies the import and logs it in the same transaction; a refused import is logged
-    /// with its reason.
-    pub fn commit(self, shared: &Arc<Shared>, actor: &Actor) -> Result<ImportReply, NodeError> {
-        let (collection, source, rows) = (
-            self.header.collection.clone(),
-            self.header.source.clone(),
-            self.rows,
-        );
-        let result = self.commit_inner(shared, actor);
-        let reason = match &result {
-            Ok(r) if r.rejected_count > 0 && r.added == 0 && r.records == 0 => Some(format!(
-                "{} of {rows} rows are not valid; nothing was imported",
-                r.rejected_count
+    /// What an import read: the rows' account and the spooled values.
+    pub fn into_import(self) -> Result<(ReadRows, spool::Spool), NodeError> {
+        match self.sink {
+            Sink::Spool(s) => Ok((self.read, s)),
+            Sink::Listed(_) => Err(NodeError::internal(
+                "a deletion's rows were committed as an import",
             )),
-            Ok(_) => None,
-            Err(NodeError::Misuse(m)) => Some(m.clone()),
-            Err(_) => None,
-        };
-        if let Some(reason) = reason {
-            let mut e = shared.audit.entry(
-                shared.clock.now_unix(),
-                EntryKind::ImportRefused,
-                actor.clone(),
-            );
-            e.collection = Some(collection);
-            e.items = Some(rows);
-            e.detail = Some(source);
-            e.reason = Some(reason);
-            shared.audit.append(shared.audit.db(), &[e])?;
         }
-        result
     }
 
-    fn commit_inner(self, shared: &Arc<Shared>, actor: &Actor) -> Result<ImportReply, NodeError> {
-        let c = &self.header.collection;
-        let refused = ImportReply {
-            rows: self.rows,
-            added: 0,
-            duplicates: 0,
-            rejected: self.rejected.clone(),
-            rejected_count: self.rejected_count,
-            epoch: 0,
-            rebuilt: false,
-            epoch_seconds: 0.0,
-            records: 0,
-        };
-        if self.rejected_count > 0 && !self.header.skip_invalid {
-            // Nothing of a failed import is applied.
-            return Ok(refused);
+    /// What a deletion read: the rows' account and the canonical values with their lines.
+    pub fn into_deletion(self) -> Result<(ReadRows, Vec<(u64, String)>), NodeError> {
+        match self.sink {
+            Sink::Listed(values) => Ok((self.read, values)),
+            Sink::Spool(_) => Err(NodeError::internal(
+                "an import's rows were read as a deletion's",
+            )),
         }
-        let Sink::Spool(spool) = self.sink else {
-            return Err(NodeError::Internal(
-                "a deletion's rows were committed as an import".into(),
-            ));
-        };
-        if let Some(name) = self.header.releasable.iter().find(|n| !spool.has_field(n)) {
-            return Err(NodeError::Misuse(format!(
-                "releasable field `{name}` is not a field of any imported row; name fields the file holds besides the identifier"
-            )));
-        }
-        // One writer at a time: the store's transaction serialises writers anyway, and the
-        // in-memory epoch must change in the same order as the committed one. Taken only now
-        // that every row arrived: while a client streams, nothing is held.
-        let _guard = shared.import_lock.lock().unwrap_or_else(|p| p.into_inner());
-        let now = shared.clock.now_unix();
-        let mut batch = shared.store.begin()?;
-        let mut meta = match batch.collection(c)? {
-            Some(m) if m.kind != self.kind.as_str() => {
-                return Err(NodeError::Misuse(format!(
-                "collection `{c}` holds `{}` identifiers, not `{}`; import into another collection",
-                m.kind,
-                self.kind.as_str()
-            )))
-            }
-            Some(m) if m.provider_rules != self.opts.provider_rules => {
-                return Err(NodeError::Misuse(if m.provider_rules {
-                    format!("collection `{c}` was imported with the e-mail provider rules; pass --provider-rules again, so that every address in it has the same form")
-                } else {
-                    format!("collection `{c}` was imported without the e-mail provider rules; import without --provider-rules, or into a new collection")
-                }))
-            }
-            Some(m) => m,
-            None => CollectionMeta {
-                kind: self.kind.as_str().to_string(),
-                next_seq: 0,
-                created_at: now,
-                provider_rules: self.opts.provider_rules,
-            },
-        };
-        let current = shared.holder_epoch(c);
-        // The new records go into the current epoch's delta unless, counted in filter items
-        // like the delta and `record_count`, they would take it past the rebuild threshold.
-        // (For a person each match key is an item: counting records instead would let a
-        // person collection's delta outgrow what queriers accept, 2 · filter capacity.) Only
-        // while a delta is still possible are the new records kept, for their tags: the
-        // threshold bounds them by a fraction of the collection, never by the import.
-        let delta_limit = current.as_ref().map(|cur| {
-            shared.config.epochs.rebuild_delta_fraction * cur.descriptor.record_count.max(1) as f64
-        });
-        let mut delta_items = current.as_ref().map_or(0, |cur| cur.delta.len() as u64);
-        let mut for_delta: Option<Vec<(u64, String)>> = match delta_limit {
-            Some(limit) if delta_items as f64 <= limit => Some(Vec::new()),
-            _ => None,
-        };
-        let first_seq = meta.next_seq;
-        let (mut added, mut duplicates) = (0u64, 0u64);
-        let mut reader = spool.into_reader()?;
-        loop {
-            let values = reader.next_batch(APPLY_BATCH)?;
-            if values.is_empty() {
-                break;
-            }
-            let mut staged = StagedRecords::default();
-            batch.stage_records(
-                c,
-                &mut meta,
-                values.iter().map(|(v, _)| v.as_str()),
-                &mut staged,
-            )?;
-            let with_fields: Vec<(String, Vec<(String, String)>)> =
-                values.into_iter().filter(|(_, f)| !f.is_empty()).collect();
-            crate::followup::store::put_fields(
-                batch.txn(),
-                c,
-                &with_fields,
-                &self.header.releasable,
-            )?;
-            added += staged.added.len() as u64;
-            duplicates += staged.duplicates;
-            if let (Some(kept), Some(limit)) = (&mut for_delta, delta_limit) {
-                for (seq, v) in staged.added {
-                    delta_items += if self.kind == Kind::Person {
-                        epoch::items_of(self.kind.as_str(), &v)?.len() as u64
-                    } else {
-                        1
-                    };
-                    if delta_items as f64 > limit {
-                        for_delta = None;
-                        break;
-                    }
-                    kept.push((seq, v));
-                }
-            }
-        }
-        batch.put_collection(c, &meta)?;
-        // When each record arrived, for retention (`crate::maintenance`).
-        if added > 0 {
-            batch.put_import_batch(c, first_seq, now)?;
-        }
-        let params = BuildParams {
-            node: &shared.config.node.name,
-            signing: &shared.signing,
-            fp_rate: shared.config.epochs.fp_rate,
-            validity_secs: shared.config.epochs.descriptor_validity.as_secs(),
-            now,
-        };
-        let started = Instant::now();
-        let rebuild = for_delta.is_none();
-        let new_epoch = match (&current, for_delta) {
-            (_, None) => Some(epoch::rebuild_in(
-                &mut batch,
-                c,
-                self.kind.as_str(),
-                current.as_deref(),
-                &params,
-            )?),
-            (Some(cur), Some(kept)) if !kept.is_empty() => {
-                let (stored, tags, holder) = epoch::extend(cur, &kept, &params)?;
-                batch.append_delta(c, &stored, cur.delta.len() as u64, &tags)?;
-                Some(holder)
-            }
-            _ => None,
-        };
-        let epoch_seconds = started.elapsed().as_secs_f64();
-        // The import's entry commits with the import: acknowledged means logged.
-        let mut entries = Vec::new();
-        let mut e = shared
-            .audit
-            .entry(now, EntryKind::DataImported, actor.clone());
-        e.collection = Some(c.clone());
-        e.items = Some(self.rows);
-        e.added = Some(added);
-        e.duplicates = Some(duplicates);
-        e.rejected = Some(self.rejected_count);
-        e.detail = Some(self.header.source.clone());
-        entries.push(e);
-        if let Some(h) = &new_epoch {
-            if rebuild {
-                let mut e = shared
-                    .audit
-                    .entry(now, EntryKind::EpochBuilt, actor.clone());
-                e.collection = Some(c.clone());
-                e.epoch = Some(h.epoch);
-                e.items = Some(h.descriptor.record_count);
-                entries.push(e);
-            }
-        }
-        crate::audit::pending::put(batch.txn(), &entries)?;
-        batch.commit()?;
-        // Logged before the import is acknowledged (see `audit::pending`).
-        crate::audit::pending::flush(shared.store.db(), &shared.audit)?;
-        let epoch_no = match new_epoch {
-            Some(h) => {
-                let n = h.epoch;
-                shared.set_holder_epoch(h);
-                n
-            }
-            None => current.as_ref().map_or(0, |e| e.epoch),
-        };
-        let records = meta.next_seq;
-        tracing::info!(
-            collection = %c,
-            kind = self.kind.as_str(),
-            actor = %actor.name,
-            source = %self.header.source,
-            rows = self.rows,
-            added,
-            duplicates,
-            rejected = self.rejected_count,
-            epoch = epoch_no,
-            rebuilt = rebuild,
-            "import committed"
-        );
-        Ok(ImportReply {
-            added,
-            duplicates,
-            epoch: epoch_no,
-            rebuilt: rebuild,
-            epoch_seconds,
-            records,
-            ..refused
-        })
     }
 }

@@ -39,16 +39,16 @@ impl std::fmt::Debug for Spool {
 
 fn io_error(dir: &Path, source: std::io::Error) -> NodeError {
     if crate::error::is_disk_full(&source) {
-        return NodeError::DiskFull(format!(
+        return NodeError::Operator(crate::error::OperatorError::DiskFull(format!(
             "writing the temporary import file in {} failed ({source})",
             dir.display()
-        ));
+        )));
     }
-    NodeError::Io {
-        what: "temporary import file (is the data folder full?)",
-        path: dir.to_path_buf(),
+    NodeError::io(
+        "temporary import file (is the data folder full?)",
+        dir.to_path_buf(),
         source,
-    }
+    )
 }
 
 fn put_str(w: &mut impl Write, s: &str) -> std::io::Result<()> {

@@ -16,8 +16,9 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
+use super::{GaugeSource, Metrics};
 use crate::config::{metrics_exposure, Exposure};
-use crate::{NodeError, Shared};
+use crate::error::NodeError;
 
 /// Longest request head accepted (request line and headers).
 pub const MAX_HEAD: usize = 8 * 1024;
@@ -35,7 +36,7 @@ pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 /// that a port already taken fails the start.
 pub(crate) fn bind(addr: SocketAddr) -> Result<std::net::TcpListener, NodeError> {
     let fail = |e: std::io::Error| {
-        NodeError::Misuse(format!(
+        NodeError::setup(format!(
             "cannot serve metrics on {addr}: {e}; is another program using that port? change `metrics.listen` in node.toml"
         ))
     };
@@ -48,7 +49,7 @@ pub(crate) fn bind(addr: SocketAddr) -> Result<std::net::TcpListener, NodeError>
 /// cannot take the socket, which is logged: the node runs on without metrics.
 pub(crate) fn start(
     listener: std::net::TcpListener,
-    shared: Arc<Shared>,
+    source: Source,
     stop: CancellationToken,
 ) -> Option<tokio::task::JoinHandle<()>> {
     let listener = match TcpListener::from_std(listener) {
@@ -58,7 +59,7 @@ pub(crate) fn start(
             return None;
         }
     };
-    let addr = shared.metrics.address();
+    let addr = source.0.address();
     if addr.map(|a| metrics_exposure(&a)) == Some(Exposure::Loopback) {
         tracing::info!(addr = ?addr, "serving /metrics");
     } else {
@@ -67,11 +68,11 @@ pub(crate) fn start(
             "serving /metrics over plain HTTP beyond this machine; restrict who can reach the port"
         );
     }
-    Some(tokio::spawn(serve(listener, shared, stop)))
+    Some(tokio::spawn(serve(listener, source, stop)))
 }
 
 /// Serves until `stop` is cancelled; connections still open then are dropped.
-pub(crate) async fn serve(listener: TcpListener, shared: Arc<Shared>, stop: CancellationToken) {
+pub(crate) async fn serve(listener: TcpListener, source: Source, stop: CancellationToken) {
     let mut conns = JoinSet::new();
     loop {
         let accepted = tokio::select! {
@@ -81,8 +82,7 @@ pub(crate) async fn serve(listener: TcpListener, shared: Arc<Shared>, stop: Canc
         while conns.try_join_next().is_some() {}
         match accepted {
             Ok((stream, _)) if conns.len() < MAX_CONNECTIONS => {
-                let shared = shared.clone();
-                conns.spawn(answer(stream, shared));
+                conns.spawn(answer(stream, source.clone()));
             }
             // Over the limit: dropping the stream closes it.
             Ok(_) => tracing::debug!("metrics: too many connections; one closed"),
@@ -165,7 +165,7 @@ async fn read_head(stream: &mut TcpStream) -> Option<Vec<u8>> {
     Some(buf)
 }
 
-async fn answer(mut stream: TcpStream, shared: Arc<Shared>) {
+async fn answer(mut stream: TcpStream, source: Source) {
     let Some(head) = read_head(&mut stream).await else {
         return;
     };
@@ -188,7 +188,7 @@ async fn answer(mut stream: TcpStream, shared: Arc<Shared>) {
             "only GET and HEAD\n".into(),
             "Allow: GET, HEAD\r\n",
         ),
-        Some(Request::Metrics { .. }) => match render(&shared).await {
+        Some(Request::Metrics { .. }) => match render(&source).await {
             Ok(text) => ("200 OK", text, ""),
             Err(e) => {
                 tracing::error!(error = %e, "metrics could not be read");
@@ -220,15 +220,18 @@ async fn answer(mut stream: TcpStream, shared: Arc<Shared>) {
     let _ = tokio::time::timeout(WRITE_TIMEOUT, write).await;
 }
 
+/// The metrics served, and where their gauges are read from.
+pub(crate) type Source = (Arc<Metrics>, Arc<dyn GaugeSource>);
+
 /// Refreshes the gauges (database reads: on a blocking thread) and encodes everything.
-async fn render(shared: &Arc<Shared>) -> Result<String, NodeError> {
-    let s = shared.clone();
+async fn render(source: &Source) -> Result<String, NodeError> {
+    let (metrics, gauges) = source.clone();
     tokio::task::spawn_blocking(move || {
-        s.metrics.refresh(&s)?;
-        s.metrics.encode()
+        metrics.set_gauges(&gauges.gauges()?);
+        metrics.encode()
     })
     .await
-    .map_err(|e| NodeError::Internal(format!("metrics task failed: {e}")))?
+    .map_err(|e| NodeError::internal(format!("metrics task failed: {e}")))?
 }
 
 #[cfg(test)]

@@ -1,5 +1,5 @@
 //! Operational metrics: counters the node keeps while it runs, and gauges read at the moment
-//! they are asked for. [`http`] serves them to Prometheus on `[metrics] listen`; the control
+//! they are asked for (from a [`GaugeSource`]). [`http`] serves them to Prometheus on `[metrics] listen`; the control
 //! channel's `status` gives operators the same figures ([`Operations`]) for `cordon status`.
 //!
 //! Labels only ever carry names from this node's own configuration (partners, collections),
@@ -12,13 +12,17 @@ use std::net::SocketAddr;
 use std::sync::OnceLock;
 
 use prometheus::{IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry};
-use serde::{Deserialize, Serialize};
 
 use cordon_protocol::ErrorCode;
 
+use cordon_protocol::control::{FailureCode, Name};
+
 use crate::control::PartnerOutcome;
+
 use crate::error::NodeError;
-use crate::Shared;
+pub use cordon_protocol::control::{
+    BudgetLeft, EpochAge, Operations, PartnerCount, ReasonCount, RefusalCount,
+};
 
 /// Metric names, as Prometheus shows them.
 pub mod names {
@@ -60,7 +64,7 @@ pub struct Metrics {
 }
 
 fn metric_error(e: prometheus::Error) -> NodeError {
-    NodeError::Internal(format!("metrics registry: {e}"))
+    NodeError::internal(format!("metrics registry: {e}"))
 }
 
 impl Metrics {
@@ -169,16 +173,15 @@ impl Metrics {
     pub fn query_sent(&self, partner: &str, outcome: &PartnerOutcome) {
         let (what, reason) = match outcome {
             PartnerOutcome::Answered { .. } => ("answered", None),
-            PartnerOutcome::Failed { code, .. } => match code.strip_prefix("refused:") {
-                // The code was parsed into an `ErrorCode` first: one of a fixed set of words.
-                Some(r) => ("refused", Some(r)),
-                None => (
-                    match code.as_str() {
-                        "timeout" | "unreachable" | "invalid_answer" => code.as_str(),
-                        _ => "error",
-                    },
-                    None,
-                ),
+            // Labels are fixed words: a code this build does not know counts as `error`.
+            PartnerOutcome::Failed { code, .. } => match code.known() {
+                Some(FailureCode::Refused(r)) => ("refused", Some(r.as_str())),
+                Some(
+                    c @ (FailureCode::Timeout
+                    | FailureCode::Unreachable
+                    | FailureCode::InvalidAnswer),
+                ) => (c.as_str(), None),
+                _ => ("error", None),
             },
         };
         self.queries_out.with_label_values(&[partner, what]).inc();
@@ -192,34 +195,10 @@ impl Metrics {
         self.handshake_failures.with_label_values(&[reason]).inc();
     }
 
-    /// Reads the gauges (budgets, epoch ages, audit size) from the node's state, sets them,
-    /// and returns them. Blocking: it reads the database.
-    pub fn refresh(&self, shared: &Shared) -> Result<Gauges, NodeError> {
+    /// Sets the gauges (budgets, epoch ages, audit size) to `g`, read from the node's state
+    /// by a [`GaugeSource`].
+    pub fn set_gauges(&self, g: &Gauges) {
         let gauge = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
-        let mut g = Gauges::default();
-        for p in shared.partner_status()?.partners {
-            for c in p.collections.into_iter().filter(|c| c.shared) {
-                g.budgets.push(BudgetLeft {
-                    left: c.daily_items.saturating_sub(c.used_today),
-                    daily_items: c.daily_items,
-                    partner: p.partner.clone(),
-                    collection: c.collection,
-                });
-            }
-        }
-        let now = shared.clock.now_unix();
-        g.epoch_ages = shared
-            .holder
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .iter()
-            .map(|(c, e)| EpochAge {
-                collection: c.clone(),
-                seconds: now.saturating_sub(e.built_at),
-            })
-            .collect();
-        g.epoch_ages.sort_by(|a, b| a.collection.cmp(&b.collection));
-        g.audit_size = shared.audit.size();
         // Reset first: a grant removed by a policy reload, or a collection deleted, must not
         // leave its last value behind.
         self.budget_left.reset();
@@ -240,7 +219,6 @@ impl Metrics {
                 .set(gauge(e.seconds));
         }
         self.audit_size.set(gauge(g.audit_size));
-        Ok(g)
     }
 
     /// The metrics in the Prometheus text exposition format, version 0.0.4.
@@ -250,7 +228,7 @@ impl Metrics {
         prometheus::TextEncoder::new()
             .encode(&self.registry.gather(), &mut out)
             .map_err(metric_error)?;
-        String::from_utf8(out).map_err(|e| NodeError::Internal(format!("metrics text: {e}")))
+        String::from_utf8(out).map_err(|e| NodeError::internal(format!("metrics text: {e}")))
     }
 
     /// The counters, and the gauges `refresh` returned, for `cordon status`.
@@ -314,7 +292,13 @@ fn series<const N: usize>(c: &IntCounterVec, labels: &[&str; N]) -> Vec<([String
     rows
 }
 
-/// The gauges of one [`Metrics::refresh`].
+/// Where the gauges are read from, when they are asked for (the node's components).
+pub trait GaugeSource: Send + Sync {
+    /// The gauges now. Blocking: it reads the databases.
+    fn gauges(&self) -> Result<Gauges, NodeError>;
+}
+
+/// The gauges of one reading ([`GaugeSource`]).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Gauges {
     /// Budgets left, per partner and shared collection.
@@ -371,82 +355,6 @@ fn tls_alert_name(alert: u8) -> String {
     format!("tls_{name}")
 }
 
-/// What `cordon status` shows operators: the metrics, as figures since the node started.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Operations {
-    /// When the node started (Unix seconds); the counters count from then.
-    pub started_at: u64,
-    /// Where `/metrics` is served, if it is.
-    pub metrics_address: Option<String>,
-    /// Evaluation requests from partners, per partner and outcome.
-    pub queries_in: Vec<PartnerCount>,
-    /// Queries to partners, per partner and outcome.
-    pub queries_out: Vec<PartnerCount>,
-    /// Refusals, per direction, partner and reason.
-    pub refusals: Vec<RefusalCount>,
-    /// Budgets left today, per partner and shared collection.
-    pub budgets: Vec<BudgetLeft>,
-    /// Age of each held collection's epoch.
-    pub epoch_ages: Vec<EpochAge>,
-    /// Failed handshakes, per reason.
-    pub handshake_failures: Vec<ReasonCount>,
-}
-
-/// A count per partner and outcome.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PartnerCount {
-    /// Partner.
-    pub partner: String,
-    /// `answered`, `refused`, `timeout`, …
-    pub outcome: String,
-    /// How many.
-    pub count: u64,
-}
-
-/// A count of refusals.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RefusalCount {
-    /// `in`: this node refused the partner; `out`: the partner refused this node.
-    pub direction: String,
-    /// Partner.
-    pub partner: String,
-    /// The protocol error code.
-    pub reason: String,
-    /// How many.
-    pub count: u64,
-}
-
-/// A count per reason.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ReasonCount {
-    /// Reason.
-    pub reason: String,
-    /// How many.
-    pub count: u64,
-}
-
-/// A partner's budget in one collection.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct BudgetLeft {
-    /// Partner.
-    pub partner: String,
-    /// Collection.
-    pub collection: String,
-    /// Items it may still have evaluated today.
-    pub left: u64,
-    /// Its daily budget.
-    pub daily_items: u64,
-}
-
-/// The age of a collection's epoch.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct EpochAge {
-    /// Collection.
-    pub collection: String,
-    /// Seconds since the epoch was built.
-    pub seconds: u64,
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -461,14 +369,14 @@ mod tests {
         m.query_sent(
             "us",
             &PartnerOutcome::Failed {
-                code: "refused:not_shared".into(),
+                code: FailureCode::Refused(ErrorCode::NotShared).into(),
                 message: "no".into(),
             },
         );
         m.query_sent(
             "us",
             &PartnerOutcome::Failed {
-                code: "something new".into(),
+                code: cordon_protocol::control::Named::parse("something new"),
                 message: "?".into(),
             },
         );

@@ -9,20 +9,22 @@
 //!
 //! Rotations happen on demand (`cordon epoch rotate`), on schedule (`rotate_every` in a
 //! `[[collection]]` section, counted from the epoch's build) and after every deletion or
-//! expiry (`retain`). [`Shared::maintain`] does the scheduled part; `Node::run` calls it at
-//! start and every [`MAINTENANCE_INTERVAL`].
+//! expiry (`retain`). [`Holder::maintain`] does the scheduled part; the running node calls it
+//! at start and every [`MAINTENANCE_INTERVAL`].
 
 use std::time::{Duration, Instant};
 
 use cordon_protocol::audit::entry::{Actor, Entry, EntryKind};
+use cordon_protocol::collection::CollectionName;
 use cordon_protocol::ident::Kind;
 
-use crate::control::{DeleteReply, RotateReply};
-use crate::epoch::{self, BuildParams, HolderEpoch};
+use super::Holder;
+use crate::audit::AuditLog;
+use crate::control::{DeleteReply, ImportHeader, RotateReply};
+use crate::epoch::{self, HolderEpoch};
 use crate::error::NodeError;
 use crate::import::PendingImport;
 use crate::store::WriteBatch;
-use crate::Shared;
 
 /// How often a running node looks for expired records and rotations due.
 pub const MAINTENANCE_INTERVAL: Duration = Duration::from_secs(60);
@@ -59,29 +61,47 @@ impl RotationReason {
 #[derive(Debug, Default, Clone, PartialEq)]
 pub struct MaintenanceReport {
     /// Per collection with expired records: how many were deleted.
-    pub expired: Vec<(String, u64)>,
+    pub expired: Vec<(CollectionName, u64)>,
     /// Every rotation: collection, old and new epoch, why.
-    pub rotated: Vec<(String, u64, u64, RotationReason)>,
+    pub rotated: Vec<(CollectionName, u64, u64, RotationReason)>,
 }
 
-impl Shared {
-    fn build_params(&self, now: u64) -> BuildParams<'_> {
-        BuildParams {
-            node: &self.config.node.name,
-            signing: &self.signing,
-            fp_rate: self.config.epochs.fp_rate,
-            validity_secs: self.config.epochs.descriptor_validity.as_secs(),
-            now,
-        }
+/// Refuses a deletion whose values were not read as the collection's were imported (another
+/// kind, or other e-mail provider rules): they could never match.
+fn check_read_as_held(
+    batch: &WriteBatch,
+    c: &CollectionName,
+    header: &ImportHeader,
+) -> Result<(), NodeError> {
+    let meta = batch.collection(c)?.ok_or_else(|| {
+        NodeError::internal(format!("collection `{c}` has an epoch but no metadata"))
+    })?;
+    if meta.kind != header.kind {
+        return Err(NodeError::request(format!(
+            "collection `{c}` holds `{}` identifiers, not `{}`; pass --kind {}",
+            meta.kind, header.kind, meta.kind
+        )));
     }
+    let rules = header.read.provider_rules && header.kind == Kind::Email.as_str();
+    if rules != meta.provider_rules {
+        return Err(NodeError::request(format!(
+            "collection `{c}` was imported {} the e-mail provider rules; read the values the same way ({} --provider-rules)",
+            if meta.provider_rules { "with" } else { "without" },
+            if meta.provider_rules { "pass" } else { "leave out" }
+        )));
+    }
+    Ok(())
+}
 
+impl Holder {
     fn node_actor(&self) -> Actor {
-        Actor::node(&self.config.node.name)
+        Actor::node(&self.node)
     }
 
     /// Builds the next epoch in `batch` and the `key_rotated` entry for it.
     fn rotate_in(
         &self,
+        audit: &AuditLog,
         batch: &mut WriteBatch,
         current: &HolderEpoch,
         why: RotationReason,
@@ -96,7 +116,7 @@ impl Shared {
             Some(current),
             &params,
         )?;
-        let mut e = self.audit.entry(now, EntryKind::KeyRotated, actor.clone());
+        let mut e = audit.entry(now, EntryKind::KeyRotated, actor.clone());
         e.collection = Some(current.collection.clone());
         e.epoch = Some(holder.epoch);
         e.items = Some(holder.descriptor.record_count);
@@ -113,49 +133,43 @@ impl Shared {
     /// `holder` (so the old epoch is refused from the moment the change is durable and logged).
     fn finish(
         &self,
+        audit: &AuditLog,
         batch: WriteBatch,
         entries: &[Entry],
         holder: Option<HolderEpoch>,
     ) -> Result<(), NodeError> {
         crate::audit::pending::put(batch.txn(), entries)?;
         batch.commit()?;
-        crate::audit::pending::flush(self.store.db(), &self.audit)?;
+        crate::audit::pending::flush(self.store.db(), audit)?;
         if let Some(h) = holder {
-            self.set_holder_epoch(h);
+            self.install(h);
         }
         Ok(())
-    }
-
-    fn held(&self, collection: &str) -> Result<std::sync::Arc<HolderEpoch>, NodeError> {
-        self.holder_epoch(collection).ok_or_else(|| {
-            NodeError::Misuse(format!(
-                "{} holds no collection named `{collection}`; `cordon status` lists them",
-                self.config.node.name
-            ))
-        })
     }
 
     /// Rotates a collection's key now: a new epoch over the same records.
     pub fn rotate(
         &self,
-        collection: &str,
+        audit: &AuditLog,
+        collection: &CollectionName,
         why: RotationReason,
         actor: &Actor,
     ) -> Result<RotateReply, NodeError> {
-        self.rotate_when(collection, why, actor, |_| true)?
-            .ok_or_else(|| NodeError::Internal("an unconditional rotation did not rotate".into()))
+        self.rotate_when(audit, collection, why, actor, |_| true)?
+            .ok_or_else(|| NodeError::internal("an unconditional rotation did not rotate"))
     }
 
     /// Rotates if `due(current epoch)` still holds once the lock is taken (an import may have
     /// rebuilt the epoch meanwhile).
     fn rotate_when(
         &self,
-        collection: &str,
+        audit: &AuditLog,
+        collection: &CollectionName,
         why: RotationReason,
         actor: &Actor,
         due: impl Fn(&HolderEpoch) -> bool,
     ) -> Result<Option<RotateReply>, NodeError> {
-        let _guard = self.import_lock.lock().unwrap_or_else(|p| p.into_inner());
+        let _guard = self.write_lock();
         let current = self.held(collection)?;
         if !due(&current) {
             return Ok(None);
@@ -163,17 +177,17 @@ impl Shared {
         let now = self.clock.now_unix();
         let started = Instant::now();
         let mut batch = self.store.begin()?;
-        let (holder, entry) = self.rotate_in(&mut batch, &current, why, actor, now)?;
+        let (holder, entry) = self.rotate_in(audit, &mut batch, &current, why, actor, now)?;
         let reply = RotateReply {
-            collection: collection.to_string(),
+            collection: collection.clone(),
             old_epoch: current.epoch,
             new_epoch: holder.epoch,
             records: holder.descriptor.record_count,
             seconds: started.elapsed().as_secs_f64(),
         };
-        self.finish(batch, &[entry], Some(holder))?;
+        self.finish(audit, batch, &[entry], Some(holder))?;
         tracing::info!(
-            collection,
+            collection = collection.as_str(),
             old = reply.old_epoch,
             new = reply.new_epoch,
             why = why.as_str(),
@@ -186,45 +200,30 @@ impl Shared {
     /// and, if any was held, rotates the key in the same transaction.
     pub fn delete_listed(
         &self,
+        audit: &AuditLog,
         pending: PendingImport,
         actor: &Actor,
     ) -> Result<DeleteReply, NodeError> {
-        let (header, rows, values, rejected, rejected_count) = pending.into_read()?;
-        let c = &header.collection;
+        let (read, values) = pending.into_deletion()?;
+        let (header, c) = (&read.header, &read.collection);
         let mut reply = DeleteReply {
-            rows,
+            rows: read.rows,
             deleted: 0,
             not_found: Vec::new(),
             not_found_count: 0,
-            rejected,
-            rejected_count,
+            rejected: read.rejected.clone(),
+            rejected_count: read.rejected_count,
             epoch: 0,
             records: 0,
         };
-        if rejected_count > 0 && !header.skip_invalid {
+        if read.refused() {
             // As for an import: nothing of a request with invalid rows is applied.
             return Ok(reply);
         }
-        let _guard = self.import_lock.lock().unwrap_or_else(|p| p.into_inner());
+        let _guard = self.write_lock();
         let current = self.held(c)?;
         let mut batch = self.store.begin()?;
-        let meta = batch.collection(c)?.ok_or_else(|| {
-            NodeError::Internal(format!("collection `{c}` has an epoch but no metadata"))
-        })?;
-        if meta.kind != header.kind {
-            return Err(NodeError::Misuse(format!(
-                "collection `{c}` holds `{}` identifiers, not `{}`; pass --kind {}",
-                meta.kind, header.kind, meta.kind
-            )));
-        }
-        let rules = header.read.provider_rules && header.kind == Kind::Email.as_str();
-        if rules != meta.provider_rules {
-            return Err(NodeError::Misuse(format!(
-                "collection `{c}` was imported {} the e-mail provider rules; read the values the same way ({} --provider-rules)",
-                if meta.provider_rules { "with" } else { "without" },
-                if meta.provider_rules { "pass" } else { "leave out" }
-            )));
-        }
+        check_read_as_held(&batch, c, header)?;
         let now = self.clock.now_unix();
         let canon: Vec<String> = values.iter().map(|(_, v)| v.clone()).collect();
         let found = batch.delete_records(c, &canon)?;
@@ -239,8 +238,8 @@ impl Shared {
                 }
             }
         }
-        let mut e = self.audit.entry(now, EntryKind::DataExpired, actor.clone());
-        e.collection = Some(c.clone());
+        let mut e = audit.entry(now, EntryKind::DataExpired, actor.clone());
+        e.collection = Some(c.to_string());
         e.items = Some(reply.deleted);
         e.detail = Some(format!(
             "deleted on request ({}): {} of {} listed values held",
@@ -251,6 +250,7 @@ impl Shared {
         let mut entries = vec![e];
         let holder = if reply.deleted > 0 {
             let (h, e) = self.rotate_in(
+                audit,
                 &mut batch,
                 &current,
                 RotationReason::AfterDeletion,
@@ -264,7 +264,7 @@ impl Shared {
             reply.epoch = current.epoch;
             None
         };
-        self.finish(batch, &entries, holder)?;
+        self.finish(audit, batch, &entries, holder)?;
         reply.records = self.store.record_count(c)?;
         tracing::info!(
             collection = %c,
@@ -281,11 +281,12 @@ impl Shared {
     /// one transaction. Returns how many expired and the rotation, if any did.
     fn expire(
         &self,
+        audit: &AuditLog,
         collection: &str,
         retain: Duration,
     ) -> Result<Option<(u64, u64, u64)>, NodeError> {
-        let _guard = self.import_lock.lock().unwrap_or_else(|p| p.into_inner());
-        let Some(current) = self.holder_epoch(collection) else {
+        let _guard = self.write_lock();
+        let Some(current) = self.epoch(collection) else {
             return Ok(None);
         };
         let now = self.clock.now_unix();
@@ -299,7 +300,7 @@ impl Shared {
             return Ok(None); // nothing changed: the transaction is dropped
         }
         let actor = self.node_actor();
-        let mut e = self.audit.entry(now, EntryKind::DataExpired, actor.clone());
+        let mut e = audit.entry(now, EntryKind::DataExpired, actor.clone());
         e.collection = Some(collection.to_string());
         e.items = Some(n);
         e.detail = Some(format!(
@@ -307,6 +308,7 @@ impl Shared {
             humantime::format_duration(retain)
         ));
         let (h, rot) = self.rotate_in(
+            audit,
             &mut batch,
             &current,
             RotationReason::AfterExpiry,
@@ -314,35 +316,29 @@ impl Shared {
             now,
         )?;
         let new_epoch = h.epoch;
-        self.finish(batch, &[e, rot], Some(h))?;
+        self.finish(audit, batch, &[e, rot], Some(h))?;
         tracing::info!(collection, records = n, cutoff, "records expired");
         Ok(Some((n, current.epoch, new_epoch)))
-    }
-
-    /// When a collection's key is next rotated on schedule, if it has a `rotate_every`.
-    pub fn next_rotation(&self, collection: &str, built_at: u64) -> Option<u64> {
-        let every = self.config.collection(collection)?.rotate_every?;
-        Some(built_at.saturating_add(every.as_secs()))
     }
 
     /// One maintenance pass: expires records past their collection's `retain` and rotates
     /// keys whose `rotate_every` has elapsed, each in its own logged transaction. Blocking
     /// (it may build epochs): call it from a blocking thread.
-    pub fn maintain(&self) -> Result<MaintenanceReport, NodeError> {
+    pub fn maintain(&self, audit: &AuditLog) -> Result<MaintenanceReport, NodeError> {
         let mut report = MaintenanceReport::default();
         for (name, _) in self.store.collections()? {
-            let Some(settings) = self.config.collection(&name).cloned() else {
+            let Some(settings) = self.settings_of(&name).cloned() else {
                 continue;
             };
             if let Some(retain) = settings.retain {
-                if let Some((n, old, new)) = self.expire(&name, retain)? {
+                if let Some((n, old, new)) = self.expire(audit, &name, retain)? {
                     report.expired.push((name.clone(), n));
                     report
                         .rotated
                         .push((name.clone(), old, new, RotationReason::AfterExpiry));
                 }
             }
-            if self.holder_epoch(&name).is_none() {
+            if self.epoch(&name).is_none() {
                 continue;
             }
             let due = |e: &HolderEpoch| {
@@ -350,7 +346,7 @@ impl Shared {
                     .is_some_and(|at| self.clock.now_unix() >= at)
             };
             let why = RotationReason::Schedule;
-            if let Some(r) = self.rotate_when(&name, why, &self.node_actor(), due)? {
+            if let Some(r) = self.rotate_when(audit, &name, why, &self.node_actor(), due)? {
                 report
                     .rotated
                     .push((name.clone(), r.old_epoch, r.new_epoch, why));
